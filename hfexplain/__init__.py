@@ -1,0 +1,62 @@
+"""hfexplain: the Hugging Face Transformers factory, opened up.
+
+Readable re-implementations of the Transformers building blocks in PyTorch that keep
+Hugging Face's names, load their checkpoints unchanged and expose every intermediate
+tensor through named hook points. Heavy parts (model families, tokenizer, generation,
+widgets) are imported on first use, so ``import hfexplain`` stays light.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "PretrainedConfig": "configuration",
+    "PreTrainedModel": "modeling",
+    "LoadingReport": "modeling",
+    "HookPoint": "hooks",
+    "ActivationCache": "hooks",
+    "AutoConfig": "auto",
+    "AutoTokenizer": "auto",
+    "AutoModel": "auto",
+    "AutoModelForCausalLM": "auto",
+    "AutoModelForMaskedLM": "auto",
+    "AutoModelForSequenceClassification": "auto",
+    "AutoModelForTokenClassification": "auto",
+    "AutoModelForQuestionAnswering": "auto",
+    "register": "auto",
+    "Tokenizer": "tokenization",
+    "PreTrainedTokenizerFast": "tokenization",
+    "BatchEncoding": "tokenization",
+    "KVCache": "layers",
+    "GPT2Config": "models.gpt2",
+    "GPT2Model": "models.gpt2",
+    "GPT2LMHeadModel": "models.gpt2",
+    "GPT2ForSequenceClassification": "models.gpt2",
+    "BertConfig": "models.bert",
+    "BertModel": "models.bert",
+    "BertForMaskedLM": "models.bert",
+    "BertForSequenceClassification": "models.bert",
+    "BertForTokenClassification": "models.bert",
+    "BertForQuestionAnswering": "models.bert",
+    "LlamaConfig": "models.llama",
+    "LlamaModel": "models.llama",
+    "LlamaForCausalLM": "models.llama",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'hfexplain' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"hfexplain.{module_name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

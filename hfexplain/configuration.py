@@ -1,0 +1,221 @@
+"""PretrainedConfig: a model's hyper-parameters, read from and written to ``config.json``.
+
+A config is plain data. Each family subclasses it with its own field names (GPT-2's
+``n_embd``, BERT's ``hidden_size``) and an ``attribute_map`` so the common names
+(``hidden_size``, ``num_attention_heads``, ``num_hidden_layers``) work on every family.
+Keys this library does not know are kept and written back unchanged, so a config
+survives a round trip through hfexplain.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from typing import Any, ClassVar
+
+import torch
+
+CONFIG_NAME = "config.json"
+
+
+def dtype_from_name(value: str | torch.dtype | None) -> torch.dtype | str | None:
+    """``"float16"`` / ``"torch.float16"`` / ``torch.float16`` -> ``torch.float16``; "auto" stays."""
+    if value is None or isinstance(value, torch.dtype) or value == "auto":
+        return value
+    name = str(value).removeprefix("torch.")
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"{value!r} is not a torch dtype; use e.g. 'float32', 'bfloat16' or torch.float16.")
+    return dtype
+
+
+class PretrainedConfig:
+    """Base class of every family's config.
+
+    Common fields (all optional): ``architectures``, ``dtype``, ``num_labels`` /
+    ``id2label`` / ``label2id``, ``problem_type``, ``pad_token_id``, ``bos_token_id``,
+    ``eos_token_id``, ``tie_word_embeddings``, ``output_hidden_states``,
+    ``output_attentions``, ``use_return_dict``, ``is_decoder``.
+    """
+
+    model_type: ClassVar[str] = ""
+    attribute_map: ClassVar[dict[str, str]] = {}
+
+    def __init__(
+        self,
+        *,
+        architectures: list[str] | None = None,
+        dtype: str | torch.dtype | None = None,
+        torch_dtype: str | torch.dtype | None = None,
+        num_labels: int | None = None,
+        id2label: dict | None = None,
+        label2id: dict | None = None,
+        problem_type: str | None = None,
+        pad_token_id: int | None = None,
+        bos_token_id: int | None = None,
+        eos_token_id: int | list[int] | None = None,
+        tie_word_embeddings: bool = True,
+        output_hidden_states: bool = False,
+        output_attentions: bool = False,
+        return_dict: bool = True,
+        is_decoder: bool = False,
+        **kwargs: Any,
+    ):
+        self.architectures = architectures
+        self.dtype = dtype_from_name(dtype if dtype is not None else torch_dtype)
+        if id2label is not None:
+            id2label = {int(k): v for k, v in id2label.items()}
+            if num_labels is not None and num_labels != len(id2label):
+                raise ValueError(
+                    f"num_labels={num_labels} disagrees with id2label, which has {len(id2label)} entries; "
+                    "pass one of them, or make them agree."
+                )
+        else:
+            id2label = {i: f"LABEL_{i}" for i in range(num_labels if num_labels is not None else 2)}
+        self.id2label = id2label
+        self.label2id = {k: int(v) for k, v in label2id.items()} if label2id else {v: k for k, v in id2label.items()}
+        if problem_type not in (None, "regression", "single_label_classification", "multi_label_classification"):
+            raise ValueError(
+                f"problem_type {problem_type!r} is not supported; use 'regression', "
+                "'single_label_classification' or 'multi_label_classification'."
+            )
+        self.problem_type = problem_type
+        self.pad_token_id = pad_token_id
+        self.bos_token_id = bos_token_id
+        self.eos_token_id = eos_token_id
+        self.tie_word_embeddings = tie_word_embeddings
+        self.output_hidden_states = output_hidden_states
+        self.output_attentions = output_attentions
+        self.return_dict = return_dict
+        self.is_decoder = is_decoder
+        kwargs.pop("model_type", None)
+        kwargs.pop("transformers_version", None)
+        for key, value in kwargs.items():  # unknown keys are kept and written back
+            setattr(self, key, value)
+
+    # -- common names ------------------------------------------------------------
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        key = type(self).attribute_map.get(key, key)
+        super().__setattr__(key, value)
+
+    def __getattr__(self, key: str) -> Any:
+        # Only called when normal lookup fails: map a common name to the family's own.
+        mapped = type(self).attribute_map.get(key)
+        if mapped is not None:
+            return getattr(self, mapped)
+        raise AttributeError(f"{type(self).__name__} has no attribute {key!r}")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label)
+
+    @num_labels.setter
+    def num_labels(self, value: int) -> None:
+        if len(self.id2label) != value:
+            self.id2label = {i: f"LABEL_{i}" for i in range(value)}
+            self.label2id = {v: k for k, v in self.id2label.items()}
+
+    @property
+    def use_return_dict(self) -> bool:
+        return self.return_dict
+
+    @property
+    def torch_dtype(self) -> torch.dtype | None:
+        return self.dtype
+
+    # -- dict and JSON -------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, with JSON-friendly values (dtypes as names, label ids as strings)."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if key.startswith("_"):
+                continue
+            if isinstance(value, torch.dtype):
+                value = str(value).removeprefix("torch.")
+            out[key] = copy.deepcopy(value)
+        out["id2label"] = {str(k): v for k, v in self.id2label.items()}
+        out["model_type"] = self.model_type
+        return dict(sorted(out.items()))
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **overrides: Any) -> "PretrainedConfig":
+        """Build a config from a dict; ``overrides`` replace fields (unknown ones are kept)."""
+        config_dict = {**config_dict, **overrides}
+        declared = config_dict.get("model_type")
+        if cls.model_type and declared and declared != cls.model_type:
+            raise ValueError(
+                f"this config.json is for model_type {declared!r}, but {cls.__name__} is for "
+                f"{cls.model_type!r}; use AutoConfig, or the {declared!r} family's config class."
+            )
+        return cls(**config_dict)
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "PretrainedConfig":
+        return cls.from_dict(load_config_dict(path))
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> str:
+        """Write ``config.json`` into ``save_directory`` (created if needed), atomically."""
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise OSError(f"{save_directory!r} is a file; save_pretrained needs a folder path.")
+        os.makedirs(save_directory, exist_ok=True)
+        path = os.path.join(save_directory, CONFIG_NAME)
+        write_text_atomically(path, self.to_json_string())
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id: str | os.PathLike, **kwargs: Any) -> "PretrainedConfig":
+        """Load ``config.json`` from a folder or a Hub repo id.
+
+        Accepts the hub arguments (``revision``, ``cache_dir``, ``token``,
+        ``local_files_only``, ``subfolder``); other keyword arguments override fields.
+        """
+        from .hub import cached_file
+
+        hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
+        path = cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
+        return cls.from_dict(load_config_dict(path), **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PretrainedConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.to_json_string()}"
+
+
+HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "subfolder")
+
+
+def load_config_dict(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a config.json; a file that is not a JSON object is a clear error."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise OSError(
+            f"{os.fspath(path)!r} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}). "
+            "Fix the file, or save the config again with save_pretrained()."
+        ) from err
+    if not isinstance(data, dict):
+        raise OSError(f"{os.fspath(path)!r} holds a JSON {type(data).__name__}, but a config must be a JSON object.")
+    return data
+
+
+def write_text_atomically(path: str, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it over ``path``."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,321 @@
+"""Hook points: a named place for every intermediate tensor.
+
+A ``HookPoint`` is an identity module. Family files put one wherever a tensor worth
+looking at exists (q, k, v, attention scores and pattern, residual stream, MLP
+activations, logits ...). Because it is a module, its full name is its path in the
+model tree (``transformer.h.0.attn.hook_pattern``) and ``print(model)`` shows where it
+sits. Nothing is stored and nothing costs anything until someone attaches a hook.
+
+Each hook point may also carry an *alias* from a vocabulary shared by every family
+(``embed``, ``resid_pre``, ``q``, ``k``, ``v``, ``scores``, ``pattern``, ``z``,
+``attn_out``, ``resid_mid``, ``mlp_pre``, ``mlp_post``, ``mlp_out``, ``resid_post``,
+``final``, ``logits``) and a layer index, so ``cache["pattern", 3]`` works the same on
+GPT-2, BERT or LLaMA.
+
+A hook function has the signature ``fn(tensor, hook) -> tensor | None``: return
+``None`` to only read, or a tensor of the same shape to replace the activation.
+"""
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+import torch
+from torch import nn
+
+# The shared vocabulary. Shapes use b=batch, s=sequence, h=heads, d=hidden size,
+# e=head dim, m=MLP width, q/k=query/key positions, v=vocabulary.
+ALIASES: dict[str, str] = {
+    "embed": "(b, s, d)    token embeddings",
+    "pos_embed": "(b, s, d)    position embeddings, for families that add them",
+    "resid_pre": "(b, s, d)    residual stream entering a block",
+    "q": "(b, h, s, e)  queries (after rotary positions where the family uses them)",
+    "k": "(b, h, s, e)  keys of the new positions (after rotary; kv heads for GQA)",
+    "v": "(b, h, s, e)  values of the new positions (kv heads for GQA)",
+    "scores": "(b, h, q, k)  scaled, masked attention scores before softmax",
+    "pattern": "(b, h, q, k)  attention probabilities after softmax",
+    "z": "(b, h, s, e)  per-head outputs: pattern @ v",
+    "attn_out": "(b, s, d)    attention output after the output projection",
+    "resid_mid": "(b, s, d)    residual stream between attention and MLP",
+    "mlp_pre": "(b, s, m)    MLP pre-activation",
+    "mlp_post": "(b, s, m)    MLP after the activation (gated product for SwiGLU)",
+    "mlp_out": "(b, s, d)    MLP output",
+    "resid_post": "(b, s, d)    residual stream leaving a block",
+    "final": "(b, s, d)    the last hidden state (after the final norm, if any)",
+    "logits": "(b, s, v)    the head's output",
+}
+
+
+class HookPoint(nn.Module):
+    """An identity module that marks an intermediate tensor.
+
+    Args:
+        alias: the shared-vocabulary name of this tensor, or ``None``.
+        layer: the block index for per-layer tensors, ``None`` otherwise.
+    """
+
+    def __init__(self, alias: str | None = None, layer: int | None = None):
+        super().__init__()
+        if alias is not None and alias not in ALIASES:
+            raise ValueError(f"unknown hook alias {alias!r}; known: {', '.join(ALIASES)}")
+        self.alias = alias
+        self.layer = layer
+        self.name: str | None = None  # set to the full module path by the model
+
+    @property
+    def is_watched(self) -> bool:
+        """True when some hook reads or replaces this tensor."""
+        return bool(self._forward_hooks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def extra_repr(self) -> str:
+        if self.alias is None:
+            return ""
+        return f"alias={self.alias!r}" + (f", layer={self.layer}" if self.layer is not None else "")
+
+
+class _CallHook:
+    """Adapts ``fn(tensor, hook)`` to torch's ``module(input, output)`` forward hook.
+
+    It checks that a replacement keeps the activation's shape, so a mistake is named
+    where it happens instead of surfacing as a shape error three layers later.
+    """
+
+    def __init__(self, fn: Callable, hook: HookPoint):
+        self.fn = fn
+        self.hook = hook
+
+    def __call__(self, module: nn.Module, inputs: tuple, output: torch.Tensor):
+        result = self.fn(output, hook=self.hook)
+        if result is None:
+            return None
+        if not isinstance(result, torch.Tensor):
+            raise TypeError(
+                f"hook {getattr(self.fn, '__name__', self.fn)!r} on {self.hook.name!r} returned "
+                f"{type(result).__name__}; return a tensor to replace the activation, or None to leave it."
+            )
+        if result.shape != output.shape:
+            raise ValueError(
+                f"hook {getattr(self.fn, '__name__', self.fn)!r} on {self.hook.name!r} returned shape "
+                f"{tuple(result.shape)} but the activation has shape {tuple(output.shape)}; "
+                "a replacement must keep the shape."
+            )
+        return result
+
+
+class _Recorder:
+    """A hook that stores the activation it sees in a dict (detached)."""
+
+    def __init__(self, store: dict, detach: bool, device: torch.device | str | None):
+        self.store = store
+        self.detach = detach
+        self.device = device
+
+    def __call__(self, tensor: torch.Tensor, hook: HookPoint) -> None:
+        saved = tensor.detach() if self.detach else tensor
+        if self.device is not None:
+            saved = saved.to(self.device)
+        self.store[hook.name] = saved
+        return None
+
+
+class ActivationCache(Mapping):
+    """The activations one forward pass produced, by full hook name.
+
+    Keys: a full name (``"transformer.h.0.attn.hook_pattern"``), an ``(alias, layer)``
+    pair (``cache["pattern", 0]``) or an alias for tensors outside the blocks
+    (``cache["logits"]``). Negative layers count from the end.
+    """
+
+    def __init__(self, activations: dict[str, torch.Tensor], model: "HookedMixin"):
+        self._data = activations
+        self._model = model
+
+    def _key(self, key) -> str:
+        if isinstance(key, str) and key in self._data:
+            return key
+        if isinstance(key, tuple):
+            alias, layer = key
+            return self._model.hook_name(alias, layer)
+        if isinstance(key, str):
+            return self._model.hook_name(key)
+        raise KeyError(key)
+
+    def __getitem__(self, key) -> torch.Tensor:
+        name = self._key(key)
+        if name not in self._data:
+            raise KeyError(
+                f"{name!r} was not cached; run_with_cache(names_filter=...) stored only "
+                f"{len(self._data)} tensors. Widen the filter to include it."
+            )
+        return self._data[name]
+
+    def __contains__(self, key) -> bool:
+        try:
+            return self._key(key) in self._data
+        except (KeyError, ValueError):
+            return False
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def stack(self, alias: str) -> torch.Tensor:
+        """All layers' tensors for one alias, stacked on a new first dim: (layers, ...)."""
+        return torch.stack([self[alias, layer] for layer in range(self._model.num_hook_layers())])
+
+    def nbytes(self) -> int:
+        """Total size of the cached tensors in bytes."""
+        return sum(t.numel() * t.element_size() for t in self._data.values())
+
+    def __repr__(self) -> str:
+        return f"ActivationCache({len(self)} tensors, {self.nbytes() / 2**20:.1f} MiB)"
+
+
+def _is_alias_pair(value) -> bool:
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and (
+        value[1] is None or isinstance(value[1], int)
+    )
+
+
+NamesFilter = str | Iterable[str] | Callable[[str], bool] | None
+
+
+class HookedMixin:
+    """Hook-point access for a model: names, aliases, caching and temporary hooks.
+
+    Mixed into ``PreTrainedModel``; it only relies on ``nn.Module.named_modules``.
+    """
+
+    def _name_hook_points(self) -> None:
+        for name, module in self.named_modules():
+            if isinstance(module, HookPoint):
+                module.name = name
+
+    def hook_points(self) -> dict[str, HookPoint]:
+        """Every hook point, by full name, in forward order of definition."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
+
+    def hook_names(self) -> list[str]:
+        """The full names of every hook point."""
+        return list(self.hook_points())
+
+    def num_hook_layers(self) -> int:
+        layers = [hp.layer for hp in self.hook_points().values() if hp.layer is not None]
+        return max(layers) + 1 if layers else 0
+
+    def hook_name(self, alias: str, layer: int | None = None) -> str:
+        """The full hook name for an alias of the shared vocabulary (and a layer).
+
+        >>> model.hook_name("pattern", 0)
+        'transformer.h.0.attn.hook_pattern'
+        """
+        if alias not in ALIASES:
+            close = difflib.get_close_matches(alias, ALIASES, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise KeyError(f"{alias!r} is not a hook alias.{hint} Known aliases: {', '.join(ALIASES)}.")
+        matches = {hp.layer: name for name, hp in self.hook_points().items() if hp.alias == alias}
+        if not matches:
+            raise KeyError(f"{type(self).__name__} has no hook point for alias {alias!r}.")
+        per_layer = any(key is not None for key in matches)
+        if per_layer and layer is None:
+            raise KeyError(f"alias {alias!r} is per layer: pass a layer, e.g. ({alias!r}, 0).")
+        if not per_layer:
+            if layer is not None:
+                raise KeyError(f"alias {alias!r} is not per layer: use it without a layer index.")
+            return matches[None]
+        n_layers = self.num_hook_layers()
+        index = layer + n_layers if layer < 0 else layer
+        if index not in matches:
+            raise KeyError(f"layer {layer} is out of range for alias {alias!r}: the model has {n_layers} layers.")
+        return matches[index]
+
+    def _resolve_hook_names(self, names_filter: NamesFilter) -> list[str]:
+        """Turn a filter (name, alias, list of those, regex-free predicate) into full names."""
+        points = self.hook_points()
+        if names_filter is None:
+            return list(points)
+        if callable(names_filter):
+            return [name for name in points if names_filter(name)]
+        if isinstance(names_filter, str) or _is_alias_pair(names_filter):
+            names_filter = [names_filter]
+        chosen: list[str] = []
+        for item in names_filter:
+            if isinstance(item, tuple):
+                chosen.append(self.hook_name(*item))
+            elif item in points:
+                chosen.append(item)
+            elif item in ALIASES:
+                found = [name for name, hp in points.items() if hp.alias == item]
+                if not found:
+                    raise KeyError(f"{type(self).__name__} has no hook point for alias {item!r}.")
+                chosen.extend(found)
+            elif isinstance(item, str):
+                raise KeyError(self._unknown_hook_message(item))
+            else:
+                raise TypeError(
+                    f"cannot use {item!r} to pick hook points; use a full name, an alias, an (alias, layer) "
+                    "pair, a list of those, or a function of the full name."
+                )
+        return chosen
+
+    def _unknown_hook_message(self, name: str) -> str:
+        close = difflib.get_close_matches(name, self.hook_names(), n=3, cutoff=0.6)
+        if not close:  # compare the last parts too: "h.0.attn.hook_patern" vs full names
+            tail = {re.sub(r"^.*?\.(?=h\.|layer\.|layers\.)", "", n): n for n in self.hook_names()}
+            close = [tail[t] for t in difflib.get_close_matches(name, tail, n=3, cutoff=0.6)]
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        return (
+            f"{name!r} is not a hook point of {type(self).__name__}.{hint} "
+            "See model.hook_names() for all of them, or use an alias with model.hook_name(alias, layer)."
+        )
+
+    @contextlib.contextmanager
+    def hooks(self, fwd_hooks: Iterable[tuple] = ()) -> Iterator["HookedMixin"]:
+        """Attach ``(name_or_filter, fn)`` hooks for the duration of a ``with`` block.
+
+        The hooks are removed when the block ends, also when the forward raised.
+        """
+        handles = []
+        try:
+            for target, fn in fwd_hooks:
+                points = self.hook_points()
+                for name in self._resolve_hook_names(target):
+                    handles.append(points[name].register_forward_hook(_CallHook(fn, points[name])))
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def run_with_hooks(self, *args, fwd_hooks: Iterable[tuple] = (), **kwargs):
+        """Run a forward pass with temporary hooks; returns the model's output."""
+        with self.hooks(fwd_hooks):
+            return self(*args, **kwargs)
+
+    def run_with_cache(
+        self,
+        *args,
+        names_filter: NamesFilter = None,
+        device: torch.device | str | None = None,
+        detach: bool = True,
+        **kwargs,
+    ):
+        """Run a forward pass and keep the activations; returns ``(output, ActivationCache)``.
+
+        ``names_filter`` picks what to store: a full name, an alias (all layers), an
+        ``(alias, layer)`` pair, a list of those, or a predicate on full names. Only
+        what is asked for is stored; the default stores everything.
+        """
+        store: dict[str, torch.Tensor] = {}
+        recorder = _Recorder(store, detach, device)
+        names = self._resolve_hook_names(names_filter)
+        with self.hooks([(name, recorder) for name in names]):
+            output = self(*args, **kwargs)
+        ordered = {name: store[name] for name in names if name in store}
+        return output, ActivationCache(ordered, self)

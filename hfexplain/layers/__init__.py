@@ -1,0 +1,20 @@
+"""The shared math: attention kernel and masks, norms, activations, KV cache."""
+from .activations import get_activation
+from .attention import attend, build_attention_mask, causal_mask, padding_mask, repeat_kv
+from .cache import KVCache
+from .linear import Conv1D
+from .norms import LayerNorm, RMSNorm
+from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rope_frequencies, rotate_half, standardize_rope_parameters
+
+__all__ = [
+    "attend",
+    "build_attention_mask",
+    "causal_mask",
+    "padding_mask",
+    "repeat_kv",
+    "get_activation",
+    "KVCache",
+    "Conv1D",
+    "LayerNorm",
+    "RMSNorm",
+]

@@ -1,0 +1,135 @@
+"""The attention every family shares: masks, then softmax(q k^T * scale + mask) v.
+
+Families differ in how they *make* queries, keys and values (one fused projection or
+three, learned or rotary positions, as many key/value heads as query heads or fewer).
+Once q, k and v exist, they all call :func:`attend`.
+
+Shapes: b=batch, h=query heads, g=key/value heads (h for plain multi-head attention,
+fewer for grouped-query attention), q=query positions, k=key positions, e=head dim.
+
+Masks are *additive* float tensors of shape (b, 1, q, k): 0 where a query may look at a
+key, the dtype's most negative value where it may not. Adding the most negative value
+(rather than -inf) keeps a row that sees nothing at all (a left-padding query) finite:
+its softmax becomes uniform instead of NaN, which is also what transformers does.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..hooks import HookPoint
+
+
+def causal_mask(q_len: int, k_len: int, device: torch.device | None = None) -> torch.Tensor:
+    """Boolean (q, k) mask: True where query i may see key j.
+
+    With a KV cache the queries are the *last* ``q_len`` of ``k_len`` positions, so
+    query i sits at absolute position ``i + k_len - q_len`` and sees keys up to it.
+    """
+    offset = k_len - q_len
+    query_pos = torch.arange(q_len, device=device)[:, None] + offset  # (q, 1)
+    key_pos = torch.arange(k_len, device=device)[None, :]  # (1, k)
+    return key_pos <= query_pos  # (q, k)
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Boolean (b, 1, 1, k) mask from a tokenizer's 0/1 ``attention_mask`` of shape (b, k)."""
+    return attention_mask.bool()[:, None, None, :]  # (b, 1, 1, k)
+
+
+def build_attention_mask(
+    attention_mask: torch.Tensor | None,
+    q_len: int,
+    k_len: int,
+    *,
+    causal: bool,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor | None:
+    """Combine causal and padding masks into one additive (b|1, 1, q, k) mask.
+
+    Returns ``None`` when nothing needs masking (no padding, and either not causal or
+    a single query that may see every key), so the fast kernel can skip the mask.
+    """
+    allowed = None
+    if causal and not (q_len == 1 and k_len >= 1):
+        allowed = causal_mask(q_len, k_len, device)[None, None]  # (1, 1, q, k)
+    if attention_mask is not None:
+        if attention_mask.dim() != 2 or attention_mask.shape[-1] != k_len:
+            raise ValueError(
+                f"attention_mask must have shape (batch, {k_len}) (past plus new positions), "
+                f"got {tuple(attention_mask.shape)}."
+            )
+        if not bool(attention_mask.bool().all()):
+            pad = padding_mask(attention_mask.to(device))  # (b, 1, 1, k)
+            allowed = pad if allowed is None else (allowed & pad)  # (b, 1, q, k)
+    if allowed is None:
+        return None
+    additive = torch.zeros(allowed.shape, dtype=dtype, device=device)
+    return additive.masked_fill(~allowed, torch.finfo(dtype).min)  # (b|1, 1, q|1, k)
+
+
+def repeat_kv(states: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """(b, g, k, e) -> (b, g * n_rep, k, e): each key/value head serves n_rep query heads."""
+    if n_rep == 1:
+        return states
+    return states.repeat_interleave(n_rep, dim=1)  # (b, h, k, e)
+
+
+def attend(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    *,
+    scale: float,
+    dropout: float = 0.0,
+    hook_scores: HookPoint | None = None,
+    hook_pattern: HookPoint | None = None,
+    need_weights: bool = False,
+    upcast: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scaled dot-product attention. Returns ``(z, pattern)``.
+
+    Args:
+        query: (b, h, q, e). key, value: (b, g, k, e) with h a multiple of g.
+        mask: additive (b|1, 1, q|1, k) mask or None (see :func:`build_attention_mask`).
+        scale: multiplies q k^T; usually ``e ** -0.5``.
+        dropout: attention dropout probability (pass 0.0 in eval mode).
+        hook_scores, hook_pattern: the family's hook points for the scores and pattern.
+        need_weights: compute and return the pattern even if no hook watches it
+            (``output_attentions=True``).
+
+    Returns:
+        z: (b, h, q, e), the per-head outputs. pattern: (b, h, q, k) or None.
+
+    "Fast unless watched": when nobody asks for the scores or the pattern, this calls
+    torch's fused ``scaled_dot_product_attention``; otherwise it computes the same thing
+    step by step so the hooks can see (and change) every stage. Both agree to float
+    tolerance.
+    """
+    n_rep = query.shape[1] // key.shape[1]
+    watched = need_weights or bool(hook_scores and hook_scores.is_watched) or bool(
+        hook_pattern and hook_pattern.is_watched
+    )
+    if not watched:
+        z = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=n_rep > 1
+        )  # (b, h, q, e)
+        return z, None
+
+    key = repeat_kv(key, n_rep)  # (b, h, k, e)
+    value = repeat_kv(value, n_rep)  # (b, h, k, e)
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scale  # (b, h, q, k)
+    if mask is not None:
+        scores = scores + mask
+    if hook_scores is not None:
+        scores = hook_scores(scores)
+    if upcast:
+        pattern = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)  # (b, h, q, k)
+    else:
+        pattern = torch.softmax(scores, dim=-1)
+    if hook_pattern is not None:
+        pattern = hook_pattern(pattern)
+    z = torch.matmul(F.dropout(pattern, p=dropout, training=dropout > 0), value)  # (b, h, q, e)
+    return z, pattern

@@ -1,0 +1,424 @@
+"""PreTrainedModel: the base every family's model classes share.
+
+It knows how to
+
+* build a model from a config and initialise its weights (``post_init``),
+* tie the output embedding to the input embedding (``tie_weights``),
+* load a checkpoint from a folder or a Hub repo id (``from_pretrained``), matching
+  Hugging Face's parameter names one to one and reporting what did not match,
+* write a checkpoint that ``transformers`` loads (``save_pretrained``),
+* find and drive its hook points (``run_with_cache``, ``run_with_hooks``; see hooks.py).
+
+Loading a checkpoint into a model of another task works as in transformers: a base
+checkpoint (``h.0.attn...``) loads into a model with a head (``transformer.h.0.attn...``)
+and the other way round; weights of a head the checkpoint does not have are freshly
+initialised and named in a warning; weights of a head the model does not have are
+listed as unused. A wrong shape, or a weight the checkpoint *should* have had, is an
+error: silently training on random weights is the worst outcome for a learner.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from . import hub
+from .configuration import HUB_KWARGS, PretrainedConfig, dtype_from_name
+from .hooks import HookedMixin
+
+logger = logging.getLogger("hfexplain")
+
+
+class LoadingReport(dict):
+    """What ``from_pretrained`` found: ``missing_keys``, ``unexpected_keys``,
+    ``mismatched_keys`` (name, checkpoint shape, model shape) and ``newly_initialized``."""
+
+    def __str__(self) -> str:
+        lines = []
+        for field in ("newly_initialized", "missing_keys", "unexpected_keys", "mismatched_keys"):
+            if self.get(field):
+                lines.append(f"{field}: {self[field]}")
+        return "\n".join(lines) or "all weights matched"
+
+
+class PreTrainedModel(nn.Module, HookedMixin):
+    """Base class for every family's models.
+
+    Class attributes a family sets:
+        config_class: its config class.
+        base_model_prefix: the attribute that holds the bare model in task models
+            (``"transformer"`` for GPT-2, ``"bert"`` for BERT, ``"model"`` for LLaMA).
+        _tied_weights_keys: {target: source} parameters shared when
+            ``config.tie_word_embeddings`` is true (e.g. lm_head <- wte).
+        _keys_to_ignore_on_load_unexpected: regexes of checkpoint keys to drop
+            silently (buffers old checkpoints saved, such as GPT-2's ``attn.bias``).
+        _keys_optional_in_checkpoint: regexes of base-model weights a checkpoint may
+            legitimately lack (BERT's pooler, absent from MLM checkpoints); they are
+            initialised and named in the warning instead of raising.
+    """
+
+    config_class: ClassVar[type[PretrainedConfig]] = PretrainedConfig
+    base_model_prefix: ClassVar[str] = ""
+    main_input_name: ClassVar[str] = "input_ids"
+    _tied_weights_keys: ClassVar[dict[str, str]] = {}
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = []
+    _keys_optional_in_checkpoint: ClassVar[list[str]] = []
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        if not isinstance(config, PretrainedConfig):
+            raise TypeError(
+                f"{type(self).__name__} needs a config object, got {type(config).__name__}; "
+                f"build one with {self.config_class.__name__}(...) or AutoConfig.from_pretrained(...)."
+            )
+        self.config = config
+
+    # -- construction --------------------------------------------------------------
+
+    def post_init(self) -> None:
+        """Initialise weights, tie embeddings and give every hook point its name.
+
+        Called at the end of each model's ``__init__``.
+        """
+        self.apply(self._init_weights)
+        self.tie_weights()
+        self._name_hook_points()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """Family-specific initialisation; the default matches BERT/GPT-2 conventions."""
+        std = getattr(self.config, "initializer_range", 0.02)
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def tie_weights(self) -> None:
+        """Make each ``_tied_weights_keys`` target share its source's parameter."""
+        if not getattr(self.config, "tie_word_embeddings", True):
+            return
+        for target, source in self._tied_weights_keys.items():
+            if not _has_parameter(self, target) or not _has_parameter(self, source):
+                continue
+            module_path, _, name = target.rpartition(".")
+            setattr(self.get_submodule(module_path), name, self.get_parameter(source))
+
+    def _tied_targets(self) -> set[str]:
+        """The parameter names that are copies of another (not saved, not 'missing')."""
+        if not getattr(self.config, "tie_word_embeddings", True):
+            return set()
+        return {t for t in self._tied_weights_keys if _has_parameter(self, t)}
+
+    @property
+    def base_model(self) -> nn.Module:
+        return getattr(self, self.base_model_prefix, self)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def get_input_embeddings(self) -> nn.Module:
+        base = self.base_model
+        if base is self:
+            raise NotImplementedError(f"{type(self).__name__} must define get_input_embeddings")
+        return base.get_input_embeddings()
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return None
+
+    def num_parameters(self, exclude_embeddings: bool = False) -> int:
+        """Number of distinct parameters (tied ones counted once)."""
+        params = {id(p): p for p in self.parameters()}
+        if exclude_embeddings:
+            for module in self.modules():
+                if isinstance(module, nn.Embedding):
+                    params.pop(id(module.weight), None)
+        return sum(p.numel() for p in params.values())
+
+    # -- loading -------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        config: PretrainedConfig | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        token: str | bool | None = None,
+        local_files_only: bool = False,
+        subfolder: str = "",
+        dtype: str | torch.dtype | None = None,
+        torch_dtype: str | torch.dtype | None = None,
+        use_safetensors: bool | None = None,
+        allow_pickle: bool = False,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        **config_overrides: Any,
+    ):
+        """Load a model from a local folder or a Hub repo id.
+
+        Args:
+            pretrained_model_name_or_path: a folder written by ``save_pretrained`` (ours or
+                transformers') or a Hub repo id such as ``"gpt2"`` (resolved through
+                ``huggingface_hub``: its cache, ``HF_HUB_OFFLINE=1`` and tokens apply).
+            config: use this config instead of the checkpoint's ``config.json``.
+            revision, cache_dir, token, local_files_only, subfolder: passed to the Hub.
+            dtype / torch_dtype: ``"auto"`` (default: the config's ``dtype``, else the
+                checkpoint's), or a torch dtype / name such as ``"float32"``.
+            use_safetensors: require (True) safetensors weights.
+            allow_pickle: allow pickled ``pytorch_model.bin`` weights (read with
+                ``weights_only=True``). Off by default: unpickling can run code.
+            ignore_mismatched_sizes: re-initialise weights whose shape differs (e.g. a
+                classifier with another number of labels) instead of raising.
+            output_loading_info: also return a :class:`LoadingReport`.
+            **config_overrides: config fields to change, e.g. ``num_labels=3``.
+        """
+        hub_kwargs = dict(
+            revision=revision, cache_dir=cache_dir, token=token, local_files_only=local_files_only, subfolder=subfolder
+        )
+        if config is None:
+            config = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs, **config_overrides)
+        else:
+            if not isinstance(config, PretrainedConfig):
+                raise TypeError(f"config must be a PretrainedConfig, got {type(config).__name__}.")
+            for key, value in config_overrides.items():
+                setattr(config, key, value)
+        files, fmt = hub.resolve_weight_files(
+            pretrained_model_name_or_path, use_safetensors=use_safetensors, allow_pickle=allow_pickle, **hub_kwargs
+        )
+        state_dict = hub.load_state_dict(files, fmt)
+
+        requested = dtype if dtype is not None else torch_dtype
+        target_dtype = _resolve_dtype(requested if requested is not None else "auto", config, state_dict)
+
+        model = cls(config)
+        report = model._load_checkpoint(state_dict, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        model.to(target_dtype)
+        model.config.dtype = target_dtype
+        model.eval()  # as transformers: a loaded model starts in inference mode (no dropout)
+        if output_loading_info:
+            return model, report
+        return model
+
+    def _align_prefix(self, state_dict: dict[str, torch.Tensor], expected: set[str]) -> dict[str, torch.Tensor]:
+        """Rename checkpoint keys between 'bare model' and 'model with a head' layouts."""
+        prefix = self.base_model_prefix
+        if not prefix:
+            return state_dict
+        model_has_prefix = any(k.startswith(prefix + ".") for k in expected)
+        aligned = {}
+        for key, tensor in state_dict.items():
+            if model_has_prefix and key not in expected and f"{prefix}.{key}" in expected:
+                key = f"{prefix}.{key}"  # bare checkpoint -> model with a head
+            elif not model_has_prefix and key.startswith(prefix + ".") and key[len(prefix) + 1 :] in expected:
+                key = key[len(prefix) + 1 :]  # checkpoint with a head -> bare model
+            aligned[key] = tensor
+        return aligned
+
+    def _is_head_key(self, key: str) -> bool:
+        """True for weights outside the bare model, or ones a checkpoint may lack."""
+        prefix = self.base_model_prefix
+        outside_base = bool(prefix) and hasattr(self, prefix) and not key.startswith(prefix + ".")
+        optional = any(re.search(pattern, key) for pattern in self._keys_optional_in_checkpoint)
+        return outside_base or optional
+
+    def _load_checkpoint(self, state_dict: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool) -> LoadingReport:
+        own = self.state_dict()
+        tied = self._tied_targets()
+        expected = set(own) - tied
+        state_dict = self._align_prefix(state_dict, set(own))
+
+        unexpected, mismatched, usable = [], [], {}
+        for key, tensor in state_dict.items():
+            if key in tied:
+                continue  # e.g. an lm_head.weight saved beside the embedding it is tied to
+            if key not in expected:
+                if not any(re.search(p, key) for p in self._keys_to_ignore_on_load_unexpected):
+                    unexpected.append(key)
+                continue
+            if tuple(tensor.shape) != tuple(own[key].shape):
+                mismatched.append((key, tuple(tensor.shape), tuple(own[key].shape)))
+                continue
+            usable[key] = tensor
+        missing = sorted(expected - set(usable) - {m[0] for m in mismatched})
+
+        name = type(self).__name__
+        if mismatched and not ignore_mismatched_sizes:
+            details = "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in mismatched)
+            raise ValueError(
+                f"{len(mismatched)} weight(s) have a different shape in the checkpoint than in {name}: {details}. "
+                "Check that the config matches the checkpoint, or pass ignore_mismatched_sizes=True to "
+                "re-initialise them (e.g. a classifier with another number of labels)."
+            )
+        should_have = [k for k in missing if not self._is_head_key(k)]
+        if should_have:
+            shown = ", ".join(should_have[:8]) + (" ..." if len(should_have) > 8 else "")
+            raise ValueError(
+                f"the checkpoint lacks {len(should_have)} weight(s) that every {name} checkpoint has: {shown}. "
+                "The file may be truncated or from another architecture; re-download or re-save it."
+            )
+
+        with torch.no_grad():
+            for key, tensor in usable.items():
+                own[key].copy_(tensor.to(own[key].dtype))
+        self.tie_weights()
+
+        new = missing + [m[0] for m in mismatched]
+        if new:
+            warnings.warn(
+                f"Some weights of {name} were not in the checkpoint and are newly initialised: {new}. "
+                "You should probably TRAIN this model on a downstream task before using it for predictions.",
+                stacklevel=3,
+            )
+        if unexpected:
+            warnings.warn(
+                f"Some weights of the checkpoint were not used by {name}: {unexpected}. This is expected when "
+                "the checkpoint was trained for another task (e.g. a masked-LM head loaded into a classifier).",
+                stacklevel=3,
+            )
+        return LoadingReport(
+            missing_keys=missing, unexpected_keys=unexpected, mismatched_keys=mismatched, newly_initialized=new
+        )
+
+    # -- saving --------------------------------------------------------------------
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *, max_shard_size: int | str = "5GB",
+                        safe_serialization: bool = True) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (sharded above ``max_shard_size``).
+
+        Tied copies (``lm_head.weight`` when tied to the embedding) are not written, as
+        transformers does. Everything is checked before the first byte is written, and
+        each file is written atomically.
+        """
+        if not safe_serialization:
+            raise ValueError("hfexplain only writes safetensors; pickled weights are unsafe to share.")
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise OSError(f"{save_directory!r} is a file; save_pretrained needs a folder path.")
+        tied = self._tied_targets()
+        state_dict = {k: v.detach().contiguous() for k, v in self.state_dict().items() if k not in tied}
+        os.makedirs(save_directory, exist_ok=True)
+        if not os.access(save_directory, os.W_OK):
+            raise OSError(f"cannot write to {save_directory!r}: permission denied. Pick a writable folder.")
+        self.config.architectures = [type(self).__name__]
+        self.config.dtype = self.dtype
+        hub.save_state_dict(state_dict, save_directory, max_shard_size=max_shard_size, metadata={"format": "pt"})
+        self.config.save_pretrained(save_directory)
+        self._save_extra_files(save_directory)
+
+    def _save_extra_files(self, save_directory: str) -> None:
+        """Hook for subclasses that write more (e.g. generation_config.json)."""
+
+
+def _has_parameter(module: nn.Module, name: str) -> bool:
+    try:
+        module.get_parameter(name)
+        return True
+    except AttributeError:
+        return False
+
+
+def _resolve_dtype(requested: Any, config: PretrainedConfig, state_dict: dict[str, torch.Tensor]) -> torch.dtype:
+    requested = dtype_from_name(requested)
+    if requested == "auto":
+        if isinstance(config.dtype, torch.dtype):
+            return config.dtype
+        for tensor in state_dict.values():
+            if tensor.is_floating_point():
+                return tensor.dtype
+        return torch.float32
+    return requested
+
+
+__all__ = ["PreTrainedModel", "LoadingReport", "HUB_KWARGS"]
+
+
+# -- shared input checks and losses (used by every family) ----------------------------
+
+
+def check_input_ids(input_ids: torch.Tensor, *, max_positions: int | None, vocab_size: int | None = None,
+                    past_length: int = 0) -> None:
+    """Raise a clear error for input_ids of the wrong type, rank, dtype, length or range."""
+    if not isinstance(input_ids, torch.Tensor):
+        raise TypeError(
+            f"input_ids must be a torch.Tensor, got {type(input_ids).__name__}; "
+            "call the tokenizer with return_tensors='pt'."
+        )
+    if input_ids.dim() != 2:
+        raise ValueError(
+            f"input_ids must have shape (batch, seq), got rank {input_ids.dim()} {tuple(input_ids.shape)}; "
+            "for a single sequence add a batch dimension with input_ids.unsqueeze(0)."
+        )
+    if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+        raise TypeError(
+            f"input_ids must hold integer token ids (torch.long), got {input_ids.dtype}; "
+            "convert with input_ids.long(), or pass float vectors as inputs_embeds= instead."
+        )
+    total = past_length + input_ids.shape[1]
+    if max_positions is not None and total > max_positions:
+        raise ValueError(
+            f"the sequence is {total} tokens long ({past_length} cached + {input_ids.shape[1]} new) but the "
+            f"model has only {max_positions} positions; truncate the input "
+            f"(tokenizer(..., truncation=True, max_length={max_positions}))."
+        )
+    if vocab_size is not None and input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
+        raise ValueError(
+            f"input_ids hold ids outside the vocabulary [0, {vocab_size}): min {int(input_ids.min())}, "
+            f"max {int(input_ids.max())}; was the text encoded with this model's tokenizer?"
+        )
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Next-token cross-entropy: position t predicts labels[t + 1]; -100 labels are ignored."""
+    logits = logits.float()
+    shifted = nn.functional.pad(labels, (0, 1), value=ignore_index)[..., 1:]  # (b, s)
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), shifted.reshape(-1).to(logits.device), ignore_index=ignore_index
+    )
+
+
+def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Cross-entropy at the positions whose label is not -100 (the masked ones)."""
+    logits = logits.float()
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device), ignore_index=ignore_index
+    )
+
+
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: PretrainedConfig) -> torch.Tensor:
+    """Regression (MSE), single-label (cross-entropy) or multi-label (BCE) loss, as transformers picks it.
+
+    The choice is stored in ``config.problem_type`` the first time, as transformers does.
+    """
+    num_labels = config.num_labels
+    if config.problem_type is None:
+        if num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        if num_labels == 1:
+            return nn.functional.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
+        return nn.functional.mse_loss(logits, labels.to(logits.dtype))
+    if config.problem_type == "single_label_classification":
+        return nn.functional.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+    return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))

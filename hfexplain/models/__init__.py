@@ -1,0 +1,1 @@
+"""One file per family: its config, its module tree and its task heads."""

