@@ -164,9 +164,8 @@ def _not_in_cache(repo_id, name_in_repo, revision, cache_dir, local_files_only, 
             "download the repo once while online, or point cache_dir= at a cache that has it."
         ) from err
     if snapshot is None:
-        cached = sorted(os.listdir(os.path.join(repo_folder, "refs"))) if os.path.isdir(
-            os.path.join(repo_folder, "refs")
-        ) else []
+        refs = os.path.join(repo_folder, "refs")  # one file per cached branch or tag
+        cached = sorted(os.listdir(refs)) if os.path.isdir(refs) else []
         raise OSError(
             f"revision {revision!r} of {repo_id!r} is not in the cache ({cache}); it cannot be downloaded "
             f"because {why}. Cached revisions: {cached or 'none'}. Pass one of those, or download "

@@ -281,6 +281,7 @@ class PreTrainedModel(nn.Module, HookedMixin):
         self.tie_weights()
 
         new = missing + [m[0] for m in mismatched]
+        self._newly_initialized = list(new)  # pipelines warn when they run such an untrained head
         if new:
             warnings.warn(
                 f"Some weights of {name} were not in the checkpoint and are newly initialised: {new}. "

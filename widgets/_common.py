@@ -1,0 +1,214 @@
+"""What every dashboard shares: imports with a clear fix, notices, error guards, HTML export.
+
+A dashboard here is a plain Python object that *holds* an ipywidgets layout (``.widget``)
+rather than being one. That keeps its Python API small and free of traitlets, and still lets
+a notebook show it (``_repr_mimebundle_`` hands over the widget view) or embed it in a
+layout of one's own (``HBox([dashboard.widget, ...])``).
+
+Three rules every dashboard follows:
+
+- **No JavaScript from the network.** Controls are ipywidgets and plots are plotly
+  ``FigureWidget`` s (served by their installed Jupyter extensions); exported pages inline
+  plotly.js (``include_plotlyjs=True``). Nothing loads from a CDN, so it all works offline.
+- **A readable text fallback.** ``text()`` summarises the current state in plain text; it is
+  also the ``text/plain`` of the notebook output, so where widgets do not render (a terminal,
+  a static notebook viewer) the reader still sees what the dashboard shows. It is
+  deterministic (rounded numbers, no random ids), so nbval can compare it.
+- **Messages, never tracebacks.** Bad input (empty text, too long a text, a model without
+  attention hooks) is explained in the dashboard's notice line; an unexpected error inside a
+  callback is caught and shown there too, instead of a traceback in the output area.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import os
+from collections.abc import Callable, Iterable
+
+_INSTALL_HINT = "Install the widget extras: pip install 'hfexplain[widgets]' (ipywidgets, plotly, anywidget)."
+
+try:
+    import ipywidgets
+except ImportError as error:  # pragma: no cover - exercised only without the extras
+    raise ImportError(f"hfexplain.widgets needs ipywidgets. {_INSTALL_HINT}") from error
+try:
+    import plotly.graph_objects as go
+except ImportError as error:  # pragma: no cover
+    raise ImportError(f"hfexplain.widgets needs plotly. {_INSTALL_HINT}") from error
+try:
+    import anywidget  # noqa: F401  (plotly's FigureWidget is an anywidget)
+except ImportError as error:  # pragma: no cover
+    raise ImportError(f"hfexplain.widgets needs anywidget for plotly's FigureWidget. {_INSTALL_HINT}") from error
+
+__all__ = ["ipywidgets", "go", "Dashboard", "Notice", "guarded", "escape", "write_html_page", "STYLE_CSS"]
+
+# Pastel colours for token chips; a token and the characters it covers share one colour.
+PALETTE = (
+    "#cfe8fc",
+    "#fde2c4",
+    "#d7f5d0",
+    "#f8d3e0",
+    "#e4dafa",
+    "#fff3b0",
+    "#cdf1ee",
+    "#f3dccb",
+)
+
+# One small stylesheet, sent with every HTML the dashboards render (and into exported pages).
+STYLE_CSS = """
+.hfx-notice { padding: 4px 8px; margin: 2px 0; border-radius: 4px; font-size: 13px; }
+.hfx-notice-info { background: #eef5ff; color: #1c3d6e; }
+.hfx-notice-warning { background: #fff4d6; color: #6b4a00; }
+.hfx-notice-error { background: #fde7e7; color: #8a1c1c; }
+.hfx-chips { line-height: 2.1; font-family: monospace; font-size: 13px; }
+.hfx-chip { display: inline-block; padding: 0 4px; margin: 1px 2px; border-radius: 4px;
+            border: 1px solid rgba(0,0,0,0.15); white-space: pre; line-height: 1.5; }
+.hfx-chip sub { color: #555; font-size: 9px; margin-left: 2px; }
+.hfx-chip.hfx-special { background: #444 !important; color: #fff; font-weight: bold; }
+.hfx-chip.hfx-special sub { color: #ddd; }
+.hfx-chip.hfx-cont { margin-left: -1px; border-left: 2px dashed #888; }
+.hfx-chip .hfx-prefix { color: #999; }
+.hfx-source { font-family: monospace; font-size: 13px; white-space: pre-wrap; word-break: break-all;
+              border: 1px solid #ddd; padding: 4px 6px; border-radius: 4px; line-height: 1.7; }
+.hfx-counts { font-size: 13px; color: #333; margin: 2px 0; }
+.hfx-panel-title { font-weight: bold; font-size: 14px; margin: 4px 0 2px 0; }
+.hfx-merge-step { font-family: monospace; font-size: 13px; }
+.hfx-merge-step .hfx-new { outline: 2px solid #e07000; }
+.hfx-muted { color: #777; font-size: 12px; }
+.hfx-generated { background: #fff0c2; border-bottom: 2px solid #e0a000; }
+.hfx-kv { font-family: monospace; font-size: 12px; }
+"""
+
+_STYLE_TAG = f"<style>{STYLE_CSS}</style>"
+
+
+def escape(text: str) -> str:
+    """HTML-escape a token or a piece of text (quotes too: it also goes into ``title=""``)."""
+    return html.escape(text, quote=True)
+
+
+def styled(body: str) -> str:
+    """An HTML fragment with the dashboards' stylesheet in front (an HTML widget has no <head>)."""
+    return _STYLE_TAG + body
+
+
+class Notice:
+    """A one-line message area: information, a warning (e.g. truncation) or an error."""
+
+    def __init__(self):
+        self.widget = ipywidgets.HTML(value="")
+        self.widget.add_class("hfx-notice-area")
+        self.kind: str | None = None
+        self.message: str = ""
+
+    def show(self, message: str, kind: str = "info") -> None:
+        if kind not in ("info", "warning", "error"):
+            raise ValueError(f"notice kind must be 'info', 'warning' or 'error', got {kind!r}")
+        self.kind, self.message = kind, message
+        self.widget.value = styled(f'<div class="hfx-notice hfx-notice-{kind}">{escape(message)}</div>')
+
+    def clear(self) -> None:
+        self.kind, self.message = None, ""
+        self.widget.value = ""
+
+
+def guarded(method: Callable) -> Callable:
+    """Wrap a callback so an unexpected error shows in the dashboard's notice line.
+
+    ipywidgets and plotly call observers and click handlers outside any cell; an exception
+    there would land as a traceback in the output area (or only in the browser's log). The
+    dashboard says what went wrong instead and stays usable.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - shown to the user, not swallowed
+            self.notice.show(f"{type(error).__name__}: {error}", kind="error")
+            return None
+
+    return wrapper
+
+
+class Dashboard:
+    """Base class: ``.widget`` to display or embed, ``text()`` as the plain-text fallback,
+    ``to_html(path)`` for a standalone page."""
+
+    title = "dashboard"
+
+    def __init__(self):
+        self.notice = Notice()
+        self.widget: ipywidgets.Widget | None = None
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def text(self) -> str:
+        """A plain-text summary of what the dashboard shows now."""
+        raise NotImplementedError
+
+    def _html_sections(self) -> list:
+        """Pieces of the exported page: HTML strings and plotly figures, in order."""
+        raise NotImplementedError
+
+    # -- display -------------------------------------------------------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
+        bundle["text/plain"] = self.text()
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    # -- export --------------------------------------------------------------------------------
+    def to_html(self, path: str | os.PathLike) -> str:
+        """Write a standalone HTML page of the current state (plotly.js inlined, no CDN).
+
+        The page opens offline in any browser: instructors can put it on a slide or a web
+        page. It is a snapshot: the sliders of the live dashboard are not in it, but the
+        plots keep plotly's own zoom and hover. Returns the path written.
+        """
+        return write_html_page(path, self.title, self._html_sections(), summary=self.text())
+
+
+def write_html_page(path: str | os.PathLike, title: str, sections: Iterable, summary: str = "") -> str:
+    """Write ``sections`` (HTML strings and plotly figures) as one self-contained page.
+
+    The first figure carries the whole plotly.js bundle inline (``include_plotlyjs=True``,
+    about 4.6 MB); later figures reuse it. No ``<script src=...>`` is written, so the page
+    needs no network.
+    """
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {parent!r} does not exist; create it first.")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title>",
+        f"<style>body {{ font-family: sans-serif; margin: 16px; }}{STYLE_CSS}</style>",
+        "</head><body>",
+        f"<h2>{escape(title)}</h2>",
+    ]
+    plotly_included = False
+    for section in sections:
+        if isinstance(section, go.Figure | go.FigureWidget):
+            figure = go.Figure(section)  # a static copy: no widget state, no kernel
+            parts.append(
+                figure.to_html(full_html=False, include_plotlyjs=not plotly_included, config={"displaylogo": False})
+            )
+            plotly_included = True
+        else:
+            parts.append(str(section))
+    if summary:
+        parts.append(f'<details><summary>Text summary</summary><pre>{escape(summary)}</pre></details>')
+    parts.append("</body></html>")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(parts))
+    return path
+
+
+def figure_widget(**layout) -> go.FigureWidget:
+    """An empty FigureWidget with a compact layout (callers add the traces)."""
+    base = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+    base.update(layout)
+    return go.FigureWidget(layout=base)
