@@ -41,6 +41,8 @@ _LAZY = {
     "BertForSequenceClassification": "models.bert",
     "BertForTokenClassification": "models.bert",
     "BertForQuestionAnswering": "models.bert",
+    "BertPreTrainedModel": "models.bert",
+    "GPT2PreTrainedModel": "models.gpt2",
     "LlamaConfig": "models.llama",
     "LlamaModel": "models.llama",
     "LlamaForCausalLM": "models.llama",

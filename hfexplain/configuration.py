@@ -146,6 +146,12 @@ class PretrainedConfig:
     @classmethod
     def from_dict(cls, config_dict: dict[str, Any], **overrides: Any) -> "PretrainedConfig":
         """Build a config from a dict; ``overrides`` replace fields (unknown ones are kept)."""
+        stored_labels = config_dict.get("id2label")
+        if "num_labels" in overrides and "id2label" not in overrides and stored_labels is not None:
+            if len(stored_labels) != overrides["num_labels"]:
+                # A new number of labels wins over the stored names, as in transformers: fine-tuning
+                # a 3-label checkpoint for 5 labels starts from LABEL_0..LABEL_4.
+                config_dict = {k: v for k, v in config_dict.items() if k not in ("id2label", "label2id")}
         config_dict = {**config_dict, **overrides}
         declared = config_dict.get("model_type")
         if cls.model_type and declared and declared != cls.model_type:

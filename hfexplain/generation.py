@@ -911,6 +911,7 @@ class GenerationMixin:
         Greedy decoding when ``do_sample=False`` and ``num_beams=1``; sampling when
         ``do_sample=True``; beam search when ``num_beams > 1``.
         """
+        _check_can_generate(self)
         prepared = self._prepare_generation(
             input_ids, attention_mask, generation_config, logits_processor, streamer, kwargs
         )
@@ -923,16 +924,6 @@ class GenerationMixin:
         return explain_generation(self, input_ids, **kwargs)
 
     # -- preparation ----------------------------------------------------------------------
-
-    def _check_can_generate(self) -> None:
-        get_head = getattr(self, "get_output_embeddings", None)
-        head = get_head() if callable(get_head) else None
-        if head is None:
-            raise TypeError(
-                f"{type(self).__name__} has no language-modelling head, so it cannot predict the next token "
-                "and cannot generate. Load a causal LM instead: AutoModelForCausalLM.from_pretrained(...) "
-                "(e.g. GPT2LMHeadModel rather than GPT2Model)."
-            )
 
     def _resolve_generation_config(self, generation_config: GenerationConfig | None, kwargs: dict) -> GenerationConfig:
         """Merge, highest priority first: the call's kwargs, ``generation_config``, the
@@ -980,7 +971,6 @@ class GenerationMixin:
     def _prepare_generation(self, input_ids, attention_mask, generation_config, logits_processor, streamer,
                             kwargs) -> _Prepared:
         """Check everything and build the tensors the loops need, before any forward pass."""
-        self._check_can_generate()
         config = self._resolve_generation_config(generation_config, kwargs)
         eos = _as_id_list(config.eos_token_id)
         pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else None)
@@ -1282,6 +1272,18 @@ class GenerationMixin:
         return sequences[:, : prompt_length + generated]
 
 
+def _check_can_generate(model) -> None:
+    """Generation needs next-token logits, i.e. a language-modelling head."""
+    get_head = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
+    if head is None or not isinstance(model, GenerationMixin):
+        raise TypeError(
+            f"{type(model).__name__} has no language-modelling head, so it cannot predict the next token "
+            "and cannot generate. Load a causal LM instead: AutoModelForCausalLM.from_pretrained(...) "
+            "(e.g. GPT2LMHeadModel rather than GPT2Model)."
+        )
+
+
 def _take_beams(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """Pick along dim 1: (b, m, ...) and (b, k) indices -> (b, k, ...)."""
     while indices.dim() < tensor.dim():
@@ -1320,11 +1322,7 @@ def explain_generation(
     >>> steps = explain_generation(model, ids, max_new_tokens=5, do_sample=True, top_k=10)  # doctest: +SKIP
     >>> [(s.token, round(s.token_prob, 3), s.kv_cache_positions) for s in steps]          # doctest: +SKIP
     """
-    if not isinstance(model, GenerationMixin):
-        raise TypeError(
-            f"explain_generation needs a model that can generate, got {type(model).__name__}; load one with "
-            "AutoModelForCausalLM.from_pretrained(...)."
-        )
+    _check_can_generate(model)
     if not _is_int(top_n) or top_n < 1:
         raise ValueError(f"top_n must be an integer >= 1 (how many candidates to show), got {top_n!r}.")
     if tokenizer is not None and not callable(getattr(tokenizer, "decode", None)):

@@ -268,3 +268,15 @@ def test_import_is_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
     assert hfexplain.__version__
+
+
+def test_num_labels_override_replaces_stored_label_names(tmp_path):
+    _, folder = save_reference(
+        tmp_path, CONFIGS["plain"], transformers.GPT2ForSequenceClassification,
+        id2label={0: "neg", 1: "neu", 2: "pos"},
+    )
+    with pytest.warns(UserWarning, match="score.weight"):
+        model = GPT2ForSequenceClassification.from_pretrained(folder, num_labels=5, ignore_mismatched_sizes=True)
+    assert model.config.id2label == {i: f"LABEL_{i}" for i in range(5)}
+    kept = GPT2ForSequenceClassification.from_pretrained(folder, num_labels=3)
+    assert kept.config.id2label == {0: "neg", 1: "neu", 2: "pos"}

@@ -147,7 +147,7 @@ def _llama3(params: dict, dim: int, max_positions: int, seq_len: int | None) -> 
 
     # 0 at long_wavelength, 1 at short_wavelength: how much of the original speed to keep.
     keep = ((trained_len / wavelength - low) / (high - low)).clamp(0.0, 1.0)  # (r/2,)
-    blended = (1 - keep) * inv_freq / factor + keep * inv_freq
+    blended = inv_freq
     scaled = torch.where(wavelength > long_wavelength, inv_freq / factor, blended)
     return torch.where(wavelength < short_wavelength, inv_freq, scaled), 1.0
 
