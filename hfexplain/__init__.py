@@ -46,6 +46,7 @@ _LAZY = {
     "LlamaConfig": "models.llama",
     "LlamaModel": "models.llama",
     "LlamaForCausalLM": "models.llama",
+    "LlamaPreTrainedModel": "models.llama",
 }
 
 __all__ = sorted(_LAZY)

@@ -441,9 +441,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 2. tokenizer (trained on the training topics only)
     tokenizer = train_tokenizer(train_texts, args.vocab_size)
-    tokenizer.model_max_length = args.n_positions
     train_stream = encode_stream(tokenizer, train_texts)  # (n_train,)
     val_stream = encode_stream(tokenizer, val_texts)  # (n_val,)
+    # Set only now: whole topics are longer than the model's window, which is fine for a stream.
+    tokenizer.model_max_length = args.n_positions
     print(f"data: {len(train_names)} train topics ({len(train_stream):,} tokens), "
           f"{len(val_names)} held out ({len(val_stream):,} tokens): {', '.join(val_names)}")
 

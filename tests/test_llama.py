@@ -263,6 +263,21 @@ def test_bfloat16_load_keeps_rotary_frequencies_float32(workdir):
     assert_close(actual, expected, atol=3e-2, what="bfloat16 logits")
 
 
+@pytest.mark.parametrize("name", ["gqa", "mqa_llama3"])
+def test_greedy_generation_is_token_identical_to_transformers(name, workdir):
+    """Left-padded prompts, KV cache on and off: the same tokens as transformers."""
+    reference, ours = load_both(name, workdir)
+    input_ids, _ = padded_batch()
+    attention_mask = torch.ones_like(input_ids)[:, :8]
+    attention_mask[0, :3] = 0
+    prompt = input_ids[:, :8].masked_fill(attention_mask == 0, 0)
+    settings = dict(max_new_tokens=8, do_sample=False, pad_token_id=0, eos_token_id=None)
+    expected = reference.generate(prompt, attention_mask=attention_mask, **settings)
+    for use_cache in (True, False):
+        actual = ours.generate(prompt, attention_mask=attention_mask, use_cache=use_cache, **settings)
+        assert torch.equal(actual, expected), use_cache
+
+
 # --------------------------------------------------------------------------- hook points
 
 
@@ -460,16 +475,25 @@ def test_legacy_rope_scaling_is_read_as_transformers_reads_it(legacy, tmp_path):
     assert HFLlamaConfig.from_pretrained(tmp_path / "saved").rope_parameters == theirs.rope_parameters
 
 
+def test_setting_rope_scaling_keeps_theta_and_validates():
+    config = LlamaConfig(hidden_size=32, num_attention_heads=4, rope_parameters={"rope_theta": 500.0})
+    config.rope_scaling = {"type": "linear", "factor": 4.0}
+    assert config.rope_parameters == {"type": "linear", "rope_type": "linear", "factor": 4.0, "rope_theta": 500.0}
+    with pytest.raises(KeyError, match="'linear' needs 'factor'"):
+        config.rope_scaling = {"rope_type": "linear"}
+    assert config.rope_parameters["factor"] == 4.0  # the failed assignment changed nothing
+
+
 ROPE_CASES = {
     "default": {"rope_type": "default", "rope_theta": 10000.0},
     "linear": {"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0},
     "dynamic": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0},
     "llama3": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
                "high_freq_factor": 4.0, "original_max_position_embeddings": 128},
-    "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 64,
+    "yarn": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 128,
              "beta_fast": 16, "beta_slow": 2},
-    "yarn_mscale": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 64,
-                    "mscale": 0.707, "mscale_all_dim": 1.0, "truncate": False},
+    "yarn_mscale": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                    "original_max_position_embeddings": 128, "mscale": 0.707, "mscale_all_dim": 1.0, "truncate": False},
 }
 
 

@@ -1,4 +1,4 @@
-"""The shared math: attention kernel and masks, norms, activations, KV cache."""
+"""The shared math: attention kernel and masks, rotary positions, norms, activations, KV cache."""
 from .activations import get_activation
 from .attention import attend, build_attention_mask, causal_mask, padding_mask, repeat_kv
 from .cache import KVCache
@@ -17,4 +17,9 @@ __all__ = [
     "Conv1D",
     "LayerNorm",
     "RMSNorm",
+    "RotaryEmbedding",
+    "apply_rotary_pos_emb",
+    "rope_frequencies",
+    "rotate_half",
+    "standardize_rope_parameters",
 ]

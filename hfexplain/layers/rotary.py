@@ -147,7 +147,7 @@ def _llama3(params: dict, dim: int, max_positions: int, seq_len: int | None) -> 
 
     # 0 at long_wavelength, 1 at short_wavelength: how much of the original speed to keep.
     keep = ((trained_len / wavelength - low) / (high - low)).clamp(0.0, 1.0)  # (r/2,)
-    blended = inv_freq
+    blended = (1 - keep) * inv_freq / factor + keep * inv_freq
     scaled = torch.where(wavelength > long_wavelength, inv_freq / factor, blended)
     return torch.where(wavelength < short_wavelength, inv_freq, scaled), 1.0
 
@@ -255,8 +255,9 @@ class RotaryEmbedding(nn.Module):
         """position_ids (b|1, s) -> cos, sin, each (b|1, s, r) in ``dtype``."""
         if self.rope_type == "dynamic":
             self._update_dynamic(position_ids)
-        inv_freq = self.inv_freq.to(position_ids.device)  # (r/2,)
-        angles = position_ids[..., None].float() * inv_freq  # (b, s, r/2)
+        if self.inv_freq.device != position_ids.device:  # follow the model to its device, once
+            self.inv_freq = self.inv_freq.to(position_ids.device)
+        angles = position_ids[..., None].float() * self.inv_freq  # (b, s, r/2)
         # Pair i is (x[i], x[i + r/2]): both halves turn by the same angles.
         angles = torch.cat((angles, angles), dim=-1)  # (b, s, r)
         cos = angles.cos() * self.attention_scaling

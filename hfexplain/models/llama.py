@@ -135,11 +135,12 @@ class LlamaConfig(PretrainedConfig):
 
     @rope_scaling.setter
     def rope_scaling(self, value: dict[str, Any] | None) -> None:
-        self.rope_parameters = standardize_rope_parameters(
+        rope_parameters = standardize_rope_parameters(
             value, rope_theta=self.rope_parameters.get("rope_theta"),
             max_position_embeddings=self.max_position_embeddings,
         )
-        check_rope_parameters(self.rope_parameters, self.head_dim)
+        check_rope_parameters(rope_parameters, self.head_dim)  # before anything changes
+        self.rope_parameters = rope_parameters
 
 
 class LlamaAttention(nn.Module):

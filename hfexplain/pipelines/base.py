@@ -38,6 +38,16 @@ import torch
 # "ignore this position" with 0 (attention_mask) or 1 (special_tokens_mask, p_mask).
 _PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "special_tokens_mask": 1, "p_mask": 1}
 
+# The Auto class that loads a model with each head (keys of hfexplain.auto.MODEL_MAPPING_NAMES).
+AUTO_CLASS_FOR = {
+    "base": "AutoModel",
+    "causal-lm": "AutoModelForCausalLM",
+    "masked-lm": "AutoModelForMaskedLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+}
+
 # The keyword arguments of the model's forward that come from the tokenizer.
 _MODEL_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -147,6 +157,7 @@ class Pipeline:
                  newly_initialized: list[str] | None = None, **kwargs: Any):
         self.model = model
         self.tokenizer = tokenizer
+        self._check_model_and_tokenizer()
         self.device = _resolve_device(device, model)
         if device is not None:
             self.model.to(self.device)
@@ -383,6 +394,36 @@ class Pipeline:
         return output
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _check_model_and_tokenizer(self) -> None:
+        """A clear error for a model without the task's head, or a missing tokenizer."""
+        model = self.model
+        if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
+            raise TypeError(
+                f"the {self.task} pipeline needs an hfexplain model (e.g. from hfexplain.AutoModel*.from_pretrained), "
+                f"got {type(model).__name__}."
+            )
+        if self.model_task is not None:
+            from ..auto import model_class_for
+
+            auto_name = AUTO_CLASS_FOR[self.model_task]
+            try:
+                expected = model_class_for(self.model_task, model.config.model_type)
+            except ValueError:
+                expected = None
+            if expected is None or not isinstance(model, expected):
+                head = self.model_task.replace("-", " ")
+                raise ValueError(
+                    f"the {self.task} pipeline needs a model with a {head} head ({auto_name}), but "
+                    f"{type(model).__name__} has none. Load one with hfexplain.{auto_name}.from_pretrained(path)"
+                    + (f" (for this family: {expected.__name__})." if expected is not None else
+                       f"; the {model.config.model_type!r} family has no such head in hfexplain.")
+                )
+        if self.tokenizer is None or not callable(getattr(self.tokenizer, "convert_ids_to_tokens", None)):
+            raise TypeError(
+                f"the {self.task} pipeline needs a tokenizer (hfexplain.AutoTokenizer.from_pretrained(path)), "
+                f"got {type(self.tokenizer).__name__}."
+            )
 
     def _sanitize(self, kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
         """``_sanitize_parameters`` with a clear error for an option the task does not know."""

@@ -1,0 +1,211 @@
+"""Pipelines: text in, answer out, every stage on view.
+
+    pipe = hfexplain.pipeline("sentiment-analysis", model="path/or/repo-id")
+    pipe("I love this movie")                    # [{'label': 'POSITIVE', 'score': 0.99}]
+    print(pipe.inspect("I love this movie"))     # tokens, ids, logits, probabilities, the decision
+
+:func:`pipeline` picks the task's class and loads what is missing: a folder or a Hub
+repo id becomes a model of the right ``AutoModelFor*`` class plus its ``AutoTokenizer``.
+Each pipeline runs three stages with transformers' names (see ``base.py``):
+``preprocess`` (text -> tensors), ``_forward`` (the model) and ``postprocess`` (numbers
+-> answer).
+
+Tasks (transformers' names; aliases in brackets):
+
+=========================  ====================================  ==========================================
+task                       model it needs                        answer
+=========================  ====================================  ==========================================
+text-classification        AutoModelForSequenceClassification    ``[{"label", "score"}]``
+  [sentiment-analysis]
+token-classification       AutoModelForTokenClassification       ``[{"entity", "score", "index", "word",
+  [ner]                                                           "start", "end"}]`` or entity groups
+question-answering         AutoModelForQuestionAnswering         ``{"score", "start", "end", "answer"}``
+fill-mask                  AutoModelForMaskedLM                  ``[{"score", "token", "token_str", "sequence"}]``
+text-generation            AutoModelForCausalLM                  ``[{"generated_text"}]``
+feature-extraction         AutoModel (any model)                 nested lists (1, tokens, hidden)
+zero-shot-classification   AutoModelForSequenceClassification    ``{"sequence", "labels", "scores"}``
+                           (an NLI model)
+=========================  ====================================  ==========================================
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from .base import Pipeline, PipelineInspection
+from .feature_extraction import mean_pooling, sentence_embeddings, sentence_similarity
+
+# task -> (module in this package, pipeline class, Auto class that loads its model)
+SUPPORTED_TASKS: dict[str, tuple[str, str, str]] = {
+    "text-classification": ("text_classification", "TextClassificationPipeline", "AutoModelForSequenceClassification"),
+    "token-classification": ("token_classification", "TokenClassificationPipeline", "AutoModelForTokenClassification"),
+    "question-answering": ("question_answering", "QuestionAnsweringPipeline", "AutoModelForQuestionAnswering"),
+    "fill-mask": ("fill_mask", "FillMaskPipeline", "AutoModelForMaskedLM"),
+    "text-generation": ("text_generation", "TextGenerationPipeline", "AutoModelForCausalLM"),
+    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", "AutoModel"),
+    "zero-shot-classification": (
+        "zero_shot_classification", "ZeroShotClassificationPipeline", "AutoModelForSequenceClassification"
+    ),
+}
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+
+# The end of a model class name -> the task its head serves (to guess a missing task).
+_HEAD_SUFFIXES = (
+    ("ForSequenceClassification", "text-classification"),
+    ("ForTokenClassification", "token-classification"),
+    ("ForQuestionAnswering", "question-answering"),
+    ("ForMaskedLM", "fill-mask"),
+    ("ForCausalLM", "text-generation"),
+    ("LMHeadModel", "text-generation"),
+    ("Model", "feature-extraction"),
+)
+
+
+def supported_tasks() -> list[str]:
+    """The task names :func:`pipeline` accepts (aliases included)."""
+    return sorted(SUPPORTED_TASKS) + sorted(TASK_ALIASES)
+
+
+def check_task(task: str) -> str:
+    """The canonical name of ``task`` (resolving aliases); KeyError listing the supported ones."""
+    task = TASK_ALIASES.get(task, task)
+    if task not in SUPPORTED_TASKS:
+        aliases = ", ".join(f"{alias} -> {name}" for alias, name in TASK_ALIASES.items())
+        raise KeyError(
+            f"Unknown task {task!r}; hfexplain's pipelines support {', '.join(sorted(SUPPORTED_TASKS))} "
+            f"(aliases: {aliases})."
+        )
+    return task
+
+
+def pipeline_class(task: str) -> type[Pipeline]:
+    module_name, class_name, _ = SUPPORTED_TASKS[check_task(task)]
+    return getattr(importlib.import_module(f"{__name__}.{module_name}"), class_name)
+
+
+def pipeline(
+    task: str | None = None,
+    model: Any = None,
+    tokenizer: Any = None,
+    *,
+    device: Any = None,
+    batch_size: int | None = None,
+    model_kwargs: dict[str, Any] | None = None,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    **kwargs: Any,
+) -> Pipeline:
+    """Build a pipeline for ``task``, as ``transformers.pipeline`` does.
+
+    Args:
+        task: one of :func:`supported_tasks` (``"sentiment-analysis"`` is
+            ``"text-classification"``, ``"ner"`` is ``"token-classification"``). ``None``
+            guesses it from the model's class (``BertForTokenClassification`` -> ner).
+        model: a loaded hfexplain model with the task's head, or a folder / Hub repo id,
+            which is then loaded with the task's ``AutoModelFor*`` class (offline, the repo
+            must be in the Hugging Face cache). Required: hfexplain downloads no default model.
+        tokenizer: a :class:`~hfexplain.tokenization.Tokenizer`, or a folder / repo id; by
+            default the one stored with the model.
+        device: ``-1``/``"cpu"``, a GPU index or ``"cuda:0"``, or a ``torch.device``.
+        batch_size: model rows per forward pass (inputs are padded to a common length).
+        model_kwargs: extra arguments for ``from_pretrained`` (e.g. ``{"dtype": "float32"}``).
+        revision, token: passed to the Hub when loading.
+        **kwargs: task options used by every call (``top_k=3``, ``aggregation_strategy="simple"``,
+            ``max_new_tokens=20`` ...).
+
+    Raises:
+        KeyError: unknown task (the message lists the supported ones).
+        ValueError: no model, or a model without the head the task needs.
+    """
+    if model is None:
+        raise ValueError(
+            f"pipeline({task!r}) needs model=: a loaded model, a folder written by save_pretrained, or a Hub repo id "
+            "(hfexplain does not download default models). For example: pipeline('sentiment-analysis', "
+            "model='distilbert/distilbert-base-uncased-finetuned-sst-2-english')."
+        )
+    if task is None:
+        task = _infer_task(model, revision=revision, token=token)
+    task = check_task(task)
+    _, _, auto_name = SUPPORTED_TASKS[task]
+    hub_kwargs = {key: value for key, value in (("revision", revision), ("token", token)) if value is not None}
+
+    newly_initialized = None
+    if isinstance(model, (str, os.PathLike)):
+        from .. import auto
+
+        path = model
+        try:
+            model, report = getattr(auto, auto_name).from_pretrained(
+                path, output_loading_info=True, **hub_kwargs, **(model_kwargs or {})
+            )
+        except ValueError as error:
+            if "has no" not in str(error) or "model in hfexplain" not in str(error):
+                raise
+            raise ValueError(
+                f"the {task} pipeline loads its model with {auto_name}, and {error} Pick a checkpoint of a family "
+                "that has that head."
+            ) from error
+        newly_initialized = report["newly_initialized"]
+        if tokenizer is None:
+            tokenizer = path
+    elif model_kwargs:
+        raise ValueError("model_kwargs apply only when the pipeline loads the model (model given as a path or repo id).")
+
+    if tokenizer is None:
+        tokenizer = _stored_tokenizer_path(model)
+    if isinstance(tokenizer, (str, os.PathLike)):
+        from ..auto import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer, **hub_kwargs)
+
+    return pipeline_class(task)(
+        model, tokenizer, device=device, batch_size=batch_size, newly_initialized=newly_initialized, **kwargs
+    )
+
+
+def _infer_task(model: Any, **hub_kwargs: Any) -> str:
+    """Guess the task from the model's class name (or the checkpoint's ``architectures``)."""
+    if isinstance(model, (str, os.PathLike)):
+        from ..auto import AutoConfig
+
+        config = AutoConfig.from_pretrained(model, **{k: v for k, v in hub_kwargs.items() if v is not None})
+        names = list(getattr(config, "architectures", None) or [])
+    else:
+        names = [type(model).__name__]
+    for name in names:
+        for suffix, task in _HEAD_SUFFIXES:
+            if name.endswith(suffix):
+                return task
+    raise ValueError(
+        f"cannot tell the task from {names or 'the checkpoint (its config.json has no architectures)'}; pass it, "
+        f"e.g. pipeline('text-classification', model=...). Tasks: {', '.join(supported_tasks())}."
+    )
+
+
+def _stored_tokenizer_path(model: Any) -> str:
+    """The folder / repo a loaded model came from, to find its tokenizer."""
+    config = getattr(model, "config", None)
+    for attribute in ("name_or_path", "_name_or_path"):
+        path = getattr(config, attribute, None) if config is not None else None
+        if path:
+            return path
+    raise ValueError(
+        f"no tokenizer given, and the {type(model).__name__} object does not say where it was loaded from; "
+        "pass tokenizer= (a Tokenizer, or the folder / repo id it is stored in)."
+    )
+
+
+__all__ = [
+    "pipeline",
+    "Pipeline",
+    "PipelineInspection",
+    "SUPPORTED_TASKS",
+    "TASK_ALIASES",
+    "supported_tasks",
+    "check_task",
+    "pipeline_class",
+    "mean_pooling",
+    "sentence_embeddings",
+    "sentence_similarity",
+]

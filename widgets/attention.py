@@ -1,0 +1,550 @@
+"""AttentionDashboard: where each token looks, for any model that speaks the hook vocabulary.
+
+One forward pass with ``model.run_with_cache(names_filter="pattern")`` keeps the attention
+pattern of every layer, ``(heads, query, key)`` each: row *q* says how token *q* spreads its
+attention over the keys (the row sums to 1). The dashboard draws:
+
+- **the pattern** of one layer and head as a heatmap, with the tokens on both axes;
+- **a head view**: tokens in two columns, each query (left) linked to the keys (right) it
+  attends to, the stronger the link the darker the line (only each token's strongest links,
+  so it stays readable and light at 512 tokens);
+- **a model view**: every layer x head at once as small heatmaps; click one to zoom in.
+
+Hovering a cell of the heatmap (or a token of the head view) highlights its row and column
+and that token's links. Layer and head sliders pick what is shown.
+
+Only what is on screen goes to the browser: one head's pattern, rounded to 3 decimals,
+and the model view shrunk to small thumbnails (each cell the strongest attention in its
+block). The full ``(layers, heads, seq, seq)`` tensor stays in Python (``.patterns``).
+The same code serves encoders (BERT: every token sees every token) and decoders
+(GPT-2, LLaMA: a causal triangle), because every family names its pattern hook ``pattern``.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ._common import Dashboard, escape, figure_widget, go, guarded, ipywidgets, styled
+
+# The head view draws, for each query, at most this many links, and none weaker than this.
+HEAD_VIEW_TOP_K = 6
+HEAD_VIEW_MIN_WEIGHT = 0.05
+# Link weight bins -> (opacity, width): one plotly trace per bin instead of one line per link.
+LINK_BINS = ((0.05, 0.2, 0.15, 1.0), (0.2, 0.4, 0.3, 1.5), (0.4, 0.7, 0.55, 2.5), (0.7, 1.01, 0.85, 3.5))
+# Beyond this many tokens the head view hides the token text (hover still shows it).
+HEAD_VIEW_MAX_LABELS = 100
+DECIMALS = 3
+
+
+def model_support_problem(model) -> str | None:
+    """Why ``model`` cannot feed the dashboard (``None`` when it can)."""
+    name = type(model).__name__
+    if not callable(getattr(model, "run_with_cache", None)) or not callable(getattr(model, "hook_points", None)):
+        return (
+            f"{name} has no hook points, so its attention patterns cannot be read. Load the checkpoint with "
+            "hfexplain instead (hfexplain.AutoModel.from_pretrained(path)): every hfexplain family exposes "
+            "its patterns as the 'pattern' hook."
+        )
+    if not any(point.alias == "pattern" for point in model.hook_points().values()):
+        return (
+            f"{name} has no attention hook points (alias 'pattern'), so there is no attention pattern to show. "
+            "Give its attention layers a HookPoint('pattern', layer) on the softmax output, as the GPT-2, BERT "
+            "and LLaMA files in hfexplain.models do."
+        )
+    return None
+
+
+def max_positions(model, tokenizer, max_tokens: int | None = None) -> int | None:
+    """The most tokens the model (and the tokenizer's model_max_length) take, or ``None``."""
+    limits = []
+    config = getattr(model, "config", None)
+    for field in ("max_position_embeddings", "n_positions"):
+        value = getattr(config, field, None)
+        if isinstance(value, int) and value > 0:
+            limits.append(value)
+            break
+    tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 10**20:
+        limits.append(tokenizer_limit)
+    if max_tokens is not None:
+        limits.append(int(max_tokens))
+    return min(limits) if limits else None
+
+
+def tokenize_for_model(tokenizer, text: str, limit: int | None):
+    """``(input_ids (1, s), attention_mask (1, s), tokens, full_length)`` with truncation to ``limit``."""
+    with warnings.catch_warnings():  # "sequence longer than model_max_length": we say it ourselves
+        warnings.simplefilter("ignore")
+        full_length = len(tokenizer(text)["input_ids"])
+        if limit is not None and full_length > limit:
+            encoded = tokenizer(text, truncation=True, max_length=limit)
+        else:
+            encoded = tokenizer(text)
+    ids = list(encoded["input_ids"])
+    mask = list(encoded.get("attention_mask") or [1] * len(ids))
+    tokens = [str(token) for token in tokenizer.convert_ids_to_tokens(ids)]
+    return torch.tensor([ids]), torch.tensor([mask]), tokens, full_length
+
+
+def attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Every layer's attention pattern for one sequence: ``(layers, heads, seq, seq)``, float32.
+
+    The model runs in eval mode (no dropout) without gradients; only the ``pattern`` hooks
+    are stored.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            _, cache = model.run_with_cache(input_ids, attention_mask=attention_mask, names_filter="pattern")
+    finally:
+        model.train(was_training)
+    layers = sorted(
+        (point.layer, name) for name, point in model.hook_points().items() if point.alias == "pattern"
+    )
+    return torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+
+
+def thumbnails(patterns: torch.Tensor, size: int) -> tuple[list, int]:
+    """The model view: all ``(layer, head)`` patterns shrunk to ``size x size`` and tiled.
+
+    Each thumbnail cell is the *strongest* attention inside its block of query x key
+    positions (max pooling), so thin structures (a diagonal, one column) stay visible.
+    Tiles are separated by one empty (``None``) row and column. Returns the grid as nested
+    lists (rows = layers, columns = heads) and the tile pitch (``size + 1``).
+    """
+    layers, heads, seq, _ = patterns.shape
+    size = min(size, seq)
+    pooled = torch.nn.functional.adaptive_max_pool2d(patterns.reshape(layers * heads, 1, seq, seq), size)
+    pooled = pooled.reshape(layers, heads, size, size)  # (l, h, t, t)
+    tiles = torch.full((layers, heads, size + 1, size + 1), float("nan"))
+    tiles[:, :, :size, :size] = pooled
+    grid = tiles.permute(0, 2, 1, 3).reshape(layers * (size + 1), heads * (size + 1))  # (l*(t+1), h*(t+1))
+    grid = np.round(grid[:-1, :-1].double().numpy(), DECIMALS)
+    rows = [[None if np.isnan(value) else float(value) for value in row] for row in grid]  # JSON has no NaN
+    return rows, size + 1
+
+
+class AttentionDashboard(Dashboard):
+    """Attention patterns of ``model`` on ``text``, one layer and head at a time.
+
+    Args:
+        model: an hfexplain model (any family with ``pattern`` hook points: GPT-2, BERT, LLaMA...).
+        tokenizer: its tokenizer.
+        text: the text to look at (edit it in the text box; press Enter or leave the box to rerun).
+        layer, head: where to start.
+        max_tokens: show at most this many tokens (default: what the model takes).
+        thumbnail: side of each model-view thumbnail, in cells.
+
+    Drive it from Python: ``layer_slider.value``, ``head_slider.value``, ``set_text(...)``,
+    ``highlight(query, key)``, ``select(layer, head)``. Read ``patterns`` (all layers, a
+    tensor), ``tokens``, ``heatmap`` / ``head_view`` / ``model_view`` (the plotly figures).
+    """
+
+    title = "Attention dashboard"
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        text: str = "",
+        *,
+        layer: int = 0,
+        head: int = 0,
+        max_tokens: int | None = None,
+        thumbnail: int = 24,
+    ):
+        super().__init__()
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}.")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}.")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.thumbnail = thumbnail
+        self.patterns: torch.Tensor | None = None  # (layers, heads, seq, seq)
+        self.tokens: list[str] = []
+        self.labels: list[str] = []  # unique axis labels: "token ·index"
+        self.focus: tuple[int | None, int | None] = (None, None)  # highlighted (query, key)
+        self.problem = model_support_problem(model)
+        self._pitch = 1
+        self._quiet = False
+
+        self.text_box = ipywidgets.Textarea(
+            value=text,
+            placeholder="Type some text, then press Enter or click elsewhere…",
+            continuous_update=False,
+            layout=ipywidgets.Layout(width="100%", height="60px"),
+        )
+        self.text_box.add_class("hfx-attention-input")
+        self.layer_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="layer")
+        self.layer_slider.add_class("hfx-layer-slider")
+        self.head_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="head")
+        self.head_slider.add_class("hfx-head-slider")
+
+        self.heatmap = figure_widget(
+            width=540,
+            height=520,
+            xaxis=dict(type="category", title="key (attended to)", tickangle=-45, side="bottom"),
+            yaxis=dict(type="category", title="query (attending)", autorange="reversed"),
+        )
+        self.heatmap.add_heatmap(
+            z=[],
+            x=[],
+            y=[],
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+            colorbar=dict(thickness=12),
+        )
+        self.head_view = figure_widget(
+            width=380,
+            height=520,
+            showlegend=False,
+            xaxis=dict(visible=False, range=[-0.9, 1.9]),
+            yaxis=dict(visible=False, autorange="reversed"),
+            hovermode="closest",
+        )
+        for low, high, opacity, width in LINK_BINS:
+            self.head_view.add_scatter(
+                x=[], y=[], mode="lines", hoverinfo="skip", opacity=opacity,
+                line=dict(color="#1f4e9c", width=width), name=f"weight {low:.2f}-{min(high, 1):.2f}",
+            )
+        self.head_view.add_scatter(  # links of the highlighted query (orange) ...
+            x=[], y=[], mode="lines", hoverinfo="skip", line=dict(color="#e07000", width=2.5), name="from query"
+        )
+        self.head_view.add_scatter(  # ... and into the highlighted key (green)
+            x=[], y=[], mode="lines", hoverinfo="skip", line=dict(color="#2a9d3a", width=2.5), name="into key"
+        )
+        self.head_view.add_scatter(
+            x=[], y=[], mode="markers+text", textposition="middle left", name="queries",
+            marker=dict(size=7, color="#1f4e9c"), hovertemplate="query %{hovertext}<extra></extra>",
+        )
+        self.head_view.add_scatter(
+            x=[], y=[], mode="markers+text", textposition="middle right", name="keys",
+            marker=dict(size=7, color="#1f4e9c"), hovertemplate="key %{hovertext}<extra></extra>",
+        )
+        self.model_view = figure_widget(
+            width=540,
+            height=300,
+            xaxis=dict(title="head", showgrid=False, zeroline=False),
+            yaxis=dict(title="layer", showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x"),
+        )
+        self.model_view.add_heatmap(z=[], colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="none")
+        self.model_view.update_layout(title=dict(text="model view: every layer × head (click one to zoom in)", font=dict(size=13)))
+
+        self.heatmap.data[0].on_hover(self._on_heatmap_hover)
+        self.head_view.data[-2].on_hover(self._on_token_hover)
+        self.head_view.data[-1].on_hover(self._on_token_hover)
+        self.model_view.data[0].on_click(self._on_model_view_click)
+
+        figures = ipywidgets.Box(
+            [self.heatmap, self.head_view],
+            layout=ipywidgets.Layout(display="flex", flex_flow="row wrap"),
+        )
+        if self.problem is not None:
+            self.notice.show(self.problem, kind="error")
+            self.widget = ipywidgets.VBox([self.notice.widget])
+        else:
+            self.widget = ipywidgets.VBox(
+                [self.text_box, self.notice.widget, ipywidgets.HBox([self.layer_slider, self.head_slider]),
+                 figures, self.model_view]
+            )
+        self.widget.add_class("hfx-attention-dashboard")
+        self._start: tuple[int, int] | None = (layer, head)  # applied once the model has run
+        self.text_box.observe(self._on_text, names="value")
+        self.layer_slider.observe(self._on_select, names="value")
+        self.head_slider.observe(self._on_select, names="value")
+        if self.problem is None:
+            self._on_text(None)  # the first run, guarded like every later one
+
+    # -- public API ----------------------------------------------------------------------------
+    @property
+    def layer(self) -> int:
+        return self.layer_slider.value
+
+    @property
+    def head(self) -> int:
+        return self.head_slider.value
+
+    @property
+    def num_layers(self) -> int:
+        return 0 if self.patterns is None else self.patterns.shape[0]
+
+    @property
+    def num_heads(self) -> int:
+        return 0 if self.patterns is None else self.patterns.shape[1]
+
+    def set_text(self, text: str) -> None:
+        """Replace the text and rerun the model."""
+        self.text_box.value = text
+
+    def select(self, layer: int, head: int) -> None:
+        """Show one layer and head (what clicking the model view does)."""
+        self._quiet = True
+        try:
+            self.layer_slider.value = layer
+            self.head_slider.value = head
+        finally:
+            self._quiet = False
+        self._draw_selection()
+
+    def pattern(self, layer: int | None = None, head: int | None = None) -> torch.Tensor:
+        """The full-precision ``(query, key)`` pattern of a layer and head (default: the shown one)."""
+        if self.patterns is None:
+            raise ValueError("there is no pattern yet: give the dashboard some text (set_text).")
+        return self.patterns[self.layer if layer is None else layer, self.head if head is None else head]
+
+    def highlight(self, query: int | None = None, key: int | None = None) -> None:
+        """Highlight a query row and a key column (what hovering does); ``None`` clears."""
+        count = len(self.tokens)
+        for name, value in (("query", query), ("key", key)):
+            if value is not None and not 0 <= value < count:
+                raise IndexError(f"{name} {value} is out of range: the text has {count} tokens (0 to {count - 1}).")
+        self.focus = (query, key)
+        self._draw_focus()
+
+    def text(self) -> str:
+        if self.problem is not None:
+            return f"AttentionDashboard: {self.problem}"
+        if self.patterns is None:
+            return "AttentionDashboard: " + (self.notice.message or "no text yet.")
+        lines = [
+            f"AttentionDashboard: {type(self.model).__name__} · {self.num_layers} layers × {self.num_heads} heads · "
+            f"{len(self.tokens)} tokens"
+        ]
+        if self.notice.message:
+            lines.append(f"note: {self.notice.message}")
+        lines.append(f"layer {self.layer}, head {self.head}: each token, the key it attends to most, and the weight")
+        pattern = self.pattern()
+        for query in range(min(len(self.tokens), 40)):
+            key = int(pattern[query].argmax())
+            lines.append(
+                f"  {query:>3} {self.tokens[query]!s:<14} -> {key:>3} {self.tokens[key]!s:<14} "
+                f"({float(pattern[query, key]):.3f})"
+            )
+        if len(self.tokens) > 40:
+            lines.append(f"  … {len(self.tokens) - 40} more tokens")
+        return "\n".join(lines)
+
+    # -- callbacks -----------------------------------------------------------------------------
+    @guarded
+    def _on_text(self, change) -> None:
+        self._run()
+
+    @guarded
+    def _on_select(self, change) -> None:
+        if not self._quiet:
+            self._draw_selection()
+
+    @guarded
+    def _on_heatmap_hover(self, trace, points, state) -> None:
+        if not points.xs:
+            return
+        index = {label: position for position, label in enumerate(self.labels)}
+        self.highlight(index.get(points.ys[0]), index.get(points.xs[0]))
+
+    @guarded
+    def _on_token_hover(self, trace, points, state) -> None:
+        if points.point_inds:
+            token = int(points.point_inds[0])
+            self.highlight(token, token)
+
+    @guarded
+    def _on_model_view_click(self, trace, points, state) -> None:
+        if not points.xs or self.patterns is None:
+            return
+        layer = min(int(round(points.ys[0])) // self._pitch, self.num_layers - 1)
+        head = min(int(round(points.xs[0])) // self._pitch, self.num_heads - 1)
+        self.select(layer, head)
+
+    # -- work ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        text = self.text_box.value
+        self.focus = (None, None)
+        if not text.strip():
+            self.patterns, self.tokens, self.labels = None, [], []
+            self.notice.show("Type some text above to see where each token looks.", kind="info")
+            self._clear_figures()
+            return
+        limit = max_positions(self.model, self.tokenizer, self.max_tokens)
+        input_ids, attention_mask, tokens, full_length = tokenize_for_model(self.tokenizer, text, limit)
+        if not tokens:
+            self.patterns, self.tokens, self.labels = None, [], []
+            self.notice.show("The tokenizer gives no tokens for this text: type some more.", kind="info")
+            self._clear_figures()
+            return
+        self.patterns = attention_patterns(self.model, input_ids, attention_mask)
+        self.tokens = tokens
+        self.labels = [f"{token} ·{index}" for index, token in enumerate(tokens)]
+        if full_length > len(tokens):
+            self.notice.show(
+                f"The text has {full_length} tokens, but {type(self.model).__name__} takes at most {limit}: "
+                f"showing the first {len(tokens)} (truncated).",
+                kind="warning",
+            )
+        else:
+            self.notice.clear()
+        start_layer, start_head = self._start or (self.layer, self.head)
+        self._start = None
+        self._quiet = True
+        try:
+            self.layer_slider.max = self.num_layers - 1
+            self.head_slider.max = self.num_heads - 1
+            self.layer_slider.value = min(max(start_layer, 0), self.num_layers - 1)
+            self.head_slider.value = min(max(start_head, 0), self.num_heads - 1)
+        finally:
+            self._quiet = False
+        self._draw_model_view()
+        self._draw_selection()
+
+    def _clear_figures(self) -> None:
+        with self.heatmap.batch_update():
+            self.heatmap.data[0].update(z=[], x=[], y=[])
+            self.heatmap.layout.shapes = ()
+            self.heatmap.layout.title = None
+        with self.head_view.batch_update():
+            for trace in self.head_view.data:
+                trace.update(x=[], y=[])
+        self.model_view.data[0].z = []
+        self.model_view.layout.shapes = ()
+
+    def _draw_model_view(self) -> None:
+        rows, pitch = thumbnails(self.patterns, self.thumbnail)
+        self._pitch = pitch
+        size = pitch - 1
+        centers = [index * pitch + (size - 1) / 2 for index in range(max(self.num_layers, self.num_heads))]
+        with self.model_view.batch_update():
+            self.model_view.data[0].z = rows
+            self.model_view.layout.xaxis.update(
+                tickvals=centers[: self.num_heads], ticktext=[str(head) for head in range(self.num_heads)],
+                range=[-0.5, self.num_heads * pitch - 1.5],
+            )
+            self.model_view.layout.yaxis.update(
+                tickvals=centers[: self.num_layers], ticktext=[str(layer) for layer in range(self.num_layers)],
+                range=[self.num_layers * pitch - 1.5, -0.5],
+            )
+            self.model_view.layout.height = int(min(900, max(220, 80 + 460 * self.num_layers / max(self.num_heads, 1))))
+
+    def _draw_selection(self) -> None:
+        """Send the chosen head: heatmap, head-view links, model-view frame (three small messages)."""
+        if self.patterns is None:
+            return
+        pattern = np.round(self.pattern().double().numpy(), DECIMALS)  # (q, k), what the browser gets
+        count = len(self.tokens)
+        with self.heatmap.batch_update():
+            self.heatmap.data[0].update(z=pattern, x=self.labels, y=self.labels)
+            self.heatmap.layout.title = dict(
+                text=f"layer {self.layer}, head {self.head}: attention pattern", font=dict(size=14)
+            )
+            self.heatmap.layout.xaxis.showticklabels = count <= 200
+            self.heatmap.layout.yaxis.showticklabels = count <= 200
+            self._set_focus_shapes()
+        with self.head_view.batch_update():
+            for trace, (xs, ys) in zip(self.head_view.data[: len(LINK_BINS)], _link_segments(pattern)):
+                trace.update(x=xs, y=ys)
+            show_text = count <= HEAD_VIEW_MAX_LABELS
+            positions = list(range(count))
+            self.head_view.data[-2].update(
+                x=[0] * count, y=positions, text=self.tokens if show_text else None, hovertext=self.labels,
+                mode="markers+text" if show_text else "markers",
+            )
+            self.head_view.data[-1].update(
+                x=[1] * count, y=positions, text=self.tokens if show_text else None, hovertext=self.labels,
+                mode="markers+text" if show_text else "markers",
+            )
+            self.head_view.layout.height = int(min(1600, max(300, 18 * count + 80)))
+            self.head_view.layout.title = dict(text=f"head view: layer {self.layer}, head {self.head}", font=dict(size=14))
+            self._set_focus_links(pattern)
+        pitch, size = self._pitch, self._pitch - 1
+        self.model_view.layout.shapes = (
+            dict(
+                type="rect", xref="x", yref="y", line=dict(color="#e07000", width=2),
+                x0=self.head * pitch - 1, x1=self.head * pitch + size, y0=self.layer * pitch - 1, y1=self.layer * pitch + size,
+            ),
+        )
+
+    def _draw_focus(self) -> None:
+        if self.patterns is None:
+            return
+        pattern = np.round(self.pattern().double().numpy(), DECIMALS)
+        with self.heatmap.batch_update():
+            self._set_focus_shapes()
+        with self.head_view.batch_update():
+            self._set_focus_links(pattern)
+
+    def _set_focus_shapes(self) -> None:
+        query, key = self.focus
+        count = len(self.tokens)
+        shapes = []
+        if query is not None:
+            shapes.append(dict(type="rect", xref="x", yref="y", x0=-0.5, x1=count - 0.5, y0=query - 0.5,
+                               y1=query + 0.5, line=dict(color="#e07000", width=2)))
+        if key is not None:
+            shapes.append(dict(type="rect", xref="x", yref="y", x0=key - 0.5, x1=key + 0.5, y0=-0.5,
+                               y1=count - 0.5, line=dict(color="#2a9d3a", width=2)))
+        self.heatmap.layout.shapes = tuple(shapes)
+
+    def _set_focus_links(self, pattern: np.ndarray) -> None:
+        query, key = self.focus
+        count = len(self.tokens)
+        out_x, out_y, in_x, in_y = [], [], [], []
+        if query is not None:
+            for target in range(count):
+                if pattern[query, target] >= 0.01:
+                    out_x += [0, 1, None]
+                    out_y += [query, target, None]
+        if key is not None:
+            for source in range(count):
+                if pattern[source, key] >= 0.01:
+                    in_x += [0, 1, None]
+                    in_y += [source, key, None]
+        self.head_view.data[len(LINK_BINS)].update(x=out_x, y=out_y)
+        self.head_view.data[len(LINK_BINS) + 1].update(x=in_x, y=in_y)
+        sizes = [7] * count
+        if query is not None:  # key markers grow with the weight the query gives them
+            sizes = [7 + 16 * float(pattern[query, target]) for target in range(count)]
+        self.head_view.data[-1].marker.size = sizes
+
+    # -- export --------------------------------------------------------------------------------
+    def _html_sections(self) -> list:
+        sections = [styled("")]
+        if self.notice.message:
+            sections.append(self.notice.widget.value)
+        if self.patterns is None:
+            return sections
+        sections.append(
+            f'<div class="hfx-counts">{escape(type(self.model).__name__)} · {self.num_layers} layers × '
+            f"{self.num_heads} heads · {len(self.tokens)} tokens · layer {self.layer}, head {self.head}</div>"
+            f'<div class="hfx-source">{escape(self.text_box.value)}</div>'
+        )
+        sections += [self.heatmap, self.head_view, self.model_view]
+        return sections
+
+
+def _link_segments(pattern: np.ndarray) -> list[tuple[list, list]]:
+    """Head-view links, grouped by weight bin: ``[(xs, ys), ...]`` with ``None`` between segments.
+
+    Each query keeps its ``HEAD_VIEW_TOP_K`` strongest keys at or above
+    ``HEAD_VIEW_MIN_WEIGHT``: at most ``6 * seq`` links in four traces, not ``seq**2`` lines.
+    """
+    count = pattern.shape[0]
+    keep = min(HEAD_VIEW_TOP_K, count)
+    strongest = np.argsort(-pattern, axis=1, kind="stable")[:, :keep]  # (q, keep)
+    segments = [([], []) for _ in LINK_BINS]
+    for query in range(count):
+        for key in strongest[query]:
+            weight = pattern[query, key]
+            if weight < HEAD_VIEW_MIN_WEIGHT:
+                break
+            for bin_index, (low, high, _, _) in enumerate(LINK_BINS):
+                if low <= weight < high:
+                    xs, ys = segments[bin_index]
+                    xs += [0, 1, None]
+                    ys += [query, int(key), None]
+                    break
+    return segments
