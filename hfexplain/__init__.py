@@ -31,6 +31,8 @@ _LAZY = {
     "PreTrainedTokenizerFast": "tokenization",
     "BatchEncoding": "tokenization",
     "KVCache": "layers",
+    "pipeline": "pipelines",
+    "PipelineInspection": "pipelines",
     "GPT2Config": "models.gpt2",
     "GPT2Model": "models.gpt2",
     "GPT2LMHeadModel": "models.gpt2",

@@ -139,18 +139,34 @@ class Dashboard:
 
     def __init__(self):
         self.notice = Notice()
-        self.widget: ipywidgets.Widget | None = None
+        self._root: ipywidgets.Widget | None = None  # the layout; subclasses build it
 
     # -- what subclasses provide -------------------------------------------------------------
     def text(self) -> str:
         """A plain-text summary of what the dashboard shows now."""
         raise NotImplementedError
 
+    def _figures(self) -> list:
+        """The plotly FigureWidgets inside the layout."""
+        return []
+
     def _html_sections(self) -> list:
         """Pieces of the exported page: HTML strings and plotly figures, in order."""
         raise NotImplementedError
 
     # -- display -------------------------------------------------------------------------------
+    @property
+    def widget(self) -> ipywidgets.Widget:
+        """The ipywidgets layout, to display or to put in a layout of your own.
+
+        A plotly FigureWidget draws a new view from the state it had when it was last
+        *displayed*; inside our layout it is never displayed by itself, so hand it its
+        current traces and layout first (what its own ``_repr_mimebundle_`` does).
+        """
+        for figure in self._figures():
+            figure._repr_mimebundle_()
+        return self._root
+
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
         bundle["text/plain"] = self.text()

@@ -232,7 +232,7 @@ class AttentionDashboard(Dashboard):
             width=540,
             height=300,
             xaxis=dict(title="head", showgrid=False, zeroline=False),
-            yaxis=dict(title="layer", showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x"),
+            yaxis=dict(title="layer", showgrid=False, zeroline=False, autorange="reversed"),
         )
         self.model_view.add_heatmap(z=[], colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="none")
         self.model_view.update_layout(title=dict(text="model view: every layer × head (click one to zoom in)", font=dict(size=13)))
@@ -248,13 +248,13 @@ class AttentionDashboard(Dashboard):
         )
         if self.problem is not None:
             self.notice.show(self.problem, kind="error")
-            self.widget = ipywidgets.VBox([self.notice.widget])
+            self._root = ipywidgets.VBox([self.notice.widget])
         else:
-            self.widget = ipywidgets.VBox(
+            self._root = ipywidgets.VBox(
                 [self.text_box, self.notice.widget, ipywidgets.HBox([self.layer_slider, self.head_slider]),
                  figures, self.model_view]
             )
-        self.widget.add_class("hfx-attention-dashboard")
+        self._root.add_class("hfx-attention-dashboard")
         self._start: tuple[int, int] | None = (layer, head)  # applied once the model has run
         self.text_box.observe(self._on_text, names="value")
         self.layer_slider.observe(self._on_select, names="value")
@@ -428,7 +428,7 @@ class AttentionDashboard(Dashboard):
                 tickvals=centers[: self.num_layers], ticktext=[str(layer) for layer in range(self.num_layers)],
                 range=[self.num_layers * pitch - 1.5, -0.5],
             )
-            self.model_view.layout.height = int(min(900, max(220, 80 + 460 * self.num_layers / max(self.num_heads, 1))))
+            self.model_view.layout.height = int(min(900, max(220, 90 + 470 * self.num_layers / max(self.num_heads, 1))))
 
     def _draw_selection(self) -> None:
         """Send the chosen head: heatmap, head-view links, model-view frame (three small messages)."""
@@ -509,6 +509,9 @@ class AttentionDashboard(Dashboard):
         if query is not None:  # key markers grow with the weight the query gives them
             sizes = [7 + 16 * float(pattern[query, target]) for target in range(count)]
         self.head_view.data[-1].marker.size = sizes
+
+    def _figures(self) -> list:
+        return [self.heatmap, self.head_view, self.model_view]
 
     # -- export --------------------------------------------------------------------------------
     def _html_sections(self) -> list:

@@ -113,17 +113,24 @@ class GenerationExplorer(Dashboard):
             layout=ipywidgets.Layout(width="100%", height="50px"),
         )
         self.prompt_box.add_class("hfx-prompt-input")
-        self.temperature = ipywidgets.FloatSlider(value=temperature, min=0.05, max=3.0, step=0.05, description="temperature")
+        wide = {"description_width": "initial"}
+        self.temperature = ipywidgets.FloatSlider(value=temperature, min=0.05, max=3.0, step=0.05,
+                                                  description="temperature", style=wide)
         self.temperature.add_class("hfx-temperature-slider")
-        self.top_k = ipywidgets.IntSlider(value=top_k, min=0, max=100, description="top-k")
+        self.top_k = ipywidgets.IntSlider(value=top_k, min=0, max=100, description="top-k (0: off)", style=wide)
         self.top_k.add_class("hfx-topk-slider")
-        self.top_p = ipywidgets.FloatSlider(value=top_p, min=0.05, max=1.0, step=0.01, description="top-p")
+        self.top_p = ipywidgets.FloatSlider(value=top_p, min=0.05, max=1.0, step=0.01, description="top-p (1: off)",
+                                            style=wide)
         self.top_p.add_class("hfx-topp-slider")
-        self.decoding = ipywidgets.ToggleButtons(options=["greedy", "sample"], value="sample" if do_sample else "greedy")
-        self.seed = ipywidgets.IntText(value=seed, description="seed", layout=ipywidgets.Layout(width="160px"))
-        self.next_button = ipywidgets.Button(description="Append next token", button_style="primary", icon="plus")
+        self.decoding = ipywidgets.ToggleButtons(options=["greedy", "sample"], value="sample" if do_sample else "greedy",
+                                                 style={"button_width": "80px"})
+        self.seed = ipywidgets.IntText(value=seed, description="seed", layout=ipywidgets.Layout(width="140px"),
+                                       style={"description_width": "40px"})
+        self.next_button = ipywidgets.Button(description="Append next token", button_style="primary", icon="plus",
+                                             layout=ipywidgets.Layout(width="auto"))
         self.next_button.add_class("hfx-next-button")
-        self.reset_button = ipywidgets.Button(description="Restart from prompt", icon="undo")
+        self.reset_button = ipywidgets.Button(description="Restart from prompt", icon="undo",
+                                              layout=ipywidgets.Layout(width="auto"))
         self._text_html = ipywidgets.HTML()
         self._text_html.add_class("hfx-generated-text")
         self._kv_html = ipywidgets.HTML()
@@ -135,7 +142,8 @@ class GenerationExplorer(Dashboard):
             barmode="group",
             xaxis=dict(type="category", tickangle=-45, title="next token"),
             yaxis=dict(title="probability", rangemode="tozero"),
-            legend=dict(orientation="h", y=1.12, x=0),
+            legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+            margin=dict(l=10, r=10, t=80, b=10),
         )
         self.bars.add_bar(x=[], y=[], name="model (temperature 1)", marker_color="#b8b8b8",
                           hovertemplate="%{x}: %{y:.2%}<extra>model</extra>")
@@ -148,7 +156,7 @@ class GenerationExplorer(Dashboard):
             yaxis=dict(title="layer", autorange="reversed", dtick=1),
         )
         self.cache_view.add_heatmap(z=[], colorscale="Viridis", showscale=True, xgap=1, ygap=1,
-                                    colorbar=dict(title="step", thickness=10),
+                                    colorbar=dict(title="step", thickness=10, dtick=1),
                                     hovertemplate="layer %{y}, %{x}<br>added at step %{z}<extra></extra>")
 
         controls = ipywidgets.VBox([
@@ -157,12 +165,12 @@ class GenerationExplorer(Dashboard):
         ])
         if self.problem is not None:
             self.notice.show(self.problem, kind="error")
-            self.widget = ipywidgets.VBox([self.notice.widget])
+            self._root = ipywidgets.VBox([self.notice.widget])
         else:
-            self.widget = ipywidgets.VBox(
+            self._root = ipywidgets.VBox(
                 [self.prompt_box, self.notice.widget, self._text_html, controls, self.bars, self._kv_html, self.cache_view]
             )
-        self.widget.add_class("hfx-generation-explorer")
+        self._root.add_class("hfx-generation-explorer")
 
         self.prompt_box.observe(self._on_prompt, names="value")
         for control in (self.temperature, self.top_k, self.top_p, self.decoding):
@@ -393,7 +401,7 @@ class GenerationExplorer(Dashboard):
         for token_id, probability in self.chosen:
             generated.append(
                 f'<span class="hfx-generated" title="{escape(f"id {token_id}, probability {probability:.3f}")}">'
-                f"{escape(self._decode([token_id]))}</span>"
+                f"{escape(self._token_text(token_id))}</span>"
             )
         hint = (
             "Greedy picks the most likely token: temperature, top-k and top-p change the bars but not that choice. "
@@ -414,7 +422,7 @@ class GenerationExplorer(Dashboard):
             self.bars.data[1].update(x=labels, y=[round(float(processed[i]), 4) for i in top])
             self.bars.layout.title = dict(
                 text=f"next token after {len(self.ids)} tokens: {kept} of {self.logits.numel()} tokens can be picked",
-                font=dict(size=14),
+                font=dict(size=14), y=0.98, yanchor="top",
             )
 
         self._kv_html.value = styled(f'<div class="hfx-kv">{escape(self._kv_summary())}</div>')
@@ -433,6 +441,10 @@ class GenerationExplorer(Dashboard):
         cached = self.ids[: len(self.cache_added_at)]
         return [f"{position} {self._token_text(token_id)!r}" for position, token_id in enumerate(cached)]
 
+    def _figures(self) -> list:
+        return [self.bars, self.cache_view]
+
+    # -- export --------------------------------------------------------------------------------
     def _html_sections(self) -> list:
         sections = [styled("")]
         if self.notice.message:

@@ -431,8 +431,8 @@ class TokenizerDashboard(Dashboard):
             layout=ipywidgets.Layout(display="flex" if self._bpe_views else "none"),
         )
 
-        self.widget = ipywidgets.VBox([self.text_box, self.notice.widget, panels, self._merge_box])
-        self.widget.add_class("hfx-tokenizer-dashboard")
+        self._root = ipywidgets.VBox([self.text_box, self.notice.widget, panels, self._merge_box])
+        self._root.add_class("hfx-tokenizer-dashboard")
 
         self.text_box.observe(self._on_text, names="value")
         self.merge_tokenizer.observe(self._on_merge_tokenizer, names="value")

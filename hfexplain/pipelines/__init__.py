@@ -109,7 +109,8 @@ def pipeline(
             default the one stored with the model.
         device: ``-1``/``"cpu"``, a GPU index or ``"cuda:0"``, or a ``torch.device``.
         batch_size: model rows per forward pass (inputs are padded to a common length).
-        model_kwargs: extra arguments for ``from_pretrained`` (e.g. ``{"dtype": "float32"}``).
+        model_kwargs: extra arguments for ``from_pretrained`` (e.g. ``{"dtype": "float32"}``); the
+            Hub ones (``cache_dir``, ``local_files_only``, ``subfolder``) also apply to the tokenizer.
         revision, token: passed to the Hub when loading.
         **kwargs: task options used by every call (``top_k=3``, ``aggregation_strategy="simple"``,
             ``max_new_tokens=20`` ...).
@@ -124,11 +125,15 @@ def pipeline(
             "(hfexplain does not download default models). For example: pipeline('sentiment-analysis', "
             "model='distilbert/distilbert-base-uncased-finetuned-sst-2-english')."
         )
+    from ..configuration import HUB_KWARGS
+
+    hub_kwargs = {key: value for key, value in (("revision", revision), ("token", token)) if value is not None}
+    # Where files come from (cache_dir, local_files_only ...) applies to the tokenizer too, as in transformers.
+    tokenizer_kwargs = {**{k: v for k, v in (model_kwargs or {}).items() if k in HUB_KWARGS}, **hub_kwargs}
     if task is None:
-        task = _infer_task(model, revision=revision, token=token)
+        task = _infer_task(model, **tokenizer_kwargs)
     task = check_task(task)
     _, _, auto_name = SUPPORTED_TASKS[task]
-    hub_kwargs = {key: value for key, value in (("revision", revision), ("token", token)) if value is not None}
 
     newly_initialized = None
     if isinstance(model, (str, os.PathLike)):
@@ -150,14 +155,16 @@ def pipeline(
         if tokenizer is None:
             tokenizer = path
     elif model_kwargs:
-        raise ValueError("model_kwargs apply only when the pipeline loads the model (model given as a path or repo id).")
+        raise ValueError(
+            "model_kwargs apply only when the pipeline loads the model (model given as a path or repo id)."
+        )
 
     if tokenizer is None:
         tokenizer = _stored_tokenizer_path(model)
     if isinstance(tokenizer, (str, os.PathLike)):
         from ..auto import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer, **hub_kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer, **tokenizer_kwargs)
 
     return pipeline_class(task)(
         model, tokenizer, device=device, batch_size=batch_size, newly_initialized=newly_initialized, **kwargs
@@ -169,7 +176,7 @@ def _infer_task(model: Any, **hub_kwargs: Any) -> str:
     if isinstance(model, (str, os.PathLike)):
         from ..auto import AutoConfig
 
-        config = AutoConfig.from_pretrained(model, **{k: v for k, v in hub_kwargs.items() if v is not None})
+        config = AutoConfig.from_pretrained(model, **hub_kwargs)
         names = list(getattr(config, "architectures", None) or [])
     else:
         names = [type(model).__name__]

@@ -94,7 +94,8 @@ class PipelineInspection:
             lines.append(f"   row {row}: {len(tokens)} tokens {_short(tokens, 160)}")
             lines.append(f"          input_ids {_short(ids, 160)}")
         lines.append("2. _forward    -> " + _describe_outputs(self.model_outputs))
-        lines.append("3. postprocess -> " + _describe_probabilities(self.probabilities))
+        lines.append("3. postprocess -> " + ("probabilities " if self.probabilities is not None else "")
+                     + _describe_probabilities(self.probabilities))
         lines.append("   decision: " + self.decision.replace("\n", "\n   "))
         lines.append(f"output: {_short(self.output, 400)}")
         return "\n".join(lines)
@@ -123,9 +124,13 @@ def _describe_probabilities(probabilities: Any) -> str:
     if probabilities is None:
         return "no probabilities (the output is the model's numbers themselves)"
     if isinstance(probabilities, torch.Tensor):
-        return f"probabilities {tuple(probabilities.shape)}: {_short(probabilities.tolist(), 200)}"
+        if probabilities.numel() <= 16:
+            return f"{tuple(probabilities.shape)} {[round(v, 4) for v in probabilities.flatten().tolist()]}"
+        return f"{tuple(probabilities.shape)}, largest {float(probabilities.max()):.4f}"
     if isinstance(probabilities, dict):
         return "; ".join(f"{name} {_describe_probabilities(value)}" for name, value in probabilities.items())
+    if isinstance(probabilities, (list, tuple)):
+        return "[" + ", ".join(_describe_probabilities(value) for value in probabilities) + "]"
     return _short(probabilities, 200)
 
 
@@ -384,10 +389,9 @@ class Pipeline:
         def record(tensor: torch.Tensor, hook) -> None:
             store[hook.name] = tensor.detach().cpu()
 
-        names = self.model._resolve_hook_names(cache)
-        with self.model.hooks([(name, record) for name in names]):
+        with self.model.hooks([(cache, record)]):  # cache: a name, an alias, a list of them (see hooks.py)
             outputs = self.forward(row, **forward_params)
-        return outputs, ActivationCache({name: store[name] for name in names if name in store}, self.model)
+        return outputs, ActivationCache(store, self.model)
 
     def _format_single_output(self, item: Any, output: Any, call_kwargs: dict[str, Any]) -> Any:
         """What ``__call__`` returns for this single input (tasks with quirks override)."""
@@ -461,7 +465,7 @@ class Pipeline:
             "they carry. Fine-tune the model for this task first, or load a checkpoint trained for "
             f"{self.task} (transformers' pipelines run such heads silently: transformers issue #18120).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of hfexplain.pipeline(...)
         )
 
 

@@ -75,7 +75,9 @@ class FillMaskPipeline(Pipeline):
             if token_id not in ids:
                 ids.append(token_id)
         if not ids:
-            raise ValueError(f"none of the targets {targets!r} is a token the model can predict; pass vocabulary words.")
+            raise ValueError(
+                f"none of the targets {targets!r} is a token the model can predict; pass vocabulary words."
+            )
         return ids
 
     def _check_input(self, item: Any) -> None:

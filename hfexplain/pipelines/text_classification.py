@@ -87,7 +87,8 @@ class TextClassificationPipeline(Pipeline):
 
     def preprocess(self, inputs, **tokenizer_kwargs) -> dict[str, Any]:
         if isinstance(inputs, dict):
-            return dict(self.tokenizer(inputs["text"], inputs.get("text_pair"), return_tensors="pt", **tokenizer_kwargs))
+            pair = inputs.get("text_pair")
+            return dict(self.tokenizer(inputs["text"], pair, return_tensors="pt", **tokenizer_kwargs))
         return dict(self.tokenizer(inputs, return_tensors="pt", **tokenizer_kwargs))
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:

@@ -143,14 +143,11 @@ class TextGenerationPipeline(Pipeline):
             steps = trace["details"].get("steps")
             if steps:
                 trace["probabilities"] = torch.tensor([step.token_prob for step in steps])
-                trace["decision"] = "\n".join(
-                    f"step {step.step}: picked {step.token!r} (p={step.token_prob:.3f}) among "
-                    f"{list(zip(step.final.top_tokens or step.final.top_ids, [round(p, 3) for p in step.final.top_probs]))}"
-                    for step in steps
-                )
+                trace["decision"] = "\n".join(_describe_step(step) for step in steps)
             else:
                 trace["probabilities"] = None
-                trace["decision"] = f"model.generate added {len(sequences[0]) - prompt_length} token(s) per sequence"
+                trace["decision"] = (f"model.generate returned {len(sequences[0]) - prompt_length} token(s) after the "
+                                     f"{prompt_length}-token prompt, per sequence")
         return records
 
     def _inspect_forward(self, row: dict[str, Any], forward_params: dict, cache, details: dict):
@@ -176,3 +173,10 @@ class TextGenerationPipeline(Pipeline):
         sequence = torch.cat([row["input_ids"], new_ids], dim=1)  # (1, s + new)
         return {"generated_sequence": sequence[:, None], "input_ids": row["input_ids"],
                 "prompt_text": row["prompt_text"]}, None
+
+
+def _describe_step(step) -> str:
+    """One line per generation step: the token picked and the candidates it was picked from."""
+    candidates = step.final.top_tokens or step.final.top_ids
+    shown = [(candidate, round(prob, 3)) for candidate, prob in zip(candidates, step.final.top_probs)]
+    return f"step {step.step}: picked {step.token!r} (p={step.token_prob:.3f}) among {shown}"

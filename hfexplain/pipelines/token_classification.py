@@ -104,15 +104,16 @@ class TokenClassificationPipeline(Pipeline):
         if trace is not None:
             trace["probabilities"] = scores
             trace["details"]["tokens"] = [
-                {**{k: v for k, v in token.items() if k != "scores"}, "label": self._label(int(token["scores"].argmax())),
-                 "score": float(token["scores"].max())}
+                {**{k: v for k, v in token.items() if k != "scores"},
+                 "label": self._label(int(token["scores"].argmax())), "score": float(token["scores"].max())}
                 for token in tokens
             ]
             trace["details"]["entities_before_filtering"] = entities
+            tagged = " ".join(f"{token['word']}:{token['label']}" for token in trace["details"]["tokens"])
             trace["decision"] = (
-                f"softmax per token, best label each; aggregation_strategy={aggregation_strategy!r} "
-                f"gave {len(entities)} entit{'y' if len(entities) == 1 else 'ies'}; dropping labels {ignore_labels} "
-                f"kept {len(kept)}"
+                f"softmax per token, best label each: {tagged}\n"
+                f"aggregation_strategy={aggregation_strategy!r} gave {len(entities)} "
+                f"entit{'y' if len(entities) == 1 else 'ies'}; dropping labels {ignore_labels} kept {len(kept)}"
             )
         return kept
 

@@ -6,7 +6,8 @@ candidate label into a hypothesis, and entailment becomes classification:
 
     "The match went to extra time"  +  "This example is sports."    ─► entailment logit 3.1
                                     +  "This example is politics."  ─► entailment logit -1.2
-        ─► softmax of the entailment logits over the labels ─► {"labels": ["sports", "politics"], "scores": [...]}
+        ─► softmax of the entailment logits over the labels
+        ─► {"labels": ["sports", "politics"], "scores": [...]}
 
 One model row per candidate label (``candidate_labels``, a list or a comma-separated
 string), each built from ``hypothesis_template`` (default ``"This example is {}."``).
