@@ -50,6 +50,8 @@ from huggingface_hub import hf_hub_download, split_torch_state_dict_into_shards
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file as save_safetensors_file
 
+from .configuration import _current_umask
+
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 WEIGHTS_NAME = "pytorch_model.bin"
@@ -461,7 +463,9 @@ def save_state_dict(
 
     # Commit. Each os.replace is atomic. A reader prefers model.safetensors over the
     # index, so whatever moment it looks, it finds either the old or the new checkpoint.
+    mode = 0o666 & ~_current_umask()  # safetensors writes 0600; a saved model is meant to be shared
     for name, path in temporary.items():
+        os.chmod(path, mode)
         os.replace(path, os.path.join(folder, name))
     for name in os.listdir(folder):
         if _SAFETENSORS_FILE_RE.fullmatch(name) and name not in temporary:

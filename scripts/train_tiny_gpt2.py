@@ -13,7 +13,7 @@ it top to bottom:
     2. tokenizer  byte-level BPE, 4096 entries, "<|endoftext|>" as bos / eos / pad / unk (as GPT-2).
     3. model      GPT-2 with n_embd 128, 4 layers, 4 heads, 256 positions (~1.35M parameters).
     4. training   random 256-token windows of the training stream, in an order fixed by --seed
-                  (800 steps of 8 windows: ~12 minutes on one busy CPU core).
+                  (800 steps of 8 windows: ~15 minutes on one core of a busy 2-core machine).
     5. output     config.json, model.safetensors, tokenizer files and a README.md model card
                   with the numbers of this run and a few samples.
 
@@ -545,7 +545,7 @@ def main(argv: list[str] | None = None) -> dict:
         "python_version": platform.python_version(),
         "torch_version": torch.__version__,
         "tokenizers_version": tokenizers.__version__,
-        "machine": f"{platform.machine()} CPU",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "wall_minutes": train_minutes,
         "n_topics": len(topics),
         "n_train_topics": len(train_names),

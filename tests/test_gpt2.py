@@ -280,3 +280,14 @@ def test_num_labels_override_replaces_stored_label_names(tmp_path):
     assert model.config.id2label == {i: f"LABEL_{i}" for i in range(5)}
     kept = GPT2ForSequenceClassification.from_pretrained(folder, num_labels=3)
     assert kept.config.id2label == {0: "neg", 1: "neu", 2: "pos"}
+
+
+def test_saved_files_are_readable_by_others(tmp_path):
+    """Temporary files for atomic writes start as 0600; the saved checkpoint must not stay private."""
+    model = GPT2LMHeadModel(GPT2Config(**CONFIGS["plain"]))
+    model.save_pretrained(tmp_path / "shared")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in os.listdir(tmp_path / "shared"):
+        mode = os.stat(tmp_path / "shared" / name).st_mode & 0o777
+        assert mode == 0o666 & ~umask, (name, oct(mode))

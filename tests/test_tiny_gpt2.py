@@ -58,11 +58,11 @@ def card() -> str:
     return (Path(tiny_gpt2_path()) / "README.md").read_text(encoding="utf-8")
 
 
-def card_number(card: str, row_start: str) -> float:
-    """The first number in the results-table row that starts with ``row_start``."""
-    match = re.search(r"^\| " + re.escape(row_start) + r"[^|]*\| ([0-9.]+) \|", card, flags=re.M)
+def card_numbers(card: str, row_start: str) -> tuple[float, float]:
+    """(loss, perplexity) from the results-table row that starts with ``row_start``."""
+    match = re.search(r"^\| " + re.escape(row_start) + r"[^|]*\| ([0-9.]+) \| ([0-9.]+) \|$", card, flags=re.M)
     assert match, f"the model card has no row starting with {row_start!r}"
-    return float(match.group(1))
+    return float(match.group(1)), float(match.group(2))
 
 
 # -- the packaged folder ----------------------------------------------------------------------
@@ -116,6 +116,7 @@ def stream(tokenizer, texts: list[str]) -> torch.Tensor:
     return torch.tensor(ids)
 
 
+@pytest.mark.filterwarnings("ignore:Token indices sequence length")  # whole topics are longer than 256: fine for a stream
 def test_beats_the_unigram_baseline_on_held_out_topics_and_the_card_says_so(script, shipped, card):
     _, model, tok = shipped
     topics = script.load_topics()
@@ -144,18 +145,19 @@ def test_beats_the_unigram_baseline_on_held_out_topics_and_the_card_says_so(scri
             n_predicted += len(piece) - 1
     val_loss, baseline = model_nll / n_predicted, unigram_total / n_predicted
     assert baseline > 5.0  # sanity: a 4096-entry BPE's unigram entropy on English is ~6 nats
-    assert val_loss < baseline - 1.5, (val_loss, baseline)
+    assert val_loss < baseline - 1.0, (val_loss, baseline)  # perplexity under 1/e of the baseline's
 
     # The card states the parameter count and (for the same data) the losses measured here.
     assert f"{model.num_parameters():,} parameters" in card
     assert f"{model.num_parameters() / 1e6:.2f}M-parameter" in card
-    card_val = card_number(card, "final validation loss")
-    assert card_number(card, "final train loss") < card_val + 0.5
+    card_val, card_perplexity = card_numbers(card, "final validation loss")
+    assert card_perplexity == pytest.approx(math.exp(card_val), rel=1e-3)
+    assert card_numbers(card, "final train loss")[0] < card_val
     same_data = script.corpus_sha256(train_texts + val_texts) in card
     if same_data:
         assert card_val == pytest.approx(val_loss, abs=1e-3)
-        assert card_number(card, "baseline: unigram entropy") == pytest.approx(baseline, abs=1e-3)
-        assert f"| {math.exp(card_val):.2f} |" in card  # perplexity = exp(loss)
+        assert card_perplexity == pytest.approx(math.exp(val_loss), rel=1e-3)
+        assert card_numbers(card, "baseline: unigram entropy")[0] == pytest.approx(baseline, abs=1e-3)
     else:  # another Python ships slightly different topics: the numbers can only be close
         assert card_val == pytest.approx(val_loss, abs=0.3)
 
@@ -169,16 +171,26 @@ def greedy(model, tok, prompt: str, new_tokens: int) -> str:
     return tok.decode(ids[0, 1:], skip_special_tokens=True)
 
 
-def test_greedy_continuations_are_made_of_real_words(script, shipped):
-    """A trained model writes words of the documentation; random weights produce sub-word noise
-    (measured: a freshly initialised model of this config scores ~0.3 here)."""
+def test_greedy_continuations_are_documentation_english(script, shipped):
+    """A trained model strings words together the way the docs do; random weights do not.
+
+    Greedy decoding (no stopping at eos), 30 new tokens per prompt. Every continuation must have
+    at least 90% of its word pairs occur somewhere in the Python docs, and together they must use
+    at least 12 different words. Measured with random weights (8 seeds, this config): each seed
+    fails the word-pair check on at least 2 of the 4 prompts ("list list list", "itheritherither").
+    """
     _, model, tok = shipped
-    vocabulary = set(re.findall(r"[A-Za-z]+", " ".join(script.load_topics().values())))
-    for prompt in ("The list", "A function"):
-        text = greedy(model, tok, prompt, 30)[len(prompt):]
-        words = re.findall(r"[A-Za-z]+", text)
-        assert len(words) >= 8, text
-        assert sum(word in vocabulary for word in words) / len(words) >= 0.9, text
+    words = re.findall(r"[a-z]+", " ".join(script.load_topics().values()).lower())
+    doc_pairs = set(zip(words, words[1:]))
+    used = set()
+    for prompt in ("The list", "A function", "An exception is", "The for statement"):
+        text = greedy(model, tok, prompt, 30)
+        text_words = re.findall(r"[a-z]+", text.lower())
+        pairs = list(zip(text_words, text_words[1:]))
+        assert len(pairs) >= 10, text
+        assert sum(pair in doc_pairs for pair in pairs) / len(pairs) >= 0.9, text
+        used.update(text_words)
+    assert len(used) >= 12, used
 
 
 # -- the training script ----------------------------------------------------------------------
@@ -188,16 +200,23 @@ TINY_RUN = ["--steps", "4", "--batch-size", "2", "--block-size", "32", "--n-posi
             "--train-eval-chunks", "2", "--sample-tokens", "3", "--threads", "1"]
 
 
-def train(out: Path, seed: int) -> dict[str, torch.Tensor]:
+def train_in_parallel(runs: list[tuple[Path, int]]) -> list[dict[str, torch.Tensor]]:
+    """Run the script once per (out, seed), as separate processes (at the same time: 2 cores)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--seed", str(seed), *TINY_RUN],
-                            capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return load_file(out / "model.safetensors")
+    processes = [
+        subprocess.Popen([sys.executable, str(SCRIPT), "--out", str(out), "--seed", str(seed), *TINY_RUN],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for out, seed in runs
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-3000:]
+    return [load_file(out / "model.safetensors") for out, _ in runs]
 
 
+@pytest.mark.slow  # three short training runs in separate processes: ~10 s on an idle 2-core machine
 def test_same_seed_gives_bitwise_identical_weights(tmp_path):
-    first, second, other = train(tmp_path / "a", 7), train(tmp_path / "b", 7), train(tmp_path / "c", 8)
+    first, second, other = train_in_parallel([(tmp_path / "a", 7), (tmp_path / "b", 7), (tmp_path / "c", 8)])
     assert first.keys() == second.keys() and "transformer.wte.weight" in first
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
@@ -217,6 +236,7 @@ def test_same_seed_gives_bitwise_identical_weights(tmp_path):
         (["--block-size", "512"], "longer than --n-positions 256.*lower --block-size"),
         (["--n-head", "3"], "divisible by --n-head 3"),
         (["--vocab-size", "100"], "no room for merges"),
+        (["--steps", "10", "--warmup", "11"], "--warmup 11 must be between 1 and --steps"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(script, tmp_path, capsys, arguments, message):
