@@ -20,10 +20,13 @@ Three rules every dashboard follows:
 """
 from __future__ import annotations
 
+import base64
 import functools
 import html
 import os
 from collections.abc import Callable, Iterable
+
+import numpy as np
 
 _INSTALL_HINT = "Install the widget extras: pip install 'hfexplain[widgets]' (ipywidgets, plotly, anywidget)."
 
@@ -221,6 +224,33 @@ def write_html_page(path: str | os.PathLike, title: str, sections: Iterable, sum
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
     return path
+
+
+def typed_array(values, decimals: int | None = None) -> dict:
+    """A 2-D float array as plotly's binary "typed array" spec: ``{"dtype": "f4", "bdata": ..., "shape": ...}``.
+
+    plotly.js decodes it straight into a ``Float32Array``. For a 512 x 512 pattern that is
+    1 MiB of base64 instead of 262,144 JSON numbers that Python must walk (ipywidgets looks
+    for binary buffers in every nested list) and the browser must parse: the update is
+    several times faster on both sides. ``decimals`` rounds first (hover shows what was
+    rounded); NaN cells stay NaN and plotly leaves them blank.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    if decimals is not None:
+        array = np.round(array, decimals)
+    array = np.ascontiguousarray(array, dtype="<f4")
+    if array.ndim != 2:
+        raise ValueError(f"typed_array takes a 2-D array (rows, columns), got shape {array.shape}")
+    return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii"),
+            "shape": f"{array.shape[0]}, {array.shape[1]}"}
+
+
+def from_typed_array(spec) -> np.ndarray:
+    """Decode what ``typed_array`` made (or a plain nested list) back into a float array."""
+    if isinstance(spec, dict) and "bdata" in spec:
+        shape = tuple(int(part) for part in str(spec["shape"]).split(","))
+        return np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<f4").reshape(shape).astype(np.float64)
+    return np.asarray(spec, dtype=np.float64)
 
 
 def figure_widget(**layout) -> go.FigureWidget:

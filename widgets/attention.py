@@ -13,9 +13,11 @@ attention over the keys (the row sums to 1). The dashboard draws:
 Hovering a cell of the heatmap (or a token of the head view) highlights its row and column
 and that token's links. Layer and head sliders pick what is shown.
 
-Only what is on screen goes to the browser: one head's pattern, rounded to 3 decimals,
-and the model view shrunk to small thumbnails (each cell the strongest attention in its
-block). The full ``(layers, heads, seq, seq)`` tensor stays in Python (``.patterns``).
+Only what is on screen goes to the browser: one head's pattern, rounded to 3 decimals and
+sent as one binary block, and the model view shrunk to small thumbnails (each cell the
+strongest attention in its block). The full ``(layers, heads, seq, seq)`` tensor stays in
+Python (``.patterns``). All three views live in one plotly figure, so a change of layer or
+head is one message.
 The same code serves encoders (BERT: every token sees every token) and decoders
 (GPT-2, LLaMA: a causal triangle), because every family names its pattern hook ``pattern``.
 """
@@ -26,7 +28,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._common import Dashboard, escape, figure_widget, go, guarded, ipywidgets, styled
+from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, styled, typed_array
 
 # The head view draws, for each query, at most this many links, and none weaker than this.
 HEAD_VIEW_TOP_K = 6
@@ -36,6 +38,7 @@ LINK_BINS = ((0.05, 0.2, 0.15, 1.0), (0.2, 0.4, 0.3, 1.5), (0.4, 0.7, 0.55, 2.5)
 # Beyond this many tokens the head view hides the token text (hover still shows it).
 HEAD_VIEW_MAX_LABELS = 100
 DECIMALS = 3
+FIGURE_WIDTH = 960
 
 
 def model_support_problem(model) -> str | None:
@@ -107,13 +110,13 @@ def attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Ten
     return torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
 
 
-def thumbnails(patterns: torch.Tensor, size: int) -> tuple[list, int]:
+def thumbnails(patterns: torch.Tensor, size: int) -> tuple[np.ndarray, int]:
     """The model view: all ``(layer, head)`` patterns shrunk to ``size x size`` and tiled.
 
     Each thumbnail cell is the *strongest* attention inside its block of query x key
     positions (max pooling), so thin structures (a diagonal, one column) stay visible.
-    Tiles are separated by one empty (``None``) row and column. Returns the grid as nested
-    lists (rows = layers, columns = heads) and the tile pitch (``size + 1``).
+    Tiles are separated by one empty (NaN) row and column. Returns the grid (rows follow
+    layers, columns follow heads) and the tile pitch (``size + 1``).
     """
     layers, heads, seq, _ = patterns.shape
     size = min(size, seq)
@@ -122,9 +125,7 @@ def thumbnails(patterns: torch.Tensor, size: int) -> tuple[list, int]:
     tiles = torch.full((layers, heads, size + 1, size + 1), float("nan"))
     tiles[:, :, :size, :size] = pooled
     grid = tiles.permute(0, 2, 1, 3).reshape(layers * (size + 1), heads * (size + 1))  # (l*(t+1), h*(t+1))
-    grid = np.round(grid[:-1, :-1].double().numpy(), DECIMALS)
-    rows = [[None if np.isnan(value) else float(value) for value in row] for row in grid]  # JSON has no NaN
-    return rows, size + 1
+    return grid[:-1, :-1].double().numpy(), size + 1
 
 
 class AttentionDashboard(Dashboard):
@@ -140,7 +141,8 @@ class AttentionDashboard(Dashboard):
 
     Drive it from Python: ``layer_slider.value``, ``head_slider.value``, ``set_text(...)``,
     ``highlight(query, key)``, ``select(layer, head)``. Read ``patterns`` (all layers, a
-    tensor), ``tokens``, ``heatmap`` / ``head_view`` / ``model_view`` (the plotly figures).
+    tensor), ``tokens``, ``figure`` (the one plotly FigureWidget) and its traces ``heatmap``,
+    ``link_traces``, ``query_tokens`` / ``key_tokens``, ``query_links`` / ``key_links``, ``model_view``.
     """
 
     title = "Attention dashboard"
@@ -185,74 +187,76 @@ class AttentionDashboard(Dashboard):
         self.head_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="head")
         self.head_slider.add_class("hfx-head-slider")
 
-        self.heatmap = figure_widget(
-            width=540,
-            height=520,
-            xaxis=dict(type="category", title="key (attended to)", tickangle=-45, side="bottom"),
-            yaxis=dict(type="category", title="query (attending)", autorange="reversed"),
-        )
-        self.heatmap.add_heatmap(
-            z=[],
-            x=[],
-            y=[],
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
-            colorbar=dict(thickness=12),
-        )
-        self.head_view = figure_widget(
-            width=380,
-            height=520,
+        # One FigureWidget holds the three views (each FigureWidget ships plotly's 4.7 MiB
+        # widget bundle to the browser once, and one figure means one message per update):
+        # the heatmap (axes x, y), the head view (x2, y2) beside it, rows aligned with the
+        # heatmap's rows, and the model view (x3, y3) below.
+        self.figure = figure_widget(
+            width=FIGURE_WIDTH,
             showlegend=False,
-            xaxis=dict(visible=False, range=[-0.9, 1.9]),
-            yaxis=dict(visible=False, autorange="reversed"),
             hovermode="closest",
+            margin=dict(l=10, r=10, t=40, b=40),
+            xaxis=dict(type="category", title="key (attended to)", tickangle=-45, domain=[0, 0.56], automargin=True),
+            yaxis=dict(type="category", title="query (attending)", autorange="reversed", automargin=True),
+            xaxis2=dict(visible=False, range=[-1.3, 2.3], domain=[0.7, 1.0], fixedrange=True),
+            yaxis2=dict(visible=False, anchor="x2"),
+            xaxis3=dict(title="head", showgrid=False, zeroline=False, domain=[0, 1], anchor="y3"),
+            yaxis3=dict(title="layer", showgrid=False, zeroline=False, anchor="x3"),
+            annotations=[
+                dict(text="", x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper",
+                     showarrow=False, font=dict(size=14)),
+                dict(text="", x=0.7, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper",
+                     showarrow=False, font=dict(size=14)),
+                dict(text="model view: every layer × head (click one to zoom in)", x=0, xanchor="left",
+                     xref="paper", y=0, yanchor="bottom", yref="paper", showarrow=False, font=dict(size=13)),
+            ],
         )
-        for low, high, opacity, width in LINK_BINS:
-            self.head_view.add_scatter(
-                x=[], y=[], mode="lines", hoverinfo="skip", opacity=opacity,
+        self.figure.add_heatmap(
+            z=[], x=[], y=[], colorscale="Blues", zmin=0, zmax=1, name="pattern",
+            hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>",
+            colorbar=dict(thickness=12, x=0.57, xanchor="left", y=1, yanchor="top", len=0.5),
+        )
+        for low, high, opacity, width in LINK_BINS:  # head view: links binned by weight
+            self.figure.add_scatter(
+                x=[], y=[], mode="lines", hoverinfo="skip", opacity=opacity, xaxis="x2", yaxis="y2",
                 line=dict(color="#1f4e9c", width=width), name=f"weight {low:.2f}-{min(high, 1):.2f}",
             )
-        self.head_view.add_scatter(  # links of the highlighted query (orange) ...
-            x=[], y=[], mode="lines", hoverinfo="skip", line=dict(color="#e07000", width=2.5), name="from query"
+        self.figure.add_scatter(  # links of the highlighted query (orange) ...
+            x=[], y=[], mode="lines", hoverinfo="skip", xaxis="x2", yaxis="y2",
+            line=dict(color="#e07000", width=2.5), name="from query",
         )
-        self.head_view.add_scatter(  # ... and into the highlighted key (green)
-            x=[], y=[], mode="lines", hoverinfo="skip", line=dict(color="#2a9d3a", width=2.5), name="into key"
+        self.figure.add_scatter(  # ... and into the highlighted key (green)
+            x=[], y=[], mode="lines", hoverinfo="skip", xaxis="x2", yaxis="y2",
+            line=dict(color="#2a9d3a", width=2.5), name="into key",
         )
-        self.head_view.add_scatter(
-            x=[], y=[], mode="markers+text", textposition="middle left", name="queries",
+        self.figure.add_scatter(
+            x=[], y=[], mode="markers+text", textposition="middle left", name="queries", xaxis="x2", yaxis="y2",
             marker=dict(size=7, color="#1f4e9c"), hovertemplate="query %{hovertext}<extra></extra>",
         )
-        self.head_view.add_scatter(
-            x=[], y=[], mode="markers+text", textposition="middle right", name="keys",
+        self.figure.add_scatter(
+            x=[], y=[], mode="markers+text", textposition="middle right", name="keys", xaxis="x2", yaxis="y2",
             marker=dict(size=7, color="#1f4e9c"), hovertemplate="key %{hovertext}<extra></extra>",
         )
-        self.model_view = figure_widget(
-            width=540,
-            height=300,
-            xaxis=dict(title="head", showgrid=False, zeroline=False),
-            yaxis=dict(title="layer", showgrid=False, zeroline=False, autorange="reversed"),
-        )
-        self.model_view.add_heatmap(z=[], colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="none")
-        self.model_view.update_layout(title=dict(text="model view: every layer × head (click one to zoom in)", font=dict(size=13)))
+        self.figure.add_heatmap(z=[], colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="none",
+                                xaxis="x3", yaxis="y3", name="model view")
+        traces = self.figure.data
+        self.heatmap = traces[0]  # the pattern of the chosen layer and head
+        self.link_traces = traces[1: 1 + len(LINK_BINS)]
+        self.query_links, self.key_links = traces[1 + len(LINK_BINS)], traces[2 + len(LINK_BINS)]
+        self.query_tokens, self.key_tokens = traces[3 + len(LINK_BINS)], traces[4 + len(LINK_BINS)]
+        self.model_view = traces[-1]
 
-        self.heatmap.data[0].on_hover(self._on_heatmap_hover)
-        self.head_view.data[-2].on_hover(self._on_token_hover)
-        self.head_view.data[-1].on_hover(self._on_token_hover)
-        self.model_view.data[0].on_click(self._on_model_view_click)
+        self.heatmap.on_hover(self._on_heatmap_hover)
+        self.query_tokens.on_hover(self._on_token_hover)
+        self.key_tokens.on_hover(self._on_token_hover)
+        self.model_view.on_click(self._on_model_view_click)
 
-        figures = ipywidgets.Box(
-            [self.heatmap, self.head_view],
-            layout=ipywidgets.Layout(display="flex", flex_flow="row wrap"),
-        )
         if self.problem is not None:
             self.notice.show(self.problem, kind="error")
             self._root = ipywidgets.VBox([self.notice.widget])
         else:
             self._root = ipywidgets.VBox(
-                [self.text_box, self.notice.widget, ipywidgets.HBox([self.layer_slider, self.head_slider]),
-                 figures, self.model_view]
+                [self.text_box, self.notice.widget, ipywidgets.HBox([self.layer_slider, self.head_slider]), self.figure]
             )
         self._root.add_class("hfx-attention-dashboard")
         self._start: tuple[int, int] | None = (layer, head)  # applied once the model has run
@@ -399,85 +403,83 @@ class AttentionDashboard(Dashboard):
             self.head_slider.value = min(max(start_head, 0), self.num_heads - 1)
         finally:
             self._quiet = False
-        self._draw_model_view()
-        self._draw_selection()
+        with self.figure.batch_update():  # one message for the new text
+            self._draw_tokens()
+            self._draw_model_view()
+            self._draw_selection()
 
     def _clear_figures(self) -> None:
-        with self.heatmap.batch_update():
-            self.heatmap.data[0].update(z=[], x=[], y=[])
-            self.heatmap.layout.shapes = ()
-            self.heatmap.layout.title = None
-        with self.head_view.batch_update():
-            for trace in self.head_view.data:
+        with self.figure.batch_update():
+            self.heatmap.update(z=[], x=[], y=[])
+            for trace in self.figure.data[1:-1]:
                 trace.update(x=[], y=[])
-        self.model_view.data[0].z = []
-        self.model_view.layout.shapes = ()
+            self.model_view.z = []
+            self.figure.layout.shapes = ()
+            self.figure.layout.annotations[0].text = ""
+            self.figure.layout.annotations[1].text = ""
+
+    def _draw_tokens(self) -> None:
+        """What depends only on the tokens: labels, the head view's token columns, the sizes."""
+        count = len(self.tokens)
+        show_text = count <= HEAD_VIEW_MAX_LABELS
+        positions = list(range(count))
+        layout = self.figure.layout
+        # pixel heights: the pattern grows with the text, the model view keeps square-ish tiles
+        top = int(min(860, max(420, 14 * count + 160)))
+        gap = 150
+        bottom = int(min(640, max(160, 0.8 * FIGURE_WIDTH * self.num_layers / max(self.num_heads, 1))))
+        plot = top + gap + bottom
+        layout.height = plot + layout.margin.t + layout.margin.b
+        layout.yaxis.domain = [(bottom + gap) / plot, 1]
+        layout.yaxis2.domain = [(bottom + gap) / plot, 1]
+        layout.yaxis3.domain = [0, bottom / plot]
+        layout.annotations[2].y = bottom / plot
+        self.heatmap.colorbar.len = top / plot
+        self.heatmap.update(x=self.labels, y=self.labels)
+        layout.xaxis.showticklabels = count <= 200
+        layout.yaxis.showticklabels = count <= 200
+        layout.yaxis2.range = [count - 0.5, -0.5]  # the heatmap's rows, top to bottom
+        for trace, column in ((self.query_tokens, 0), (self.key_tokens, 1)):
+            trace.update(x=[column] * count, y=positions, text=self.tokens if show_text else None,
+                         hovertext=self.labels, mode="markers+text" if show_text else "markers")
 
     def _draw_model_view(self) -> None:
-        rows, pitch = thumbnails(self.patterns, self.thumbnail)
+        grid, pitch = thumbnails(self.patterns, self.thumbnail)
         self._pitch = pitch
         size = pitch - 1
         centers = [index * pitch + (size - 1) / 2 for index in range(max(self.num_layers, self.num_heads))]
-        with self.model_view.batch_update():
-            self.model_view.data[0].z = rows
-            self.model_view.layout.xaxis.update(
-                tickvals=centers[: self.num_heads], ticktext=[str(head) for head in range(self.num_heads)],
-                range=[-0.5, self.num_heads * pitch - 1.5],
-            )
-            self.model_view.layout.yaxis.update(
-                tickvals=centers[: self.num_layers], ticktext=[str(layer) for layer in range(self.num_layers)],
-                range=[self.num_layers * pitch - 1.5, -0.5],
-            )
-            self.model_view.layout.height = int(min(900, max(220, 90 + 470 * self.num_layers / max(self.num_heads, 1))))
+        self.model_view.z = typed_array(grid, DECIMALS)
+        self.figure.layout.xaxis3.update(
+            tickvals=centers[: self.num_heads], ticktext=[str(head) for head in range(self.num_heads)],
+            range=[-0.5, self.num_heads * pitch - 1.5],
+        )
+        self.figure.layout.yaxis3.update(
+            tickvals=centers[: self.num_layers], ticktext=[str(layer) for layer in range(self.num_layers)],
+            range=[self.num_layers * pitch - 1.5, -0.5],
+        )
 
     def _draw_selection(self) -> None:
-        """Send the chosen head: heatmap, head-view links, model-view frame (three small messages)."""
+        """Send the chosen head: its pattern, its head-view links, the model-view frame (one message)."""
         if self.patterns is None:
             return
         pattern = np.round(self.pattern().double().numpy(), DECIMALS)  # (q, k), what the browser gets
-        count = len(self.tokens)
-        with self.heatmap.batch_update():
-            self.heatmap.data[0].update(z=pattern, x=self.labels, y=self.labels)
-            self.heatmap.layout.title = dict(
-                text=f"layer {self.layer}, head {self.head}: attention pattern", font=dict(size=14)
-            )
-            self.heatmap.layout.xaxis.showticklabels = count <= 200
-            self.heatmap.layout.yaxis.showticklabels = count <= 200
-            self._set_focus_shapes()
-        with self.head_view.batch_update():
-            for trace, (xs, ys) in zip(self.head_view.data[: len(LINK_BINS)], _link_segments(pattern)):
+        with self.figure.batch_update():
+            self.heatmap.z = typed_array(pattern)
+            self.figure.layout.annotations[0].text = f"layer {self.layer}, head {self.head}: attention pattern"
+            self.figure.layout.annotations[1].text = f"head view: layer {self.layer}, head {self.head}"
+            for trace, (xs, ys) in zip(self.link_traces, _link_segments(pattern)):
                 trace.update(x=xs, y=ys)
-            show_text = count <= HEAD_VIEW_MAX_LABELS
-            positions = list(range(count))
-            self.head_view.data[-2].update(
-                x=[0] * count, y=positions, text=self.tokens if show_text else None, hovertext=self.labels,
-                mode="markers+text" if show_text else "markers",
-            )
-            self.head_view.data[-1].update(
-                x=[1] * count, y=positions, text=self.tokens if show_text else None, hovertext=self.labels,
-                mode="markers+text" if show_text else "markers",
-            )
-            self.head_view.layout.height = int(min(1600, max(300, 18 * count + 80)))
-            self.head_view.layout.title = dict(text=f"head view: layer {self.layer}, head {self.head}", font=dict(size=14))
-            self._set_focus_links(pattern)
-        pitch, size = self._pitch, self._pitch - 1
-        self.model_view.layout.shapes = (
-            dict(
-                type="rect", xref="x", yref="y", line=dict(color="#e07000", width=2),
-                x0=self.head * pitch - 1, x1=self.head * pitch + size, y0=self.layer * pitch - 1, y1=self.layer * pitch + size,
-            ),
-        )
+            self._set_focus(pattern)
 
     def _draw_focus(self) -> None:
         if self.patterns is None:
             return
         pattern = np.round(self.pattern().double().numpy(), DECIMALS)
-        with self.heatmap.batch_update():
-            self._set_focus_shapes()
-        with self.head_view.batch_update():
-            self._set_focus_links(pattern)
+        with self.figure.batch_update():
+            self._set_focus(pattern)
 
-    def _set_focus_shapes(self) -> None:
+    def _set_focus(self, pattern: np.ndarray) -> None:
+        """Row and column frames on the heatmap, the focused links, the model-view frame."""
         query, key = self.focus
         count = len(self.tokens)
         shapes = []
@@ -487,11 +489,13 @@ class AttentionDashboard(Dashboard):
         if key is not None:
             shapes.append(dict(type="rect", xref="x", yref="y", x0=key - 0.5, x1=key + 0.5, y0=-0.5,
                                y1=count - 0.5, line=dict(color="#2a9d3a", width=2)))
-        self.heatmap.layout.shapes = tuple(shapes)
+        pitch, size = self._pitch, self._pitch - 1
+        shapes.append(dict(
+            type="rect", xref="x3", yref="y3", line=dict(color="#e07000", width=2),
+            x0=self.head * pitch - 1, x1=self.head * pitch + size, y0=self.layer * pitch - 1, y1=self.layer * pitch + size,
+        ))
+        self.figure.layout.shapes = tuple(shapes)
 
-    def _set_focus_links(self, pattern: np.ndarray) -> None:
-        query, key = self.focus
-        count = len(self.tokens)
         out_x, out_y, in_x, in_y = [], [], [], []
         if query is not None:
             for target in range(count):
@@ -503,15 +507,15 @@ class AttentionDashboard(Dashboard):
                 if pattern[source, key] >= 0.01:
                     in_x += [0, 1, None]
                     in_y += [source, key, None]
-        self.head_view.data[len(LINK_BINS)].update(x=out_x, y=out_y)
-        self.head_view.data[len(LINK_BINS) + 1].update(x=in_x, y=in_y)
+        self.query_links.update(x=out_x, y=out_y)
+        self.key_links.update(x=in_x, y=in_y)
         sizes = [7] * count
         if query is not None:  # key markers grow with the weight the query gives them
             sizes = [7 + 16 * float(pattern[query, target]) for target in range(count)]
-        self.head_view.data[-1].marker.size = sizes
+        self.key_tokens.marker.size = sizes
 
     def _figures(self) -> list:
-        return [self.heatmap, self.head_view, self.model_view]
+        return [self.figure]
 
     # -- export --------------------------------------------------------------------------------
     def _html_sections(self) -> list:
@@ -525,7 +529,7 @@ class AttentionDashboard(Dashboard):
             f"{self.num_heads} heads · {len(self.tokens)} tokens · layer {self.layer}, head {self.head}</div>"
             f'<div class="hfx-source">{escape(self.text_box.value)}</div>'
         )
-        sections += [self.heatmap, self.head_view, self.model_view]
+        sections.append(self.figure)
         return sections
 
 

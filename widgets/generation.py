@@ -69,7 +69,8 @@ class GenerationExplorer(Dashboard):
     Drive it from Python: ``temperature.value``, ``top_k.value``, ``top_p.value``,
     ``decoding.value`` (``"greedy"`` / ``"sample"``), ``step(n)``, ``reset()``. Read
     ``ids`` (prompt + generated token ids), ``distribution()`` (model and processed
-    probabilities), ``past_key_values`` (the ``KVCache``), ``bars`` / ``cache_view`` (figures).
+    probabilities), ``past_key_values`` (the ``KVCache``), ``figure`` (the plotly FigureWidget) and
+    its traces ``model_bars`` / ``processed_bars`` (the distribution) and ``cache_view`` (the KV cache).
     """
 
     title = "Generation explorer"
@@ -136,28 +137,33 @@ class GenerationExplorer(Dashboard):
         self._kv_html = ipywidgets.HTML()
         self._kv_html.add_class("hfx-kv-summary")
 
-        self.bars = figure_widget(
-            height=360,
-            width=760,
+        # One FigureWidget (plotly ships its widget bundle once per figure): the next-token
+        # bars on top (axes x, y), the KV cache grid below (x2, y2).
+        self.figure = figure_widget(
+            width=900,
             barmode="group",
-            xaxis=dict(type="category", tickangle=-45, title="next token"),
+            margin=dict(l=10, r=10, t=70, b=40),
+            xaxis=dict(type="category", tickangle=-45, title="next token", automargin=True),
             yaxis=dict(title="probability", rangemode="tozero"),
-            legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-            margin=dict(l=10, r=10, t=80, b=10),
+            xaxis2=dict(type="category", tickangle=-45, title="position", anchor="y2", automargin=True),
+            yaxis2=dict(title="layer", autorange="reversed", dtick=1, anchor="x2"),
+            legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
+            annotations=[
+                dict(text="", x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper", yshift=26,
+                     showarrow=False, font=dict(size=14)),
+                dict(text="", x=0, xanchor="left", xref="paper", y=0, yanchor="bottom", yref="paper",
+                     showarrow=False, font=dict(size=13)),
+            ],
         )
-        self.bars.add_bar(x=[], y=[], name="model (temperature 1)", marker_color="#b8b8b8",
-                          hovertemplate="%{x}: %{y:.2%}<extra>model</extra>")
-        self.bars.add_bar(x=[], y=[], name="after temperature · top-k · top-p", marker_color="#1f4e9c",
-                          hovertemplate="%{x}: %{y:.2%}<extra>processed</extra>")
-        self.cache_view = figure_widget(
-            height=200,
-            width=760,
-            xaxis=dict(title="position", type="category", tickangle=-45),
-            yaxis=dict(title="layer", autorange="reversed", dtick=1),
-        )
-        self.cache_view.add_heatmap(z=[], colorscale="Viridis", showscale=True, xgap=1, ygap=1,
-                                    colorbar=dict(title="step", thickness=10, dtick=1),
-                                    hovertemplate="layer %{y}, %{x}<br>added at step %{z}<extra></extra>")
+        self.figure.add_bar(x=[], y=[], name="model (temperature 1)", marker_color="#b8b8b8",
+                            hovertemplate="%{x}: %{y:.2%}<extra>model</extra>")
+        self.figure.add_bar(x=[], y=[], name="after temperature · top-k · top-p", marker_color="#1f4e9c",
+                            hovertemplate="%{x}: %{y:.2%}<extra>processed</extra>")
+        self.figure.add_heatmap(z=[], colorscale="Viridis", showscale=True, xgap=1, ygap=1, xaxis="x2", yaxis="y2",
+                                name="KV cache", colorbar=dict(title="step", thickness=10, dtick=1, x=1.0, y=0,
+                                                               yanchor="bottom"),
+                                hovertemplate="layer %{y}, %{x}<br>added at step %{z}<extra></extra>")
+        self.model_bars, self.processed_bars, self.cache_view = self.figure.data
 
         controls = ipywidgets.VBox([
             ipywidgets.HBox([self.temperature, self.top_k, self.top_p]),
@@ -168,7 +174,7 @@ class GenerationExplorer(Dashboard):
             self._root = ipywidgets.VBox([self.notice.widget])
         else:
             self._root = ipywidgets.VBox(
-                [self.prompt_box, self.notice.widget, self._text_html, controls, self.bars, self._kv_html, self.cache_view]
+                [self.prompt_box, self.notice.widget, self._text_html, controls, self._kv_html, self.figure]
             )
         self._root.add_class("hfx-generation-explorer")
 
@@ -343,7 +349,7 @@ class GenerationExplorer(Dashboard):
         return self.logits is not None and (self.limit is None or len(self.ids) < self.limit)
 
     def _append_next(self) -> int:
-        model_probs, processed = self.distribution()
+        _, processed = self.distribution()
         if self.decoding.value == "greedy":
             token = int(torch.argmax(self.logits))
         else:
@@ -390,10 +396,12 @@ class GenerationExplorer(Dashboard):
         self.next_button.disabled = not can_step
         if self.logits is None:
             self._text_html.value = ""
-            with self.bars.batch_update():
-                for trace in self.bars.data:
+            with self.figure.batch_update():
+                for trace in self.figure.data:
                     trace.update(x=[], y=[])
-            self.cache_view.data[0].update(z=[], x=[])
+                self.cache_view.z = []
+                for annotation in self.figure.layout.annotations:
+                    annotation.text = ""
             self._kv_html.value = ""
             return
         prompt_html = escape(self._decode(self.ids[: self.prompt_length]))
@@ -417,32 +425,34 @@ class GenerationExplorer(Dashboard):
         top = torch.topk(self.logits, min(self.top_n, self.logits.numel())).indices.tolist()  # same order for both
         labels = self._labels(top)
         kept = int((processed > 0).sum())
-        with self.bars.batch_update():
-            self.bars.data[0].update(x=labels, y=[round(float(model_probs[i]), 4) for i in top])
-            self.bars.data[1].update(x=labels, y=[round(float(processed[i]), 4) for i in top])
-            self.bars.layout.title = dict(
-                text=f"next token after {len(self.ids)} tokens: {kept} of {self.logits.numel()} tokens can be picked",
-                font=dict(size=14), y=0.98, yanchor="top",
-            )
-
-        self._kv_html.value = styled(f'<div class="hfx-kv">{escape(self._kv_summary())}</div>')
         layers = len(self.past_key_values) if self.past_key_values is not None else 0
-        positions = self._labels_for_positions()
-        with self.cache_view.batch_update():
-            self.cache_view.data[0].update(z=[list(self.cache_added_at) for _ in range(layers)], x=positions,
-                                           y=list(range(layers)))
-            self.cache_view.layout.title = dict(
-                text=f"KV cache: {len(self.cache_added_at)} positions × {layers} layers (colour: the step that added it)",
-                font=dict(size=13),
+        self._kv_html.value = styled(f'<div class="hfx-kv">{escape(self._kv_summary())}</div>')
+        bars, gap, grid = 300, 170, max(60, 28 * layers + 30)  # pixel heights of the two plots and between
+        plot = bars + gap + grid
+        with self.figure.batch_update():  # one message
+            self.model_bars.update(x=labels, y=[round(float(model_probs[i]), 4) for i in top])
+            self.processed_bars.update(x=labels, y=[round(float(processed[i]), 4) for i in top])
+            self.cache_view.update(z=[list(self.cache_added_at) for _ in range(layers)],
+                                   x=self._labels_for_positions(), y=list(range(layers)))
+            layout = self.figure.layout
+            layout.height = plot + layout.margin.t + layout.margin.b
+            layout.yaxis.domain = [(grid + gap) / plot, 1]
+            layout.yaxis2.domain = [0, grid / plot]
+            self.cache_view.colorbar.len = grid / plot
+            layout.annotations[0].text = (
+                f"next token after {len(self.ids)} tokens: {kept} of {self.logits.numel()} tokens can be picked"
             )
-            self.cache_view.layout.height = int(max(160, 60 + 28 * layers))
+            layout.annotations[1].text = (
+                f"KV cache: {len(self.cache_added_at)} positions × {layers} layers (colour: the step that added it)"
+            )
+            layout.annotations[1].y = grid / plot
 
     def _labels_for_positions(self) -> list[str]:
         cached = self.ids[: len(self.cache_added_at)]
         return [f"{position} {self._token_text(token_id)!r}" for position, token_id in enumerate(cached)]
 
     def _figures(self) -> list:
-        return [self.bars, self.cache_view]
+        return [self.figure]
 
     # -- export --------------------------------------------------------------------------------
     def _html_sections(self) -> list:
@@ -451,5 +461,5 @@ class GenerationExplorer(Dashboard):
             sections.append(self.notice.widget.value)
         if self.logits is None:
             return sections
-        sections += [self._text_html.value, self.bars, self._kv_html.value, self.cache_view]
+        sections += [self._text_html.value, self._kv_html.value, self.figure]
         return sections

@@ -76,7 +76,7 @@ class MergeStep:
 
 
 @dataclass
-class _BPEModel:
+class BPEModel:
     """The parts of a ``tokenizers.models.BPE`` the step-through needs, read from its JSON."""
 
     ranks: dict[tuple[str, str], int]
@@ -99,7 +99,7 @@ def _backend_of(tokenizer):
     return backend if isinstance(backend, BackendTokenizer) else None
 
 
-def read_bpe_model(backend) -> _BPEModel:
+def read_bpe_model(backend) -> BPEModel:
     """Read merges, vocabulary and options of a BPE backend (``tokenizers.Tokenizer``).
 
     The Python ``tokenizers.models.BPE`` object does not expose its merges, but the
@@ -116,7 +116,7 @@ def read_bpe_model(backend) -> _BPEModel:
     notes = []
     if model.get("dropout"):
         notes.append(f"this tokenizer uses BPE dropout ({model['dropout']}): it skips merges at random; the steps show it without dropout.")
-    return _BPEModel(
+    return BPEModel(
         ranks=ranks,
         vocab=model["vocab"],
         continuing_subword_prefix=model.get("continuing_subword_prefix") or "",
@@ -128,7 +128,7 @@ def read_bpe_model(backend) -> _BPEModel:
     )
 
 
-def bpe_merge_steps(bpe: _BPEModel, word: str) -> list[MergeStep]:
+def bpe_merge_steps(bpe: BPEModel, word: str) -> list[MergeStep]:
     """Byte-pair encoding of one pre-tokenized word, one merge per step.
 
     Start from the word's characters (for byte-level BPE each character stands for a
@@ -194,7 +194,7 @@ class _TokenizerView:
         prefix = getattr(self.backend.model, "continuing_subword_prefix", None) if self.model_type == "WordPiece" else None
         self.continuation_prefix = prefix or None
         self.has_offsets = True
-        self._bpe: _BPEModel | None = None
+        self._bpe: BPEModel | None = None
 
     @property
     def max_length(self) -> int | None:
@@ -235,7 +235,7 @@ class _TokenizerView:
     def is_bpe(self) -> bool:
         return self.model_type == "BPE"
 
-    def bpe(self) -> _BPEModel:
+    def bpe(self) -> BPEModel:
         if self._bpe is None:
             self._bpe = read_bpe_model(self.backend)
         return self._bpe
