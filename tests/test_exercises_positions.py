@@ -82,6 +82,7 @@ def _slip(**how):
         (lambda p, d: solution(p, d).tolist(), "should return a torch.Tensor, got list"),
         (lambda p, d: None, "returned None"),
         (lambda p, d: solution(p, d).long(), "dtype torch.int64"),
+        (lambda p, d: torch.zeros(p, d), "is all zeros"),
     ],
 )
 def test_rejects_each_slip_with_its_message(answer, message):

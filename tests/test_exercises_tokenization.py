@@ -268,6 +268,7 @@ def _mask_always_right(sequences, pad_token_id, padding_side="right"):
          "input_ids should be a torch.Tensor, got list"),
         (lambda s, p, side="right": solution_pad_batch(s, p, side)[0], "return two tensors"),
         (lambda s, p, side="right": None, "returned None"),
+        (lambda s, p, side="right": (torch.tensor([]), torch.tensor([])), "input_ids is empty"),
     ],
 )
 def test_rejects_each_padding_slip_with_its_message(answer, message):
@@ -322,6 +323,7 @@ def test_accepts_a_transformers_tokenizer(bpe):
         (lambda logits, tok: tok.decode([int(logits[0, -1].argmax())]).strip(), "do not strip or change"),
         (lambda logits, tok: None, "returned None"),
         (lambda logits, tok: [tok.decode([int(logits[0, -1].argmax())])], "return the text as a str, got a list"),
+        (lambda logits, tok: int(logits[0, 0].argmax()), "not a value of type int"),
     ],
 )
 def test_rejects_each_next_token_slip(tok, answer, message):
@@ -336,3 +338,18 @@ def test_the_checker_leaves_the_global_rng_alone(tok):
     torch.manual_seed(0)
     check_next_token_text(solution_next_token_text, tok)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_works_with_the_packaged_tiny_gpt2_tokenizer():
+    """The tokenizer lesson 00 uses: the checker accepts the solution and catches a stripped answer."""
+    from hfexplain import AutoTokenizer
+    from hfexplain.assets import tiny_gpt2_path
+
+    try:
+        path = tiny_gpt2_path()
+    except FileNotFoundError:
+        pytest.skip("the packaged tiny GPT-2 is not built")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    assert check_next_token_text(solution_next_token_text, tokenizer).passed
+    stripped = check_next_token_text(lambda logits, tok: tok.decode([int(logits[0, -1].argmax())]).strip(), tokenizer)
+    assert "do not strip or change" in str(stripped), str(stripped)

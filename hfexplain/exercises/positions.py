@@ -140,6 +140,11 @@ def check_sinusoidal_positions(sinusoidal_positions: Callable) -> CheckResult:
             return CheckResult(name, False, [f"{call}: " + compare_tensors("the encoding", got, expected)[0]])
         if not got.is_floating_point():
             return CheckResult(name, False, [f"{call} has dtype {got.dtype}; compute in floating point (torch.float32)."])
+        if not torch.any(got):
+            return CheckResult(name, False, [
+                f"{call} is all zeros: fill the even columns 2i with sin(p / 10000 ** (2i/d)) and the odd columns "
+                "2i+1 with cos of the same angle."
+            ])
         close = torch.allclose(got.detach().double(), expected.double(), atol=ATOL)
         if close and got.dtype != torch.float32:
             return CheckResult(name, False, [

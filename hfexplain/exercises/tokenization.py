@@ -84,7 +84,9 @@ def check_next_token_text(next_token_text: Callable, tokenizer, *, vocab_size: i
                 f"you returned the token id {last_id}, which is the right token; now turn it into text with "
                 f"tokenizer.decode([{last_id}]) (it gives {expected!r})."
             ])
-        return CheckResult(name, False, [f"return the text (a str), not a {type(got).__name__}: decode the id with tokenizer.decode."])
+        return CheckResult(name, False, [
+            f"return the text (a str), not a value of type {type(got).__name__}: decode the id with tokenizer.decode([id])."
+        ])
     if not isinstance(got, str):
         return CheckResult(name, False, [f"return the text as a str, got a {type(got).__name__}."])
 
@@ -95,9 +97,7 @@ def check_next_token_text(next_token_text: Callable, tokenizer, *, vocab_size: i
          "t+1, so only the last position continues the prompt: logits[0, -1].argmax()."),
         (decode([logits[0, -1].argmin()]), "that is the LEAST likely token (argmin); use argmax."),
         (decode([logits[0].argmax(dim=0)[-1]]), "you took argmax over the sequence axis (dim 0 of logits[0]); the vocabulary "
-         "is the last axis: logits[0, -1].argmax(dim=-1)."),
-        (decode(logits[0, :, -1].argmax(dim=0, keepdim=True)), "you took argmax over the positions of the last vocabulary "
-         "entry (logits[0, :, -1]); take the last position first, then argmax over the vocabulary: logits[0, -1].argmax()."),
+         "is the last axis: take the last position first, then argmax over the vocabulary: logits[0, -1].argmax()."),
     ]
     for text, message in slips:
         if got == text and text != expected:
@@ -355,6 +355,11 @@ def check_pad_batch(pad_batch: Callable) -> CheckResult:
             if not isinstance(value, torch.Tensor):
                 return CheckResult(name, False, [f"{label} should be a torch.Tensor, got {type(value).__name__} "
                                                  "(torch.tensor(rows) turns a list of equal-length lists into one)."])
+        if ids.numel() == 0:
+            return CheckResult(name, False, [
+                f"{call}: input_ids is empty: append one padded row per sequence to input_ids, and its mask to "
+                "attention_mask."
+            ])
         if ids.dim() == 2 and ids.shape[0] == len(sequences) and ids.shape[1] != expected_ids.shape[1]:
             return CheckResult(name, False, [
                 f"{call}: input_ids has {ids.shape[1]} columns; pad to the LONGEST sequence of the batch "
