@@ -132,7 +132,7 @@ def test_starter_and_other_wrong_returns_do_not_raise():
     message = str(check_multi_head_attention(raises))
     assert "raised RuntimeError" in message and "head split" in message
 
-    assert "pass your function" in str(check_multi_head_attention(42))
+    assert "Pass your function" in str(check_multi_head_attention(42))
 
 
 def test_unrecognised_mistake_gets_the_value_report():

@@ -19,7 +19,8 @@ def formula(config, **slips):
     if slips.get("ignore_n_inner"):
         inner = 4 * d
     embeddings = vocab * d + (0 if slips.get("no_positions") else positions * d)
-    attention = layers * (d * 3 * d + (0 if slips.get("no_attn_bias") else 3 * d) + d * d + (0 if slips.get("no_attn_bias") else d))
+    attention_biases = 0 if slips.get("no_attn_bias") else 3 * d + d
+    attention = layers * (d * 3 * d + d * d + attention_biases)
     mlp = layers * (d * inner + inner + inner * d + d)
     norms = (2 * layers + (0 if slips.get("no_ln_f") else 1)) * (d if slips.get("no_norm_bias") else 2 * d)
     tied = config.tie_word_embeddings
@@ -65,9 +66,9 @@ def test_each_slip_names_its_part(slip, part, reason):
     result = check_gpt2_parameter_counts(lambda config: formula(config, **{slip: True}))
     message = str(result)
     assert not result.passed
-    assert f"{part} is " in message and reason in message, message
+    assert f"'{part}' is " in message and reason in message, message
     # the parts that are right are said to be right
-    assert "correct" in message or slip in ("no_untied_head", "ignore_n_inner")
+    assert "Correct: " in message or slip in ("no_untied_head", "ignore_n_inner")
 
 
 def test_wrong_return_types_do_not_raise():
@@ -75,6 +76,13 @@ def test_wrong_return_types_do_not_raise():
         ...
 
     assert "returned nothing" in str(check_gpt2_parameter_counts(starter))
+
+    def starter_dict(config):
+        return {"embeddings": ..., "attention": ..., "mlp": ..., "layer_norms": ..., "lm_head": ...}
+
+    assert "Fill in a formula for 'embeddings'" in str(check_gpt2_parameter_counts(starter_dict))
+    halves = lambda config: {k: v + 0.5 for k, v in formula(config).items()}  # noqa: E731
+    assert "should be whole numbers" in str(check_gpt2_parameter_counts(halves))
     assert "Return a dict" in str(check_gpt2_parameter_counts(lambda config: 5))
     partial = lambda config: {k: v for k, v in formula(config).items() if k != "mlp"}  # noqa: E731
     assert "'mlp'" in str(check_gpt2_parameter_counts(partial))

@@ -186,12 +186,12 @@ def _mistakes(q, k, v, mask, heads: int) -> list[tuple[str, torch.Tensor]]:
 def check_multi_head_attention(fn: Callable) -> CheckResult:
     """Check ``fn(q, k, v, mask, num_heads) -> (batch, seq, d_model)``; never raises on a wrong answer."""
     if not callable(fn):
-        return CheckResult(EXERCISE, False, [f"pass your function itself, got {type(fn).__name__}."])
+        return CheckResult(EXERCISE, False, [f"Pass your function itself, got {type(fn).__name__}."])
     for batch, seq, heads, head_dim, padding in _CASES:
         q, k, v, mask = _inputs(batch, seq, heads, head_dim, padding)
         where = (
-            f"on q, k, v of shape {tuple(q.shape)} with num_heads={heads}"
-            + (f" and right padding {list(padding)}" if any(padding) else "")
+            f"(seen on q, k, v of shape {tuple(q.shape)} with num_heads={heads}"
+            + (f" and right padding {list(padding)})" if any(padding) else ")")
         )
         try:
             got = fn(q.clone(), k.clone(), v.clone(), mask.clone(), heads)
@@ -204,10 +204,11 @@ def check_multi_head_attention(fn: Callable) -> CheckResult:
                     "(batch, seq, num_heads, head_dim), transpose(1, 2) to (batch, heads, seq, head_dim), "
                     "and the mask (batch, 1, seq, seq) then broadcasts over the heads."
                 )
-            return CheckResult(EXERCISE, False, [f"Your function raised {type(error).__name__} {where}: {text}.{hint}"])
+            message = f"Your function raised {type(error).__name__}: {text}.{hint}"
+            return CheckResult(EXERCISE, False, [message, where])
         if isinstance(got, tuple):
             return CheckResult(
-                EXERCISE, False, [f"Your function returned a tuple {where}; return only the output tensor (batch, seq, d_model)."]
+                EXERCISE, False, ["Your function returned a tuple; return only the output tensor (batch, seq, d_model)."]
             )
         expected = reference(q, k, v, mask, heads)
         problems = compare_tensors("the output", got, expected, atol=1e-5)
@@ -217,13 +218,14 @@ def check_multi_head_attention(fn: Callable) -> CheckResult:
             got = got.detach().to(expected.dtype)
             for explanation, wrong in _mistakes(q, k, v, mask, heads):
                 if torch.allclose(got, wrong, atol=1e-5, equal_nan=True):
-                    return CheckResult(EXERCISE, False, [f"{where}: {explanation}"])
+                    return CheckResult(EXERCISE, False, [explanation, where])
             problems.append(
                 "None of the usual mistakes explains it; compare your steps one by one with the lesson: "
                 "split heads, scores = q @ k^T / sqrt(head_dim), fill where the mask is False, softmax over "
                 "the keys (dim=-1), weights @ v, merge heads."
             )
-        return CheckResult(EXERCISE, False, [f"{where}: {problems[0]}", *problems[1:]])
+        problems[0] = problems[0][0].upper() + problems[0][1:]
+        return CheckResult(EXERCISE, False, [*problems, where])
     return CheckResult(
         EXERCISE,
         True,

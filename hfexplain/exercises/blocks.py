@@ -65,17 +65,18 @@ def make_block_parts(n_embd: int = 32, n_head: int = 4, seed: int = 0) -> BlockP
     """A random GPT-2 block (eval mode) whose two layer norms differ from each other."""
     from ..models.gpt2 import GPT2Block, GPT2Config
 
-    torch.manual_seed(seed)
     config = GPT2Config(n_embd=n_embd, n_head=n_head, n_layer=1, n_positions=64, vocab_size=16)
-    block = GPT2Block(config, layer_idx=0).eval()
-    with torch.no_grad():
-        for norm in (block.ln_1, block.ln_2):
-            norm.weight.uniform_(0.5, 1.5)
-            norm.bias.normal_(0.0, 0.3)
-        # larger projections than GPT-2's init, so each sub-layer visibly moves the stream
-        for module in block.modules():
-            if hasattr(module, "weight") and module.weight.dim() == 2:
-                module.weight.normal_(0.0, 0.15)
+    with torch.random.fork_rng(devices=[]):  # seed locally: leave the learner's random stream alone
+        torch.manual_seed(seed)
+        block = GPT2Block(config, layer_idx=0).eval()
+        with torch.no_grad():
+            for norm in (block.ln_1, block.ln_2):
+                norm.weight.uniform_(0.5, 1.5)
+                norm.bias.normal_(0.0, 0.3)
+            # larger projections than GPT-2's init, so each sub-layer visibly moves the stream
+            for module in block.modules():
+                if hasattr(module, "weight") and module.weight.dim() == 2:
+                    module.weight.normal_(0.0, 0.15)
     return BlockParts(block.ln_1, CausalSelfAttention(block.attn), block.ln_2, block.mlp).eval()
 
 
@@ -115,7 +116,12 @@ def _mistakes(block: BlockParts, x: torch.Tensor) -> list[tuple[str, torch.Tenso
         )
     )
     h = attn(ln_1(x))
-    found.append(("Residuals missing around both the attention and the MLP: add each sub-layer's output to its input.", mlp(ln_2(h))))
+    found.append(
+        (
+            "Residuals missing around both the attention and the MLP: add each sub-layer's output to its input.",
+            mlp(ln_2(h)),
+        )
+    )
     a = ln_1(x)
     h = a + attn(a)
     b = ln_2(h)
@@ -144,9 +150,19 @@ def _mistakes(block: BlockParts, x: torch.Tensor) -> list[tuple[str, torch.Tenso
     h = x + attn(ln_1(x))
     found.append(("No layer norm before the MLP (ln_2 is missing): the MLP should read ln_2(h), not h.", h + mlp(h)))
     h = x + attn(x)
-    found.append(("No layer norm before the attention (ln_1 is missing): the attention should read ln_1(x), not x.", h + mlp(ln_2(h))))
+    found.append(
+        (
+            "No layer norm before the attention (ln_1 is missing): the attention should read ln_1(x), not x.",
+            h + mlp(ln_2(h)),
+        )
+    )
     h = x + attn(x)
-    found.append(("The layer norms are missing: each sub-layer reads a normalised copy of the stream (ln_1, ln_2).", h + mlp(h)))
+    found.append(
+        (
+            "The layer norms are missing: each sub-layer reads a normalised copy of the stream (ln_1, ln_2).",
+            h + mlp(h),
+        )
+    )
     h = x + mlp(ln_2(x))
     found.append(
         (
@@ -156,14 +172,16 @@ def _mistakes(block: BlockParts, x: torch.Tensor) -> list[tuple[str, torch.Tenso
         )
     )
     h = x + attn(ln_1(x))
-    found.append(("The stream is added twice around the MLP: return h + mlp(ln_2(h)), with h once.", 2 * h + mlp(ln_2(h))))
+    found.append(
+        ("The stream is added twice around the MLP: return h + mlp(ln_2(h)), with h once.", 2 * h + mlp(ln_2(h)))
+    )
     return found
 
 
 def check_gpt2_block_forward(fn: Callable) -> CheckResult:
     """Check ``fn(block, x) -> (batch, seq, d)``; never raises on a wrong answer."""
     if not callable(fn):
-        return CheckResult(EXERCISE, False, [f"pass your function itself, got {type(fn).__name__}."])
+        return CheckResult(EXERCISE, False, [f"Pass your function itself, got {type(fn).__name__}."])
     block = make_block_parts()
     generator = torch.Generator().manual_seed(4)
     x = torch.randn(2, 5, 32, generator=generator) * 2.0  # (b, s, d)
@@ -180,7 +198,9 @@ def check_gpt2_block_forward(fn: Callable) -> CheckResult:
                 ],
             )
         if isinstance(got, tuple):
-            return CheckResult(EXERCISE, False, ["Your function returned a tuple; return only the new residual stream (batch, seq, d)."])
+            return CheckResult(
+                EXERCISE, False, ["Your function returned a tuple; return only the new residual stream (batch, seq, d)."]
+            )
         expected = reference(block, x)
         problems = compare_tensors("the block's output", got, expected, atol=1e-5)
         if not problems:
@@ -194,6 +214,7 @@ def check_gpt2_block_forward(fn: Callable) -> CheckResult:
                 "None of the usual wiring mistakes explains it; GPT-2's block is h = x + attn(ln_1(x)), "
                 "then out = h + mlp(ln_2(h))."
             )
+        problems[0] = problems[0][0].upper() + problems[0][1:]
         return CheckResult(EXERCISE, False, problems)
 
 

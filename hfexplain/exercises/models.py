@@ -79,24 +79,32 @@ def _diagnose(part: str, got: int, config) -> str | None:
     d, layers, vocab, positions = config.n_embd, config.n_layer, config.vocab_size, config.n_positions
     inner = config.n_inner if config.n_inner is not None else 4 * d
     tied = getattr(config, "tie_word_embeddings", True)
+    per_head = layers * (4 * d * d + 4 * d) // max(config.n_head, 1)
     guesses: dict[str, dict[int, str]] = {
         "embeddings": {
             vocab * d: "the position embeddings wpe (n_positions x n_embd) are missing.",
             positions * d: "the token embeddings wte (vocab_size x n_embd) are missing.",
-            vocab * d + positions * d + vocab * d: "wte is counted twice; the tied lm_head belongs to 'lm_head' (and is 0 there).",
+            vocab * d + positions * d + vocab * d: (
+                "wte is counted twice; the tied lm_head belongs to 'lm_head' (and is 0 there)."
+            ),
         },
         "attention": {
             layers * 4 * d * d: "the biases are missing: c_attn has 3 * n_embd, c_proj n_embd per layer.",
-            layers * (3 * d * d + 3 * d): "the output projection c_proj (n_embd x n_embd + n_embd per layer) is missing.",
-            layers * (d * d + d): "only c_proj is counted: c_attn makes q, k and v at once, n_embd x 3*n_embd + 3*n_embd.",
+            layers * (3 * d * d + 3 * d): (
+                "the output projection c_proj (n_embd x n_embd + n_embd per layer) is missing."
+            ),
+            layers * (d * d + d): (
+                "only c_proj is counted: c_attn makes q, k and v at once, n_embd x 3*n_embd + 3*n_embd."
+            ),
             4 * d * d + 4 * d: "that is one layer: multiply by n_layer.",
-            layers * (4 * d * d + 4 * d) // max(config.n_head, 1): "the heads share c_attn and c_proj: do not divide by n_head.",
+            per_head: "the heads share c_attn and c_proj: do not divide by n_head.",
             layers * (4 * d * d + 4 * d) * config.n_head: "the heads share c_attn and c_proj: do not multiply by n_head.",
         },
         "mlp": {
             layers * 2 * d * inner: "the biases are missing: c_fc has n_inner, c_proj n_embd per layer.",
             layers * (2 * d * 4 * d + 4 * d + d): (
-                f"the MLP width is config.n_inner when it is set (here {config.n_inner}), 4 * n_embd only when it is None."
+                f"the MLP width is config.n_inner when it is set (here {config.n_inner}), "
+                "4 * n_embd only when it is None."
             ),
             2 * d * inner + inner + d: "that is one layer: multiply by n_layer.",
             layers * (d * inner + inner): "only c_fc is counted: c_proj (n_inner x n_embd + n_embd) is missing.",
@@ -137,7 +145,7 @@ def _describe(config) -> str:
 def check_gpt2_parameter_counts(fn: Callable) -> CheckResult:
     """Check ``fn(config) -> {part: count}`` on three configs; never raises on a wrong answer."""
     if not callable(fn):
-        return CheckResult(EXERCISE, False, [f"pass your function itself, got {type(fn).__name__}."])
+        return CheckResult(EXERCISE, False, [f"Pass your function itself, got {type(fn).__name__}."])
     totals = []
     for label, config in _configs():
         where = f"for {label} ({_describe(config)})"
@@ -153,10 +161,24 @@ def check_gpt2_parameter_counts(fn: Callable) -> CheckResult:
             )
         missing = [part for part in PARTS if part not in got]
         if missing:
-            return CheckResult(EXERCISE, False, [f"The dict has no {', '.join(map(repr, missing))}: give every part {', '.join(PARTS)}."])
-        bad_types = [part for part in PARTS if not isinstance(got[part], int | float) or got[part] != int(got[part])]
+            return CheckResult(
+                EXERCISE, False, [f"The dict has no {', '.join(map(repr, missing))}: give every part {', '.join(PARTS)}."]
+            )
+        unfilled = [part for part in PARTS if got[part] is ... or got[part] is None]
+        if unfilled:
+            return CheckResult(
+                EXERCISE, False, [f"Fill in a formula for {', '.join(map(repr, unfilled))}: still `...` or None."]
+            )
+        bad_types = [
+            part
+            for part in PARTS
+            if isinstance(got[part], bool) or not isinstance(got[part], int | float) or got[part] != int(got[part])
+        ]
         if bad_types:
-            return CheckResult(EXERCISE, False, [f"{', '.join(map(repr, bad_types))} should be whole numbers {where}."])
+            return CheckResult(
+                EXERCISE, False, [f"{', '.join(map(repr, bad_types))} should be whole numbers {where}; got "
+                                  + ", ".join(f"{got[part]!r}" for part in bad_types) + "."]
+            )
         expected = counted_parts(config)
         messages = []
         for part in PARTS:
@@ -164,12 +186,14 @@ def check_gpt2_parameter_counts(fn: Callable) -> CheckResult:
             if value == expected[part]:
                 continue
             reason = _diagnose(part, value, config)
-            line = f"{part} is {value:,} but should be {expected[part]:,} ({value - expected[part]:+,})"
+            line = f"'{part}' is {value:,} but should be {expected[part]:,} ({value - expected[part]:+,})"
             messages.append(f"{line}: {reason}" if reason else f"{line}.")
         if messages:
             ok = [part for part in PARTS if int(got[part]) == expected[part]]
-            summary = f"{where}:" + (f" {', '.join(ok)} correct;" if ok else "") + " off:"
-            return CheckResult(EXERCISE, False, [summary, *messages])
+            if ok:
+                messages.append(f"Correct: {', '.join(ok)}.")
+            messages.append(f"(seen {where})")
+            return CheckResult(EXERCISE, False, messages)
         totals.append(f"{label}: {sum(expected.values()):,}")
     return CheckResult(EXERCISE, True, ["every part matches a counted model, " + "; ".join(totals) + "."])
 
