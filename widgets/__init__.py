@@ -16,5 +16,6 @@ plotly (``pip install 'hfexplain[widgets]'``); no JavaScript is fetched from the
 from .attention import AttentionDashboard
 from .generation import GenerationExplorer
 from .tokens import TokenizerDashboard
+from .training import TrainingDashboard
 
-__all__ = ["AttentionDashboard", "GenerationExplorer", "TokenizerDashboard"]
+__all__ = ["AttentionDashboard", "GenerationExplorer", "TokenizerDashboard", "TrainingDashboard"]

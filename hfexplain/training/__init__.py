@@ -1,0 +1,50 @@
+"""Training: TrainingArguments, Trainer, callbacks and data collators (transformers' names).
+
+>>> from hfexplain.training import Trainer, TrainingArguments                 # doctest: +SKIP
+>>> args = TrainingArguments("out", max_steps=100, learning_rate=1e-3)           # doctest: +SKIP
+>>> Trainer(model, args, train_dataset=train, processing_class=tokenizer).train()  # doctest: +SKIP
+
+Read ``trainer.py`` top to bottom: the loop, checkpoints that are written atomically and
+resume bit for bit, and DistributedDataParallel under ``torchrun``.
+"""
+from .arguments import TrainingArguments
+from .callbacks import (
+    CallbackHandler,
+    DefaultFlowCallback,
+    EarlyStoppingCallback,
+    ProgressCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+)
+from .collators import DataCollatorForLanguageModeling, DataCollatorWithPadding, default_data_collator
+from .trainer import (
+    EvalPrediction,
+    PredictionOutput,
+    Trainer,
+    TrainOutput,
+    get_last_checkpoint,
+    get_scheduler,
+    set_seed,
+)
+
+__all__ = [
+    "CallbackHandler",
+    "DataCollatorForLanguageModeling",
+    "DataCollatorWithPadding",
+    "DefaultFlowCallback",
+    "EarlyStoppingCallback",
+    "EvalPrediction",
+    "PredictionOutput",
+    "ProgressCallback",
+    "TrainOutput",
+    "Trainer",
+    "TrainerCallback",
+    "TrainerControl",
+    "TrainerState",
+    "TrainingArguments",
+    "default_data_collator",
+    "get_last_checkpoint",
+    "get_scheduler",
+    "set_seed",
+]

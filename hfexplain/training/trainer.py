@@ -1,0 +1,859 @@
+"""Trainer: the training loop of transformers, small enough to read in one sitting.
+
+One optimizer step is
+
+1. take ``per_device_train_batch_size`` examples in a seeded order, collate them into
+   tensors, run ``model(**batch)``: the model computes its own loss from ``labels``;
+2. ``loss.backward()``; repeat ``gradient_accumulation_steps`` times, adding up gradients;
+3. clip the gradient norm to ``max_grad_norm``, ``optimizer.step()`` (AdamW),
+   ``scheduler.step()`` (warmup then decay), ``optimizer.zero_grad()``;
+4. let the callbacks decide whether to log, evaluate, save a checkpoint or stop.
+
+Everything around that loop is about doing it *safely* and *repeatably*:
+
+* **Exact resume.** The data order of epoch ``e`` is ``torch.randperm`` seeded with
+  ``seed + e`` (what ``DistributedSampler`` does), so it never depends on what ran before.
+  A checkpoint ``checkpoint-N/`` holds the model (``save_pretrained``), the optimizer and
+  scheduler states, the random generators' states and ``trainer_state.json``. Resuming loads
+  them all and skips the batches already seen in the current epoch, so the run continues
+  bit for bit as if it had never stopped.
+* **Atomic checkpoints.** A checkpoint is written into ``tmp-checkpoint-N/``, every file is
+  flushed to disk (fsync), and only then is the folder renamed to ``checkpoint-N/`` (a rename
+  is atomic). A crash mid-save leaves a ``tmp-`` folder that nothing ever loads.
+* **Clear failures.** Missing labels, an evaluation strategy without an evaluation set, an
+  unwritable ``output_dir`` and a broken checkpoint are refused before the first step; a
+  NaN loss stops training at once (no checkpoint is written from NaN weights).
+* **Several processes.** Under ``torchrun --nproc_per_node=K`` each process trains on its own
+  ``1/K`` slice of every epoch (``DistributedSampler``), ``DistributedDataParallel`` averages
+  the gradients, and only process 0 writes checkpoints and logs.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import math
+import os
+import random
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .arguments import TrainingArguments
+from .callbacks import (
+    CallbackHandler,
+    DefaultFlowCallback,
+    EarlyStoppingCallback,
+    ProgressCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+)
+from .collators import DataCollatorWithPadding, default_data_collator
+
+PREFIX_CHECKPOINT_DIR = "checkpoint"
+TRAINER_STATE_NAME = "trainer_state.json"
+OPTIMIZER_NAME = "optimizer.pt"
+SCHEDULER_NAME = "scheduler.pt"
+SCALER_NAME = "scaler.pt"
+TRAINING_ARGS_NAME = "training_args.json"
+_CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
+
+
+class EvalPrediction(NamedTuple):
+    """What ``compute_metrics`` receives: ``predictions`` (logits) and ``label_ids``, numpy arrays."""
+
+    predictions: np.ndarray | tuple
+    label_ids: np.ndarray | None
+
+
+class PredictionOutput(NamedTuple):
+    predictions: np.ndarray | tuple
+    label_ids: np.ndarray | None
+    metrics: dict[str, float]
+
+
+class TrainOutput(NamedTuple):
+    global_step: int
+    training_loss: float
+    metrics: dict[str, float]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python's, numpy's and torch's random generators (what ``transformers.set_seed`` does)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_last_checkpoint(folder: str) -> str | None:
+    """The ``checkpoint-N`` folder with the largest N in ``folder`` (only complete ones), or None.
+
+    Complete means renamed into place: a ``tmp-checkpoint-N`` left by a crash mid-save is
+    never returned.
+    """
+    if not os.path.isdir(folder):
+        return None
+    steps = [
+        (int(match.group(1)), name)
+        for name in os.listdir(folder)
+        if (match := _CHECKPOINT_RE.match(name))
+        and os.path.isfile(os.path.join(folder, name, TRAINER_STATE_NAME))
+    ]
+    return os.path.join(folder, max(steps)[1]) if steps else None
+
+
+# -- learning-rate schedules: a multiplier of the learning rate per optimizer step ---------------
+# Module-level functions (not lambdas) so the scheduler pickles and its state saves.
+
+
+def _linear(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return step / max(1, warmup)
+    return max(0.0, (total - step) / max(1, total - warmup))
+
+
+def _cosine(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return step / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _constant(step: int, warmup: int, total: int) -> float:
+    return 1.0
+
+
+def _constant_with_warmup(step: int, warmup: int, total: int) -> float:
+    return step / max(1, warmup) if step < warmup else 1.0
+
+
+_SCHEDULES = {"linear": _linear, "cosine": _cosine, "constant": _constant,
+              "constant_with_warmup": _constant_with_warmup}
+
+
+def get_scheduler(name: str, optimizer: torch.optim.Optimizer, num_warmup_steps: int, num_training_steps: int):
+    """A ``LambdaLR`` for ``name`` (linear, cosine, constant, constant_with_warmup), as transformers'."""
+    if name not in _SCHEDULES:
+        raise ValueError(f"unknown lr_scheduler_type {name!r}; choose one of {sorted(_SCHEDULES)}.")
+    multiplier = functools.partial(_SCHEDULES[name], warmup=num_warmup_steps, total=num_training_steps)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+
+
+# -- random generator states ------------------------------------------------------------------
+
+
+def _rng_state() -> dict:
+    numpy_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]),
+        "cpu": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _fsync_tree(folder: str) -> None:
+    """Flush every file in ``folder`` (and the folder itself) to disk before it is renamed."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().float().cpu().numpy() if tensor.is_floating_point() else tensor.detach().cpu().numpy()
+
+
+def _concat(arrays: list[np.ndarray], padding_index: int = -100) -> np.ndarray:
+    """Concatenate batch results along dim 0, padding dim 1 when batches differ in length (token tasks)."""
+    if arrays[0].ndim < 2 or all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
+        return np.concatenate(arrays, axis=0)
+    longest = max(a.shape[1] for a in arrays)
+    padded = []
+    for array in arrays:
+        widths = [(0, 0), (0, longest - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
+        padded.append(np.pad(array, widths, constant_values=padding_index))
+    return np.concatenate(padded, axis=0)
+
+
+_OUTPUT_FIELDS_NOT_PREDICTIONS = ("loss", "hidden_states", "attentions", "past_key_values")
+
+
+class Trainer:
+    """Train, evaluate and predict with a hfexplain (or any ``nn.Module``) model.
+
+    Args:
+        model: returns an output with ``.loss`` when given ``labels`` (every hfexplain head does).
+        args: :class:`TrainingArguments` (default: ``TrainingArguments("trainer_output")``).
+        data_collator: list of examples -> batch of tensors. Default: padding with
+            ``processing_class`` when it is a tokenizer, else stacking.
+        train_dataset, eval_dataset: a ``datasets.Dataset``, a list of dicts, or any
+            map-style dataset. Columns the model's ``forward`` does not take are dropped.
+        processing_class: the tokenizer; saved into every checkpoint next to the model.
+        compute_metrics: ``EvalPrediction -> dict`` of metrics added to evaluations.
+        callbacks: extra :class:`TrainerCallback` s (e.g. ``EarlyStoppingCallback``).
+        optimizers: ``(optimizer, scheduler)`` to use instead of AdamW + the schedule.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | None = None,
+        args: TrainingArguments | None = None,
+        data_collator: Callable | None = None,
+        train_dataset=None,
+        eval_dataset=None,
+        processing_class=None,
+        compute_metrics: Callable[[EvalPrediction], dict] | None = None,
+        callbacks: list[TrainerCallback] | None = None,
+        optimizers: tuple = (None, None),
+    ):
+        if model is None:
+            raise ValueError("Trainer needs a model, e.g. Trainer(model=AutoModelForSequenceClassification...(...)).")
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+        self.args = args if args is not None else TrainingArguments("trainer_output")
+        if not isinstance(self.args, TrainingArguments):
+            raise TypeError(f"args must be a TrainingArguments, got {type(self.args).__name__}.")
+        if self.args.eval_strategy != "no" and eval_dataset is None:
+            raise ValueError(
+                f"eval_strategy={self.args.eval_strategy!r} asks for evaluations, but no eval_dataset was given. "
+                "Pass eval_dataset=... to the Trainer, or set eval_strategy='no'."
+            )
+        self.model = model.to(self.args.device)
+        self.processing_class = processing_class
+        self.compute_metrics = compute_metrics
+        if data_collator is None:
+            data_collator = (DataCollatorWithPadding(processing_class) if callable(getattr(processing_class, "pad", None))
+                             else default_data_collator)
+        self.data_collator = data_collator
+        self._forward_arguments = set(inspect.signature(_unwrap(model).forward).parameters)
+        self.label_names = self.args.label_names or [
+            name for name in ("labels", "start_positions", "end_positions") if name in self._forward_arguments
+        ] or ["labels"]
+        self.train_dataset = self._remove_unused_columns(train_dataset)
+        self.eval_dataset = self._remove_unused_columns(eval_dataset)
+        self.optimizer, self.lr_scheduler = optimizers
+        self.scaler = None
+        self.state = TrainerState(is_local_process_zero=self.args.local_process_index == 0,
+                                  is_world_process_zero=self.args.process_index == 0)
+        self.control = TrainerControl()
+        self.callback_handler = CallbackHandler([DefaultFlowCallback(), ProgressCallback(), *(callbacks or [])])
+        self.control = self.callback_handler.call_event("on_init_end", self.args, self.state, self.control)
+        self._wrapped_model: nn.Module = self.model  # the DistributedDataParallel wrapper under torchrun
+        self._last_grad_norm: float | None = None
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def add_callback(self, callback) -> None:
+        self.callback_handler.add_callback(callback)
+
+    def remove_callback(self, callback) -> None:
+        self.callback_handler.remove_callback(callback)
+
+    def pop_callback(self, callback) -> TrainerCallback | None:
+        return self.callback_handler.remove_callback(callback)
+
+    def _event(self, name: str, **kwargs) -> None:
+        self.control = self.callback_handler.call_event(
+            name, self.args, self.state, self.control, model=self.model, processing_class=self.processing_class,
+            optimizer=self.optimizer, lr_scheduler=self.lr_scheduler, **kwargs
+        )
+
+    # -- data ------------------------------------------------------------------------------------
+    def _kept_columns(self) -> set[str]:
+        return self._forward_arguments | set(self.label_names) | {"label", "label_ids"}
+
+    def _remove_unused_columns(self, dataset):
+        """Drop the columns ``model.forward`` does not take (``text``, ``idx`` ...), as transformers does.
+
+        A ``datasets.Dataset`` loses them with ``remove_columns``; other datasets (lists of
+        dicts) are filtered example by example when batches are collated.
+        """
+        if dataset is None or not self.args.remove_unused_columns:
+            return dataset
+        columns = getattr(dataset, "column_names", None)
+        if columns is None or not callable(getattr(dataset, "remove_columns", None)):
+            return dataset
+        kept = self._kept_columns()
+        if not kept & set(columns):
+            raise ValueError(
+                f"No column of the dataset ({columns}) is an argument of {type(_unwrap(self.model)).__name__}.forward "
+                f"({sorted(self._forward_arguments)}). Tokenize the text first (dataset.map(tokenize, batched=True)) "
+                "so it has input_ids."
+            )
+        unused = [name for name in columns if name not in kept]
+        return dataset.remove_columns(unused) if unused else dataset
+
+    def _collate(self, examples: list) -> dict:
+        if self.args.remove_unused_columns and examples and isinstance(examples[0], Mapping):
+            kept = self._kept_columns()
+            examples = [{k: v for k, v in example.items() if k in kept} for example in examples]
+        return self.data_collator(examples)
+
+    def _batches_of_epoch(self, dataset, epoch: int) -> list[list[int]]:
+        """The index batches this process trains on in ``epoch``, in order.
+
+        A ``DistributedSampler`` with ``num_replicas`` = number of processes: it shuffles with
+        ``torch.randperm`` seeded by ``seed + epoch`` and gives process r every K-th index
+        starting at r. With one process it is just a seeded shuffle. No global random state
+        is touched, so the order is the same whether or not the run was resumed.
+        """
+        sampler = torch.utils.data.DistributedSampler(
+            dataset, num_replicas=self.args.world_size, rank=self.args.process_index, shuffle=True,
+            seed=self.args.seed, drop_last=self.args.dataloader_drop_last,
+        )
+        sampler.set_epoch(epoch)
+        indices = list(sampler)
+        size = self.args.per_device_train_batch_size
+        batches = [indices[start:start + size] for start in range(0, len(indices), size)]
+        if self.args.dataloader_drop_last and batches and len(batches[-1]) < size:
+            batches.pop()
+        return batches
+
+    def _dataloader(self, dataset, batches) -> torch.utils.data.DataLoader:
+        # A private generator: creating the loader's iterator draws a seed from it instead of
+        # from torch's global generator (whose state the checkpoints capture).
+        return torch.utils.data.DataLoader(
+            dataset, batch_sampler=batches, collate_fn=self._collate, num_workers=self.args.dataloader_num_workers,
+            generator=torch.Generator().manual_seed(self.args.seed),
+        )
+
+    def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
+        dataset = self._remove_unused_columns(eval_dataset) if eval_dataset is not None else self.eval_dataset
+        if dataset is None:
+            raise ValueError("evaluate() needs an eval_dataset: pass one to the Trainer or to evaluate().")
+        size = self.args.per_device_eval_batch_size
+        batches = [list(range(start, min(start + size, len(dataset)))) for start in range(0, len(dataset), size)]
+        return self._dataloader(dataset, batches)
+
+    # -- optimizer and schedule --------------------------------------------------------------------
+    def create_optimizer(self) -> torch.optim.Optimizer:
+        """AdamW; no weight decay on biases and normalisation weights (as transformers)."""
+        if self.optimizer is None:
+            decay, no_decay, seen = [], [], set()
+            for module in _unwrap(self.model).modules():
+                is_norm = "Norm" in type(module).__name__
+                for name, parameter in module.named_parameters(recurse=False):
+                    if not parameter.requires_grad or id(parameter) in seen:
+                        continue  # tied weights (lm_head = wte) are one parameter: optimise it once
+                    seen.add(id(parameter))
+                    (no_decay if is_norm or name == "bias" else decay).append(parameter)
+            groups = [{"params": decay, "weight_decay": self.args.weight_decay},
+                      {"params": no_decay, "weight_decay": 0.0}]
+            self.optimizer = torch.optim.AdamW(
+                groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
+                eps=self.args.adam_epsilon,
+            )
+        return self.optimizer
+
+    def create_scheduler(self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None):
+        if self.lr_scheduler is None:
+            self.lr_scheduler = get_scheduler(
+                self.args.lr_scheduler_type, optimizer or self.optimizer,
+                num_warmup_steps=self.args.get_warmup_steps(num_training_steps), num_training_steps=num_training_steps,
+            )
+        return self.lr_scheduler
+
+    # -- checks before training -----------------------------------------------------------------------
+    def _check_output_dir(self) -> None:
+        """Make sure checkpoints can be written: create ``output_dir`` and write a probe file."""
+        folder = self.args.output_dir
+        try:
+            os.makedirs(folder, exist_ok=True)
+            probe = os.path.join(folder, f".write-test-{os.getpid()}")
+            with open(probe, "w") as handle:
+                handle.write("ok")
+            os.remove(probe)
+        except OSError as error:
+            raise OSError(
+                f"output_dir {folder!r} is not writable ({type(error).__name__}: {error.strerror or error}); "
+                "checkpoints could not be saved. Pick a folder you can write to: TrainingArguments(output_dir=...)."
+            ) from None
+
+    def _check_labels(self) -> None:
+        """Collate one example and make sure it carries what the loss needs (before any step runs)."""
+        if self.train_dataset is None:
+            raise ValueError("train() needs a train_dataset: pass Trainer(..., train_dataset=...).")
+        if len(self.train_dataset) == 0:
+            raise ValueError("train_dataset is empty: there is nothing to train on.")
+        with torch.random.fork_rng(devices=[]):  # an MLM collator draws random masks: do not disturb the seed
+            python_state = random.getstate()
+            batch = self._collate([self.train_dataset[0]])
+            random.setstate(python_state)
+        missing = [name for name in self.label_names if name not in batch]
+        if missing:
+            model_name = type(_unwrap(self.model)).__name__
+            raise ValueError(
+                f"The training batches have no {missing} (they hold {sorted(batch)}), but {model_name} needs "
+                f"labels to compute a loss. Add a 'labels' (or 'label') column to the dataset; for language "
+                "modelling use DataCollatorForLanguageModeling, which makes the labels from input_ids."
+            )
+
+    def _resolve_checkpoint(self, resume_from_checkpoint) -> str | None:
+        """The checkpoint folder to resume from, checked file by file before anything is loaded."""
+        if resume_from_checkpoint in (None, False):
+            return None
+        if resume_from_checkpoint is True:
+            found = get_last_checkpoint(self.args.output_dir)
+            if found is None:
+                raise ValueError(
+                    f"No valid checkpoint found in output directory ({self.args.output_dir!r}) to resume from. "
+                    "Train without resume_from_checkpoint first, or pass the path of a checkpoint-N folder."
+                )
+            resume_from_checkpoint = found
+        path = os.fspath(resume_from_checkpoint)
+        if not os.path.isdir(path):
+            raise ValueError(
+                f"Can't find a valid checkpoint at {path!r}: no such folder. Pass a checkpoint-N folder that "
+                f"train() wrote (the latest in output_dir is {get_last_checkpoint(self.args.output_dir)!r})."
+            )
+        weights = [name for name in ("model.safetensors", "model.safetensors.index.json")
+                   if os.path.isfile(os.path.join(path, name))]
+        rng_name = "rng_state.pth" if self.args.world_size == 1 else f"rng_state_{self.args.process_index}.pth"
+        needed = [TRAINER_STATE_NAME, OPTIMIZER_NAME, SCHEDULER_NAME, rng_name]
+        missing = [name for name in needed if not os.path.isfile(os.path.join(path, name))]
+        if not weights:
+            missing.append("model.safetensors")
+        if missing:
+            raise ValueError(
+                f"The checkpoint {path!r} is incomplete: it lacks {missing}. It may be a partial copy; resume "
+                "from another checkpoint-N folder (they are only ever written whole)."
+            )
+        try:
+            TrainerState.load_from_json(os.path.join(path, TRAINER_STATE_NAME))
+            self._read_checkpoint_weights(path)
+            for name in (OPTIMIZER_NAME, SCHEDULER_NAME, rng_name):
+                torch.load(os.path.join(path, name), weights_only=True)
+        except Exception as error:  # noqa: BLE001 - re-raised with the file and the fix
+            raise ValueError(
+                f"The checkpoint {path!r} is corrupt and cannot be resumed from ({type(error).__name__}: {error}). "
+                "Resume from an earlier checkpoint-N folder, or start again without resume_from_checkpoint."
+            ) from error
+        return path
+
+    def _read_checkpoint_weights(self, path: str) -> dict[str, torch.Tensor]:
+        from safetensors.torch import load_file
+
+        index = os.path.join(path, "model.safetensors.index.json")
+        if os.path.isfile(index):
+            with open(index, encoding="utf-8") as handle:
+                files = sorted(set(json.load(handle)["weight_map"].values()))
+        else:
+            files = ["model.safetensors"]
+        state_dict = {}
+        for name in files:
+            state_dict.update(load_file(os.path.join(path, name)))
+        return state_dict
+
+    def _load_checkpoint_into_model(self, path: str) -> None:
+        model = _unwrap(self.model)
+        state_dict = self._read_checkpoint_weights(path)
+        tied = model._tied_targets() if hasattr(model, "_tied_targets") else set()
+        result = model.load_state_dict(state_dict, strict=False)
+        missing = [key for key in result.missing_keys if key not in tied]
+        if missing or result.unexpected_keys:
+            raise ValueError(
+                f"The checkpoint {path!r} was written for another model: missing {missing[:5]}, unexpected "
+                f"{result.unexpected_keys[:5]}. Resume with the same model class and config that wrote it."
+            )
+        if hasattr(model, "tie_weights"):
+            model.tie_weights()
+
+    # -- the training loop ------------------------------------------------------------------------
+    def _setup_distributed(self) -> None:
+        """Join the process group torchrun set up, and wrap the model in DistributedDataParallel."""
+        if self.args.world_size == 1:
+            return
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            backend = "nccl" if self.args.device.type == "cuda" else "gloo"
+            dist.init_process_group(backend=backend)
+        if not isinstance(self._wrapped_model, nn.parallel.DistributedDataParallel):
+            device_ids = [self.args.device.index] if self.args.device.type == "cuda" else None
+            self._wrapped_model = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
+
+    def _barrier(self) -> None:
+        if self.args.world_size > 1:
+            torch.distributed.barrier()
+
+    def _autocast(self):
+        device_type = self.args.device.type
+        if self.args.bf16:
+            return torch.autocast(device_type, dtype=torch.bfloat16)
+        if self.args.fp16:
+            return torch.autocast(device_type, dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def compute_loss(self, model: nn.Module, inputs: dict, return_outputs: bool = False):
+        """Run the model on a batch and return its loss (and outputs)."""
+        outputs = model(**inputs)
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else getattr(outputs, "loss", None)
+        if loss is None:
+            keys = list(outputs.keys()) if hasattr(outputs, "keys") else type(outputs).__name__
+            raise ValueError(
+                f"The model did not return a loss from the inputs, only {keys}; it received {sorted(inputs)}. "
+                "Give the batches 'labels' so the model computes its loss."
+            )
+        return (loss, outputs) if return_outputs else loss
+
+    def train(self, resume_from_checkpoint: str | bool | None = None) -> TrainOutput:
+        """Train; ``resume_from_checkpoint`` = a ``checkpoint-N`` path, or True for the latest in ``output_dir``."""
+        args = self.args
+        checkpoint = self._resolve_checkpoint(resume_from_checkpoint)
+        self._check_output_dir()
+        self._check_labels()
+        set_seed(args.seed)
+        self._setup_distributed()
+
+        batches_per_epoch = len(self._batches_of_epoch(self.train_dataset, 0))
+        updates_per_epoch = max(1, math.ceil(batches_per_epoch / args.gradient_accumulation_steps))
+        if args.max_steps > 0:
+            max_steps = args.max_steps
+        else:
+            max_steps = math.ceil(args.num_train_epochs * updates_per_epoch)
+        num_epochs = math.ceil(max_steps / updates_per_epoch)
+
+        self.create_optimizer()
+        self.create_scheduler(max_steps)
+        if args.fp16:
+            self.scaler = torch.amp.GradScaler("cuda")
+        self.state = TrainerState(
+            max_steps=max_steps, num_train_epochs=num_epochs, logging_steps=args.logging_steps,
+            eval_steps=args.eval_steps, save_steps=args.save_steps, train_batch_size=args.train_batch_size,
+            is_local_process_zero=args.local_process_index == 0, is_world_process_zero=args.process_index == 0,
+        )
+        if checkpoint is not None:
+            self._load_checkpoint_into_model(checkpoint)
+            self.optimizer.load_state_dict(torch.load(os.path.join(checkpoint, OPTIMIZER_NAME), weights_only=True))
+            self.lr_scheduler.load_state_dict(torch.load(os.path.join(checkpoint, SCHEDULER_NAME), weights_only=True))
+            if self.scaler is not None and os.path.isfile(os.path.join(checkpoint, SCALER_NAME)):
+                self.scaler.load_state_dict(torch.load(os.path.join(checkpoint, SCALER_NAME), weights_only=True))
+            saved = TrainerState.load_from_json(os.path.join(checkpoint, TRAINER_STATE_NAME))
+            for name in ("global_step", "epoch", "log_history", "best_metric", "best_global_step",
+                         "best_model_checkpoint", "total_flos", "stateful_callbacks"):
+                setattr(self.state, name, getattr(saved, name))
+        epochs_done, updates_done_in_epoch = divmod(self.state.global_step, updates_per_epoch)
+
+        self.model.train()
+        self.control._new_training()
+        self._event("on_train_begin")
+        if checkpoint is not None:
+            # Last of all, so nothing above (model building, collating) shifts the random streams.
+            rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
+            _set_rng_state(torch.load(os.path.join(checkpoint, rng_name), weights_only=True))
+
+        start_time = time.time()
+        start_step = self.state.global_step
+        loss_since_log, steps_since_log, total_loss = 0.0, 0, 0.0
+        for epoch in range(epochs_done, num_epochs):
+            if self.control.should_training_stop:
+                break
+            batches = self._batches_of_epoch(self.train_dataset, epoch)
+            skip = updates_done_in_epoch * args.gradient_accumulation_steps if epoch == epochs_done else 0
+            batches = batches[skip:]  # resuming mid-epoch: the skipped batches were trained on already
+            self.control._new_epoch()
+            self._event("on_epoch_begin")
+            # group the micro-batches into optimizer steps
+            groups = [batches[i:i + args.gradient_accumulation_steps]
+                      for i in range(0, len(batches), args.gradient_accumulation_steps)]
+            loader = iter(self._dataloader(self.train_dataset, batches))
+            for group in groups:
+                self._event("on_step_begin")
+                step_loss = self._optimizer_step([next(loader) for _ in group])
+                loss_since_log += step_loss
+                total_loss += step_loss
+                steps_since_log += 1
+                self.state.global_step += 1
+                self.state.epoch = epoch + (self.state.global_step - epoch * updates_per_epoch) / updates_per_epoch
+                self.control._new_step()
+                self._event("on_step_end")
+                if self.control.should_log and steps_since_log:
+                    self._log_training(loss_since_log / steps_since_log)
+                    loss_since_log, steps_since_log = 0.0, 0
+                self._maybe_evaluate_and_save()
+                if self.control.should_training_stop or self.control.should_epoch_stop:
+                    break
+            self._event("on_epoch_end")
+            if self.control.should_log and steps_since_log:
+                self._log_training(loss_since_log / steps_since_log)
+                loss_since_log, steps_since_log = 0.0, 0
+            self._maybe_evaluate_and_save()
+
+        runtime = time.time() - start_time
+        steps_run = self.state.global_step - start_step
+        if args.load_best_model_at_end and self.state.best_model_checkpoint is not None:
+            self._barrier()
+            self._load_checkpoint_into_model(self.state.best_model_checkpoint)
+        metrics = {
+            "train_runtime": round(runtime, 4),
+            "train_samples_per_second": round(steps_run * args.train_batch_size * args.gradient_accumulation_steps
+                                              * args.world_size / max(runtime, 1e-9), 3),
+            "train_steps_per_second": round(steps_run / max(runtime, 1e-9), 3),
+            "train_loss": total_loss / max(steps_run, 1),
+        }
+        self.log(dict(metrics))
+        self._event("on_train_end")
+        return TrainOutput(self.state.global_step, metrics["train_loss"], metrics)
+
+    def _optimizer_step(self, micro_batches: list[dict]) -> float:
+        """Forward + backward on each micro-batch, then one clipped optimizer step; returns the mean loss."""
+        args, model = self.args, self._wrapped_model
+        total = 0.0
+        for index, batch in enumerate(micro_batches):
+            batch = {name: value.to(args.device) if isinstance(value, torch.Tensor) else value
+                     for name, value in batch.items()}
+            last = index == len(micro_batches) - 1
+            # DDP averages gradients across processes on backward; between accumulation steps skip that.
+            sync = model.no_sync() if isinstance(model, nn.parallel.DistributedDataParallel) and not last \
+                else contextlib.nullcontext()
+            with sync:
+                with self._autocast():
+                    loss = self.compute_loss(model, batch)
+                if not torch.isfinite(loss.detach()):
+                    self._stop_on_bad_loss(float(loss.detach()))
+                loss = loss / len(micro_batches)  # the step's gradient is the mean over its micro-batches
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                else:
+                    loss.backward()
+            total += float(loss.detach())
+
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        grad_norm = None
+        if args.max_grad_norm:
+            grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm))
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self._last_grad_norm = grad_norm
+        return total
+
+    def _stop_on_bad_loss(self, value: float) -> None:
+        last = get_last_checkpoint(self.args.output_dir)
+        self._event("on_train_end")  # closes the progress bar
+        raise FloatingPointError(
+            f"The training loss became {value} at step {self.state.global_step + 1} (epoch "
+            f"{self.state.epoch or 0:.2f}); training stopped and no checkpoint was written from these weights. "
+            f"The last good checkpoint is {last!r}. Lower learning_rate, keep max_grad_norm on, check the data for "
+            "NaN/inf labels, or use bf16 instead of fp16; then resume_from_checkpoint from that folder."
+        )
+
+    def _log_training(self, mean_loss: float) -> None:
+        logs = {"loss": round(mean_loss, 4)}
+        if self._last_grad_norm is not None:
+            logs["grad_norm"] = self._last_grad_norm
+        logs["learning_rate"] = self.lr_scheduler.get_last_lr()[0]
+        self.log(logs)
+
+    def _maybe_evaluate_and_save(self) -> None:
+        if self.control.should_evaluate:
+            metrics = self.evaluate()
+            self._update_best(metrics)
+        if self.control.should_save:
+            self._save_checkpoint()
+        self.control.should_evaluate = self.control.should_save = self.control.should_log = False
+
+    def _update_best(self, metrics: dict) -> None:
+        name = self.args.metric_for_best_model
+        if name is None:
+            return
+        key = name if name.startswith("eval_") else f"eval_{name}"
+        if key not in metrics:
+            raise KeyError(
+                f"metric_for_best_model={name!r} but the evaluation returned only {sorted(metrics)}; "
+                "use one of those names (without the 'eval_' prefix is fine)."
+            )
+        value = metrics[key]
+        best = self.state.best_metric
+        if best is None or (value > best if self.args.greater_is_better else value < best):
+            self.state.best_metric = value
+            self.state.best_global_step = self.state.global_step
+
+    def log(self, logs: dict[str, float]) -> None:
+        """Add ``epoch`` and ``step`` to ``logs``, append to ``state.log_history`` and fire ``on_log``."""
+        if self.state.epoch is not None:
+            logs["epoch"] = self.state.epoch
+        logs["step"] = self.state.global_step
+        self.state.log_history.append(logs)
+        self._event("on_log", logs=logs)
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def _save_checkpoint(self) -> None:
+        """Write ``checkpoint-N/`` atomically: into ``tmp-checkpoint-N/``, fsync, then one rename."""
+        args = self.args
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        final = os.path.join(args.output_dir, name)
+        temporary = os.path.join(args.output_dir, f"tmp-{name}")
+        if self.state.best_global_step == self.state.global_step:
+            self.state.best_model_checkpoint = final
+        main = self.state.is_world_process_zero
+        if main:
+            shutil.rmtree(temporary, ignore_errors=True)  # a leftover of an earlier crash
+            os.makedirs(temporary)
+        self._barrier()
+        rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
+        torch.save(_rng_state(), os.path.join(temporary, rng_name))  # every process has its own streams
+        self._barrier()
+        if main:
+            _unwrap(self.model).save_pretrained(temporary)
+            if callable(getattr(self.processing_class, "save_pretrained", None)):
+                self.processing_class.save_pretrained(temporary)
+            torch.save(self.optimizer.state_dict(), os.path.join(temporary, OPTIMIZER_NAME))
+            torch.save(self.lr_scheduler.state_dict(), os.path.join(temporary, SCHEDULER_NAME))
+            if self.scaler is not None:
+                torch.save(self.scaler.state_dict(), os.path.join(temporary, SCALER_NAME))
+            with open(os.path.join(temporary, TRAINING_ARGS_NAME), "w", encoding="utf-8") as handle:
+                handle.write(args.to_json_string() + "\n")
+            self.state.save_to_json(os.path.join(temporary, TRAINER_STATE_NAME))
+            _fsync_tree(temporary)
+            if os.path.exists(final):  # saving the same step twice: replace the old one
+                shutil.rmtree(final)
+            os.replace(temporary, final)  # the atomic step: before it no checkpoint-N exists, after it a whole one
+            _fsync_dir(args.output_dir)
+            self._rotate_checkpoints()
+        self._barrier()
+        self._event("on_save")
+
+    def _rotate_checkpoints(self) -> None:
+        """Delete the oldest checkpoints beyond ``save_total_limit`` (never the best one)."""
+        limit = self.args.save_total_limit
+        if limit is None:
+            return
+        folder = self.args.output_dir
+        found = sorted(
+            (int(match.group(1)), os.path.join(folder, name))
+            for name in os.listdir(folder) if (match := _CHECKPOINT_RE.match(name))
+        )
+        paths = [path for _, path in found]
+        best = self.state.best_model_checkpoint
+        deletable = [path for path in paths[:-1] if path != best]  # keep the newest and the best
+        excess = len(paths) - limit
+        for path in deletable[:max(excess, 0)]:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def save_model(self, output_dir: str | None = None) -> None:
+        """Save the model (and tokenizer) with ``save_pretrained`` into ``output_dir``."""
+        output_dir = output_dir or self.args.output_dir
+        if not self.state.is_world_process_zero:
+            return
+        _unwrap(self.model).save_pretrained(output_dir)
+        if callable(getattr(self.processing_class, "save_pretrained", None)):
+            self.processing_class.save_pretrained(output_dir)
+
+    # -- evaluation and prediction --------------------------------------------------------------------
+    def prediction_step(self, model: nn.Module, inputs: dict):
+        """``(loss, predictions, labels)`` for one batch, without gradients."""
+        inputs = {name: value.to(self.args.device) if isinstance(value, torch.Tensor) else value
+                  for name, value in inputs.items()}
+        has_labels = all(name in inputs for name in self.label_names)
+        with torch.no_grad(), self._autocast():
+            outputs = model(**inputs)
+        loss = getattr(outputs, "loss", None) if has_labels else None
+        fields = [value for key, value in outputs.items()
+                  if key not in _OUTPUT_FIELDS_NOT_PREDICTIONS and isinstance(value, torch.Tensor)]
+        predictions = fields[0] if len(fields) == 1 else tuple(fields)
+        labels = None
+        if has_labels:
+            labels = inputs[self.label_names[0]] if len(self.label_names) == 1 else \
+                tuple(inputs[name] for name in self.label_names)
+        return loss, predictions, labels
+
+    def _prediction_loop(self, dataset, prefix: str) -> PredictionOutput:
+        dataloader = self.get_eval_dataloader(dataset)
+        model = _unwrap(self.model)
+        was_training = model.training
+        model.eval()
+        start = time.time()
+        loss_sum, count, predictions, labels = 0.0, 0, [], []
+        try:
+            for batch in dataloader:
+                loss, batch_predictions, batch_labels = self.prediction_step(model, batch)
+                size = len(next(iter(batch.values())))
+                if loss is not None:
+                    loss_sum += float(loss) * size  # batch means weighted by batch size
+                    count += size
+                predictions.append(batch_predictions)
+                if batch_labels is not None:
+                    labels.append(batch_labels)
+        finally:
+            model.train(was_training)
+        runtime = time.time() - start
+
+        def gather(items):
+            if not items:
+                return None
+            if isinstance(items[0], tuple):
+                return tuple(_concat([_to_numpy(item[i]) for item in items]) for i in range(len(items[0])))
+            return _concat([_to_numpy(item) for item in items])
+
+        all_predictions, all_labels = gather(predictions), gather(labels)
+        metrics: dict[str, float] = {}
+        if count:
+            metrics[f"{prefix}_loss"] = loss_sum / count
+        if self.compute_metrics is not None and all_labels is not None:
+            for key, value in self.compute_metrics(EvalPrediction(all_predictions, all_labels)).items():
+                metrics[key if key.startswith(f"{prefix}_") else f"{prefix}_{key}"] = float(value)
+        metrics[f"{prefix}_runtime"] = round(runtime, 4)
+        metrics[f"{prefix}_samples_per_second"] = round(len(dataset) / max(runtime, 1e-9), 3)
+        metrics[f"{prefix}_steps_per_second"] = round(len(dataloader) / max(runtime, 1e-9), 3)
+        return PredictionOutput(all_predictions, all_labels, metrics)
+
+    def evaluate(self, eval_dataset=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """Loss (and ``compute_metrics``) on the evaluation set; logged and passed to ``on_evaluate``."""
+        dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
+        if dataset is None:
+            raise ValueError("evaluate() needs an eval_dataset: pass one to the Trainer or to evaluate().")
+        output = self._prediction_loop(self._remove_unused_columns(dataset), metric_key_prefix)
+        self.log(dict(output.metrics))
+        self._event("on_evaluate", metrics=output.metrics)
+        return output.metrics
+
+    def predict(self, test_dataset, metric_key_prefix: str = "test") -> PredictionOutput:
+        """Predictions (logits as numpy), label ids (if the dataset has labels) and metrics."""
+        output = self._prediction_loop(self._remove_unused_columns(test_dataset), metric_key_prefix)
+        self._event("on_predict", metrics=output.metrics)
+        return output
+
+
+__all__ = [
+    "Trainer", "TrainingArguments", "TrainerState", "TrainerControl", "TrainerCallback", "EarlyStoppingCallback",
+    "EvalPrediction", "PredictionOutput", "TrainOutput", "set_seed", "get_last_checkpoint", "get_scheduler",
+]
