@@ -1214,7 +1214,8 @@ class GenerationMixin:
             cand_seqs = _take_beams(running, cand_beam)  # (b, c, L)
             cand_seqs[:, :, cur_len] = cand_token
             cand_origin = _take_beams(running_origin, cand_beam)  # (b, c, L - prompt)
-            cand_origin[:, :, cur_len - prompt_length] = cand_beam + torch.arange(batch, device=device)[:, None] * num_beams
+            row_offset = torch.arange(batch, device=device)[:, None] * num_beams  # (b, 1) first flat row of a prompt
+            cand_origin[:, :, cur_len - prompt_length] = cand_beam + row_offset
 
             # b. Which candidates end here.
             cand_ends = torch.full_like(cand_beam, cur_len + 1 >= max_length, dtype=torch.bool)  # (b, c)

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from conftest import quiet_transformers
+from hfexplain import AutoModelForCausalLM
 from hfexplain.generation import (
     GenerationConfig,
     GenerationMixin,
@@ -252,12 +253,17 @@ def test_sampling_uses_the_checkpoint_generation_config(tmp_path):
         do_sample=True, top_k=7, temperature=0.8, max_new_tokens=9, bos_token_id=1, eos_token_id=2, pad_token_id=PAD
     )
     reference.save_pretrained(folder)
-    ours = GPT2LMHeadModel.from_pretrained(folder)
+    ours = AutoModelForCausalLM.from_pretrained(folder)
+    assert isinstance(ours, GPT2LMHeadModel)
     assert ours.generation_config.top_k == 7 and ours.generation_config.do_sample is True
     ids, mask = prompts(batch=True)
     expected, actual = both(reference, ours, ids, mask, seed=11)
     assert expected.shape[1] == ids.shape[1] + 9
     assert torch.equal(actual, expected)
+    # a generation_config passed to from_pretrained replaces the file's
+    override = GPT2LMHeadModel.from_pretrained(folder, generation_config=GenerationConfig(max_new_tokens=3))
+    assert override.generation_config.top_k is None
+    assert override.generate(ids, attention_mask=mask, pad_token_id=PAD).shape[1] == ids.shape[1] + 3
 
 
 # ------------------------------------------------------------------------- processors, one at a time
@@ -339,7 +345,8 @@ def test_generation_config_json_round_trip_with_transformers(tmp_path):
     original.pop("transformers_version")
     assert written == original  # same keys, same values
     again = transformers.GenerationConfig.from_pretrained(tmp_path / "ours")
-    assert again.to_diff_dict() | {"transformers_version": None} == theirs.to_diff_dict() | {"transformers_version": None}
+    unversioned = {"transformers_version": None}
+    assert again.to_diff_dict() | unversioned == theirs.to_diff_dict() | unversioned
 
 
 def test_model_save_writes_generation_config_like_transformers(pair, tmp_path):
@@ -483,7 +490,8 @@ def test_steps_record_each_processor_and_the_kv_cache(pair):
         names = [stage.name.split("(")[0] for stage in step.stages]
         assert names == ["logits", "TemperatureLogitsWarper", "TopKLogitsWarper", "TopPLogitsWarper"]
         assert step.stages[0].kept == VOCAB and step.stages[2].kept == 4 and step.stages[3].kept <= 4
-        assert step.stages[2].top_probs[4:] == [0.0] * 4 and math.isclose(sum(step.stages[2].top_probs), 1, rel_tol=1e-5)
+        assert step.stages[2].top_probs[4:] == [0.0] * 4
+        assert math.isclose(sum(step.stages[2].top_probs), 1, rel_tol=1e-5)
         assert step.token_id in step.final.top_ids[: step.final.kept]
         positions = ids.shape[1] + i  # everything fed so far
         assert step.position == positions and step.kv_cache_positions == positions
@@ -512,7 +520,7 @@ def test_steps_show_token_text(gpt2_pair, tokenizers_pair):
         (dict(max_new_tokens=-3), "max_new_tokens must be an integer >= 1"),
         (dict(max_new_tokens=3, do_sample=True, top_p=0.0), r"top_p must be in \(0, 1\]"),
         (dict(max_new_tokens=3, do_sample=True, top_p=1.5), r"top_p must be in \(0, 1\]"),
-        (dict(max_new_tokens=3, do_sample=True, temperature=0.0), "temperature must be > 0 when sampling.*do_sample=False"),
+        (dict(max_new_tokens=3, do_sample=True, temperature=0.0), "must be > 0 when sampling.*do_sample=False"),
         (dict(max_new_tokens=3, do_sample=True, temperature=-1.0), "temperature must be > 0"),
         (dict(max_new_tokens=3, num_beams=0), "num_beams must be an integer >= 1"),
         (dict(max_new_tokens=3, top_k=-1), "top_k must be an integer >= 0"),
