@@ -69,7 +69,15 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
+# Subpackages reachable as attributes (``hfexplain.assets.tiny_gpt2_path()``), imported on first use.
+_SUBMODULES = {"assets", "exercises", "generation", "hub", "layers", "models", "pipelines", "training"}
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"hfexplain.{name}")
+        globals()[name] = module
+        return module
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'hfexplain' has no attribute {name!r}")

@@ -2,7 +2,8 @@
 
     question + context ─► [CLS] question [SEP] context [SEP]  (long contexts: several windows)
         ─► model ─► start_logits (s,), end_logits (s,): "the answer starts / ends here"
-        ─► softmax over the *context* tokens only (the question and padding can't be the answer)
+        ─► softmax over the context tokens plus [CLS] (the "no answer" slot; the question and
+           padding are masked out), as transformers 4's pipeline did
         ─► best span: start <= end < start + max_answer_len, score = P(start) * P(end)
         ─► characters of the context through the tokenizer's offsets
         ─► {"score": 0.71, "start": 30, "end": 36, "answer": "Berlin"}
