@@ -188,6 +188,7 @@ _LOAD_ARGS = {
     "allow_pickle",
     "ignore_mismatched_sizes",
     "output_loading_info",
+    "generation_config",
 }
 
 

@@ -171,8 +171,13 @@ class ActivationCache(Mapping):
         return torch.stack([self[alias, layer] for layer in range(self._model.num_hook_layers())])
 
     def nbytes(self) -> int:
-        """Total size of the cached tensors in bytes."""
-        return sum(t.numel() * t.element_size() for t in self._data.values())
+        """Memory held by the cached tensors in bytes, each tensor counted once.
+
+        One tensor can sit under two names (a block's ``resid_post`` is the next block's
+        ``resid_pre``), so tensors are told apart by where their data lives.
+        """
+        distinct = {(t.data_ptr(), t.dtype, tuple(t.shape)): t for t in self._data.values()}
+        return sum(t.numel() * t.element_size() for t in distinct.values())
 
     def __repr__(self) -> str:
         return f"ActivationCache({len(self)} tensors, {self.nbytes() / 2**20:.1f} MiB)"

@@ -151,6 +151,13 @@ class PreTrainedModel(nn.Module, HookedMixin):
                     params.pop(id(module.weight), None)
         return sum(p.numel() for p in params.values())
 
+    def generate(self, *args, **kwargs):
+        """Only models with a language-modelling head generate; they override this."""
+        raise TypeError(
+            f"{type(self).__name__} has no language-modelling head, so it cannot generate text; load the "
+            "checkpoint with AutoModelForCausalLM.from_pretrained(...) to get one."
+        )
+
     # -- loading -------------------------------------------------------------------
 
     @classmethod

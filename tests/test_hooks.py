@@ -162,3 +162,15 @@ def test_models_pickle_and_deepcopy(model, ids):
 def test_hookpoint_rejects_unknown_alias():
     with pytest.raises(ValueError, match="unknown hook alias 'resid'"):
         HookPoint("resid")
+
+
+def test_cache_size_counts_shared_tensors_once(model, ids):
+    _, cache = model.run_with_cache(ids, names_filter=[("resid_post", 0), ("resid_pre", 1)])
+    assert cache["resid_post", 0].data_ptr() == cache["resid_pre", 1].data_ptr()
+    assert cache.nbytes() == cache["resid_post", 0].numel() * 4
+
+
+def test_bare_model_cannot_generate():
+    bare = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=10, n_positions=8))
+    with pytest.raises(TypeError, match="GPT2Model has no language-modelling head.*AutoModelForCausalLM"):
+        bare.generate(torch.zeros(1, 2, dtype=torch.long), max_new_tokens=2)

@@ -1,0 +1,504 @@
+"""hfexplain against transformers, side by side in one process, on identical random weights.
+
+    .venv/bin/python benchmarks/run.py            # full run (10-15 minutes on a quiet 2-core machine)
+    .venv/bin/python benchmarks/run.py --quick    # fewer repeats (a few minutes on a quiet 2-core machine)
+
+Writes benchmarks/results/latest.json and latest.md (see README.md for what each number
+means and how it is measured). Targets are shown next to the numbers and never asserted:
+a missed target is a finding to explain, not a failure to hide.
+
+Models: a GPT-2 shaped like GPT-2 small (12 layers, 768 wide, 12 heads, 50257 tokens) and
+a LLaMA of similar size (12 layers, 768 wide, 12 query / 4 key-value heads, MLP 2048,
+32000 tokens). transformers builds each from a fixed seed and saves it; hfexplain loads
+that folder with ``from_pretrained``, so both run the same weights (checked: the logits
+and a greedy continuation must agree before anything is timed). CPU, fp32, no autograd,
+``torch.set_num_threads`` fixed for the whole run.
+
+Timings are interleaved: every repeat runs both libraries, alternating which goes
+first, so a machine that slows down or speeds up during the run affects both alike.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+RESULTS = REPO / "benchmarks" / "results"
+
+TARGETS = {
+    "forward": "hfexplain / transformers latency <= 1.0",
+    "generate": "hfexplain / transformers tokens/s >= 1.2",
+    "cache": "run_with_cache latency <= 1.5 x a plain forward",
+}
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a few minutes on 2 cores)")
+    parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
+                        help="torch.set_num_threads for the whole run (default: min(4, cores))")
+    parser.add_argument("--families", default="gpt2,llama", help="comma-separated: gpt2, llama")
+    parser.add_argument("--sections", default="forward,cache,generate,import",
+                        help="comma-separated: forward, cache, generate, import")
+    parser.add_argument("--out", default=str(RESULTS), help="folder for latest.json / latest.md")
+    return parser.parse_args()
+
+
+def repeats(quick: bool) -> dict[str, int]:
+    """Timed repeats per measurement (each preceded by one untimed warm-up run)."""
+    if quick:
+        return {"forward_1": 3, "forward_8": 2, "cache": 2, "generate": 2, "import": 2}
+    return {"forward_1": 10, "forward_8": 5, "cache": 5, "generate": 3, "import": 10}
+
+
+def machine_description(threads: int) -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    import transformers
+
+    import hfexplain
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": threads,
+        "load_average_at_start": _load_average(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "hfexplain": hfexplain.__version__,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def build_pair(family: str, folder: str):
+    """(hfexplain model, transformers model, description) with the same random weights."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    if family == "gpt2":
+        from hfexplain.models.gpt2 import GPT2LMHeadModel
+
+        config = transformers.GPT2Config(n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024)
+        theirs = transformers.GPT2LMHeadModel(config)
+        ours_class = GPT2LMHeadModel
+        shape = "GPT-2 small shape: 12 layers, 768 wide, 12 heads, 50257 tokens, 1024 positions"
+    else:
+        from hfexplain.models.llama import LlamaForCausalLM
+
+        config = transformers.LlamaConfig(
+            num_hidden_layers=12, hidden_size=768, intermediate_size=2048, num_attention_heads=12,
+            num_key_value_heads=4, vocab_size=32000, max_position_embeddings=2048,
+        )
+        theirs = transformers.LlamaForCausalLM(config)
+        ours_class = LlamaForCausalLM
+        shape = "LLaMA: 12 layers, 768 wide, 12 query / 4 key-value heads, MLP 2048, 32000 tokens"
+    theirs.eval()
+    theirs.save_pretrained(folder)
+    ours = ours_class.from_pretrained(folder)
+    ours.eval()
+    params = sum(p.numel() for p in {id(p): p for p in theirs.parameters()}.values())
+    info = {"shape": shape, "parameters": params, "attn_implementation": theirs.config._attn_implementation}
+    return ours, theirs, info
+
+
+def check_same_weights(ours, theirs, vocab: int) -> dict:
+    """The logits and a short greedy continuation must agree before anything is timed."""
+    ids = torch.randint(0, vocab, (2, 16), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        diff = (ours(ids, use_cache=False).logits - theirs(input_ids=ids, use_cache=False).logits).abs().max()
+        same_tokens = torch.equal(
+            ours.generate(ids[:1], max_new_tokens=8, eos_token_id=None, pad_token_id=0),
+            theirs.generate(ids[:1], max_new_tokens=8, eos_token_id=None, pad_token_id=0),
+        )
+    if diff > 1e-3 or not same_tokens:
+        raise SystemExit(f"the two models disagree (max logit difference {float(diff):.2e}, "
+                         f"same greedy tokens: {same_tokens}); timings would compare different computations.")
+    return {"max_abs_logit_difference": float(diff), "same_greedy_tokens": same_tokens}
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def interleaved(runs: dict[str, Callable[[], object]], n: int, warmup: bool = True) -> dict[str, dict]:
+    """Time each callable ``n`` times (after one warm-up run), alternating the order every repeat.
+
+    Returns, per name, ``{"wall": [...], "cpu": [...]}`` in seconds. Wall time is what a
+    user waits; CPU time (``time.process_time``: all threads of this process) is the work
+    done, and shifts much less when other programs compete for the cores.
+    """
+    names = list(runs)
+    for name in names if warmup else ():  # warm-up: first-call allocations, kernel selection
+        runs[name]()
+    times = {name: {"wall": [], "cpu": []} for name in names}
+    for i in range(n):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            gc.collect()
+            wall, cpu = time.perf_counter(), time.process_time()
+            runs[name]()
+            times[name]["wall"].append(time.perf_counter() - wall)
+            times[name]["cpu"].append(time.process_time() - cpu)
+    return times
+
+
+def summary(times: dict) -> dict:
+    return {"median_s": statistics.median(times["wall"]), "min_s": min(times["wall"]),
+            "median_cpu_s": statistics.median(times["cpu"]), "runs": len(times["wall"])}
+
+
+def peak_allocated(fn: Callable[[], object]) -> tuple[int, int]:
+    """(peak, retained) bytes allocated by torch's CPU allocator while ``fn`` runs.
+
+    torch has no allocator statistics for CPU tensors, but its profiler with
+    ``profile_memory=True`` records every allocation and free with the allocator's
+    running total ("Total Allocated", counted from 0 when profiling starts). The peak of
+    that total is the extra memory ``fn`` needed at its worst moment; "retained" is what
+    is still allocated when it returns (e.g. the tensors an activation cache holds).
+    Only allocations torch makes are counted (not the Python objects around them).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    gc.collect()
+    with tempfile.TemporaryDirectory() as tmp:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            result = fn()
+        path = os.path.join(tmp, "trace.json")
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = json.load(f)["traceEvents"]
+    memory = [e["args"] for e in events if e.get("name") == "[memory]"]
+    del result
+    if not memory:
+        return 0, 0
+    # The running total is not reset between profiler sessions (frees made while no
+    # profiler listens are missed), so measure from where it stood before the first event.
+    start = memory[0]["Total Allocated"] - memory[0]["Bytes"]
+    totals = [m["Total Allocated"] - start for m in memory]
+    return max(0, max(totals)), totals[-1]
+
+
+def ratio(ours: float, theirs: float) -> float:
+    return ours / theirs if theirs else float("nan")
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def bench_forward(ours, theirs, vocab: int, reps: dict) -> list[dict]:
+    rows = []
+    for batch, n in ((1, reps["forward_1"]), (8, reps["forward_8"])):
+        ids = torch.randint(0, vocab, (batch, 128), generator=torch.Generator().manual_seed(batch))
+
+        def run_ours():
+            return ours(ids, use_cache=False)
+
+        def run_theirs():
+            return theirs(input_ids=ids, use_cache=False)
+
+        with torch.no_grad():  # the 1x128 runs warm both models up for the 8x128 ones
+            times = interleaved({"hfexplain": run_ours, "transformers": run_theirs}, n, warmup=batch == 1)
+        a, b = summary(times["hfexplain"]), summary(times["transformers"])
+        rows.append({
+            "metric": f"forward {batch}x128 (ms)",
+            "hfexplain": a["median_s"] * 1e3, "transformers": b["median_s"] * 1e3,
+            "ratio": ratio(a["median_s"], b["median_s"]), "target": "<= 1.0",
+            "ratio_cpu": ratio(a["median_cpu_s"], b["median_cpu_s"]),
+            "met": ratio(a["median_s"], b["median_s"]) <= 1.0, "details": {"hfexplain": a, "transformers": b},
+        })
+    return rows
+
+
+def bench_cache(ours, theirs, vocab: int, reps: dict) -> list[dict]:
+    """run_with_cache (every hook point stored) against a plain forward, both ours, at 1x512."""
+    ids = torch.randint(0, vocab, (1, 512), generator=torch.Generator().manual_seed(5))
+    cached_bytes = {}
+
+    def plain():
+        return ours(ids, use_cache=False)
+
+    def with_cache():
+        output, cache = ours.run_with_cache(ids, use_cache=False)
+        cached_bytes["n"] = cache.nbytes()
+        cached_bytes["tensors"] = len(cache)
+        return output, cache
+
+    def theirs_everything():
+        # transformers' nearest equivalent: every hidden state and attention pattern (eager attention)
+        return theirs(input_ids=ids, use_cache=False, output_hidden_states=True, output_attentions=True)
+
+    with torch.no_grad():
+        times = interleaved({"plain": plain, "run_with_cache": with_cache}, reps["cache"])
+        plain_peak, _ = peak_allocated(plain)
+        cache_peak, cache_retained = peak_allocated(with_cache)
+        theirs_plain_peak, _ = peak_allocated(lambda: theirs(input_ids=ids, use_cache=False))
+        previous = theirs.config._attn_implementation
+        theirs.set_attn_implementation("eager")
+        try:
+            their_times = interleaved({"everything": theirs_everything}, max(1, reps["cache"] // 2), warmup=False)
+            their_peak, _ = peak_allocated(theirs_everything)
+        finally:
+            theirs.set_attn_implementation(previous)
+    plain_s, cache_s = summary(times["plain"]), summary(times["run_with_cache"])
+    cache_ratio = ratio(cache_s["median_s"], plain_s["median_s"])
+    mib = 2**20
+    return [
+        {
+            "metric": "run_with_cache 1x512 vs plain forward, hfexplain (ms)", "hfexplain": cache_s["median_s"] * 1e3,
+            "transformers": None, "baseline": plain_s["median_s"] * 1e3, "ratio": cache_ratio, "target": "<= 1.5",
+            "ratio_cpu": ratio(cache_s["median_cpu_s"], plain_s["median_cpu_s"]),
+            "met": cache_ratio <= 1.5,
+            "details": {
+                "plain_forward": plain_s, "run_with_cache": cache_s,
+                "transformers_hidden_states_and_attentions_eager": summary(their_times["everything"]),
+            },
+        },
+        {
+            "metric": "peak memory 1x512 (MiB)", "hfexplain": cache_peak / mib, "transformers": None,
+            "baseline": plain_peak / mib,
+            "ratio": ratio(cache_peak, plain_peak + cached_bytes["n"]), "target": "~1.0 (peak <= plain + cache)",
+            "met": None,
+            "details": {
+                "plain_forward_peak_MiB": plain_peak / mib,
+                "run_with_cache_peak_MiB": cache_peak / mib,
+                "run_with_cache_retained_MiB": cache_retained / mib,
+                "cached_tensors": cached_bytes["tensors"],
+                "sum_of_cached_tensor_sizes_MiB": cached_bytes["n"] / mib,
+                "ratio_meaning": "run_with_cache peak / (plain forward peak + sum of cached tensor sizes)",
+                "transformers_plain_forward_peak_MiB": theirs_plain_peak / mib,
+                "transformers_hidden_states_and_attentions_eager_peak_MiB": their_peak / mib,
+                "method": "torch.profiler(profile_memory=True): max of the CPU allocator's 'Total Allocated'",
+            },
+        },
+    ]
+
+
+def bench_generate(ours, theirs, vocab: int, reps: dict) -> list[dict]:
+    """Greedy, 64 new tokens after a 32-token prompt, with and without the KV cache."""
+    ids = torch.randint(0, vocab, (1, 32), generator=torch.Generator().manual_seed(7))
+    new_tokens = 64
+    rows = []
+    for use_cache in (True, False):
+        outputs = {}
+        settings = dict(max_new_tokens=new_tokens, do_sample=False, use_cache=use_cache, eos_token_id=None,
+                        pad_token_id=0)
+
+        def run_ours():
+            outputs["hfexplain"] = ours.generate(ids, **settings)
+
+        def run_theirs():
+            outputs["transformers"] = theirs.generate(ids, **settings)
+
+        def warm_up():  # a short generation primes both without paying for a full one
+            ours.generate(ids, **{**settings, "max_new_tokens": 2})
+            theirs.generate(ids, **{**settings, "max_new_tokens": 2})
+
+        with torch.no_grad():
+            warm_up()
+            times = interleaved({"hfexplain": run_ours, "transformers": run_theirs}, reps["generate"], warmup=False)
+        a, b = summary(times["hfexplain"]), summary(times["transformers"])
+        ours_tps, theirs_tps = new_tokens / a["median_s"], new_tokens / b["median_s"]
+        same = torch.equal(outputs["hfexplain"], outputs["transformers"])
+        label = "with KV cache" if use_cache else "without cache"
+        rows.append({
+            "metric": f"greedy 32+64 tokens {label} (tokens/s)", "hfexplain": ours_tps, "transformers": theirs_tps,
+            "ratio": ratio(ours_tps, theirs_tps), "target": ">= 1.2" if use_cache else "(shown)",
+            "ratio_cpu": ratio(b["median_cpu_s"], a["median_cpu_s"]),  # tokens per CPU-second
+            "met": ratio(ours_tps, theirs_tps) >= 1.2 if use_cache else None,
+            "details": {"hfexplain": a, "transformers": b, "same_tokens": same},
+        })
+    return rows
+
+
+IMPORTS = {
+    "import hfexplain": "import hfexplain",
+    "hfexplain GPT2LMHeadModel": "from hfexplain import GPT2LMHeadModel",
+    "import transformers": "import transformers",
+    "transformers GPT2LMHeadModel": "from transformers import GPT2LMHeadModel",
+}
+
+
+def bench_import(reps: dict) -> list[dict]:
+    """Each import in a fresh interpreter, timed inside it (interpreter start-up excluded)."""
+    probe = "import time; s = time.perf_counter(); {stmt}; print(time.perf_counter() - s)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    times: dict[str, list[float]] = {name: [] for name in IMPORTS}
+    names = list(IMPORTS)
+    for i in range(reps["import"] + 1):
+        for name in (names if i % 2 == 0 else names[::-1]):
+            out = subprocess.run([sys.executable, "-c", probe.format(stmt=IMPORTS[name])], capture_output=True,
+                                 text=True, env=env, cwd=str(REPO), check=True)
+            if i > 0:  # the first round only warms the file system cache
+                times[name].append(float(out.stdout.strip().splitlines()[-1]))
+    med = {name: statistics.median(t) for name, t in times.items()}
+    return [
+        {"metric": "import hfexplain vs import transformers (ms)", "hfexplain": med["import hfexplain"] * 1e3,
+         "transformers": med["import transformers"] * 1e3,
+         "ratio": ratio(med["import hfexplain"], med["import transformers"]), "target": "(shown)", "met": None,
+         "details": {name: {"median_s": statistics.median(t), "min_s": min(t), "runs": len(t)}
+                     for name, t in times.items()}},
+        {"metric": "import + GPT2LMHeadModel class (ms)", "hfexplain": med["hfexplain GPT2LMHeadModel"] * 1e3,
+         "transformers": med["transformers GPT2LMHeadModel"] * 1e3,
+         "ratio": ratio(med["hfexplain GPT2LMHeadModel"], med["transformers GPT2LMHeadModel"]),
+         "target": "(shown)", "met": None, "details": {}},
+    ]
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def markdown(results: dict) -> str:
+    machine = results["machine"]
+    lines = [
+        "# hfexplain vs transformers",
+        "",
+        f"`{results['command']}` on {machine['date']}. Medians of interleaved runs (wall clock). ratio = "
+        "hfexplain / transformers: for latency lower is better, for tokens/s higher is better; for run_with_cache "
+        "it is cached / plain forward. \"ratio (CPU time)\" is the same ratio computed from the process's CPU "
+        "time, which moves much less when other programs compete for the cores.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, torch threads {machine['torch_threads']}, "
+        f"load average at start {machine['load_average_at_start']}, at end {machine.get('load_average_at_end')}; "
+        f"Python {machine['python']}, torch {machine['torch']}, transformers {machine['transformers']}, "
+        f"hfexplain {machine['hfexplain']}.",
+        "",
+    ]
+    if machine["load_average_at_start"] and machine["load_average_at_start"][0] > machine["cores"]:
+        lines += ["**The machine was busy with other work (load average above its core count): absolute times are "
+                  "inflated and ratios are noisy.**", ""]
+    for family, data in results["families"].items():
+        model, check = data["model"], data["check"]
+        lines += [
+            f"## {family}: {model['shape']} ({model['parameters'] / 1e6:.1f}M parameters)",
+            "",
+            f"Same weights checked: max |logit difference| {check['max_abs_logit_difference']:.1e}, "
+            f"same greedy tokens: {fmt(check['same_greedy_tokens'])}.",
+            "",
+            "| metric | hfexplain | transformers | baseline | ratio | target | met | ratio (CPU time) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in data["rows"]:
+            cells = [row["metric"], fmt(row["hfexplain"]), fmt(row["transformers"]), fmt(row.get("baseline")),
+                     fmt(row["ratio"]), row["target"], fmt(row["met"]), fmt(row.get("ratio_cpu"))]
+            lines.append("| " + " | ".join(cells) + " |")
+        memory = next((r for r in data["rows"] if r["metric"].startswith("peak memory")), None)
+        if memory:
+            d = memory["details"]
+            lines += [
+                "",
+                f"Activation cache at 1x512: {d['cached_tensors']} tensors, "
+                f"{d['sum_of_cached_tensor_sizes_MiB']:.0f} MiB in total; run_with_cache peak "
+                f"{d['run_with_cache_peak_MiB']:.0f} MiB against {d['plain_forward_peak_MiB']:.0f} MiB for a plain "
+                f"forward. transformers: {d['transformers_plain_forward_peak_MiB']:.0f} MiB plain, "
+                f"{d['transformers_hidden_states_and_attentions_eager_peak_MiB']:.0f} MiB with every hidden state "
+                f"and attention pattern (eager). Method: {d['method']}.",
+            ]
+        for row in data["rows"]:
+            if row["metric"].startswith("greedy"):
+                lines += ["", f"{row['metric']}: same tokens in both libraries: {fmt(row['details']['same_tokens'])}."]
+        lines.append("")
+    if results.get("imports"):
+        lines += ["## import time (fresh interpreter each)", "",
+                  "| metric | hfexplain | transformers | ratio |", "|---|---|---|---|"]
+        for row in results["imports"]:
+            cells = [row["metric"], fmt(row["hfexplain"]), fmt(row["transformers"]), fmt(row["ratio"])]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [f"Total run time: {results['elapsed_s']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def write(results: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("latest.json", json.dumps(results, indent=2, default=str) + "\n"),
+                       ("latest.md", markdown(results))):
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    reps = repeats(args.quick)
+    sections = set(args.sections.split(","))
+    started = time.perf_counter()
+    command = " ".join([".venv/bin/python", "benchmarks/run.py", *sys.argv[1:]])
+    results = {"command": command, "machine": machine_description(args.threads), "targets": TARGETS,
+               "repeats": reps, "families": {}, "imports": None}
+    vocab_of = {"gpt2": 50257, "llama": 32000}
+    for family in args.families.split(","):
+        print(f"[{family}] building the models ...", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            ours, theirs, model_info = build_pair(family, folder)
+        vocab = vocab_of[family]
+        data = {"model": model_info, "check": check_same_weights(ours, theirs, vocab), "rows": []}
+        for section, fn in (("forward", bench_forward), ("cache", bench_cache), ("generate", bench_generate)):
+            if section in sections:
+                print(f"[{family}] {section} ...", flush=True)
+                data["rows"] += fn(ours, theirs, vocab, reps)
+                for row in data["rows"][-2:]:
+                    print(f"    {row['metric']}: hfexplain {fmt(row['hfexplain'])}, transformers "
+                          f"{fmt(row['transformers'])}, ratio {fmt(row['ratio'])}", flush=True)
+        results["families"][family] = data
+        del ours, theirs
+        gc.collect()
+    if "import" in sections:
+        print("[import] ...", flush=True)
+        results["imports"] = bench_import(reps)
+    results["machine"]["load_average_at_end"] = _load_average()
+    results["elapsed_s"] = time.perf_counter() - started
+    write(results, Path(args.out))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
