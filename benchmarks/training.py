@@ -76,6 +76,10 @@ def main() -> dict:
         "ratio_ours_over_theirs": round(max(ours_runs) / max(theirs_runs), 3),
     }
     print(json.dumps(result, indent=2))
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "training.json")
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, indent=2)
+        handle.write("\n")
     return result
 
 
