@@ -1,7 +1,8 @@
 """Build lessons/01_tokenization.ipynb, then execute it in place so its outputs are a fresh run's.
 
-    .venv/bin/python lessons/build/01_tokenization.py             # write + execute
-    .venv/bin/python lessons/build/01_tokenization.py --no-execute
+    .venv/bin/python lessons/build/01_tokenization.py                            # write and execute
+    .venv/bin/python lessons/build/01_tokenization.py --no-execute               # only write
+    .venv/bin/python lessons/build/01_tokenization.py --no-execute --out PATH    # only write, to PATH
 
 Check it afterwards with nbval (strict output comparison):
 
@@ -10,24 +11,14 @@ Check it afterwards with nbval (strict output comparison):
 """
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
-from textwrap import dedent
+from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
+from _notebook import Lesson  # noqa: E402
 
-NAME = "01_tokenization"
-CELLS: list = []
-
-
-def md(text: str) -> None:
-    CELLS.append(nbformat.v4.new_markdown_cell(dedent(text).strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(nbformat.v4.new_code_cell(dedent(text).strip("\n")))
+lesson = Lesson("01_tokenization", cell_id="01-{:03d}")
+md, code = lesson.md, lesson.code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -569,41 +560,5 @@ token stands (positions).
 # ---------------------------------------------------------------------------------------------
 
 
-def build(path: str) -> None:
-    notebook = nbformat.v4.new_notebook(
-        cells=CELLS,
-        metadata={
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-    )
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"{NAME[:2]}-{index:03d}"  # stable ids: rebuilding gives a clean diff
-    nbformat.validate(notebook)
-    nbformat.write(notebook, path)
-
-
-def execute(path: str) -> None:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
-    subprocess.run(
-        [jupyter, "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.record_timing=False", "--ExecutePreprocessor.timeout=300", path],
-        check=True,
-        env=env,
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-execute", action="store_true", help="only write the notebook")
-    args = parser.parse_args()
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), f"{NAME}.ipynb")
-    build(path)
-    if not args.no_execute:
-        execute(path)
-    print(f"wrote lessons/{NAME}.ipynb")
-
-
 if __name__ == "__main__":
-    main()
+    lesson.main()

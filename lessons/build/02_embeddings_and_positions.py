@@ -1,7 +1,8 @@
 """Build lessons/02_embeddings_and_positions.ipynb, then execute it in place (outputs = a fresh run's).
 
-    .venv/bin/python lessons/build/02_embeddings_and_positions.py             # write + execute
-    .venv/bin/python lessons/build/02_embeddings_and_positions.py --no-execute
+    .venv/bin/python lessons/build/02_embeddings_and_positions.py                            # write and execute
+    .venv/bin/python lessons/build/02_embeddings_and_positions.py --no-execute               # only write
+    .venv/bin/python lessons/build/02_embeddings_and_positions.py --no-execute --out PATH    # only write, to PATH
 
 Check it afterwards with nbval (strict output comparison; nbval never compares image/png):
 
@@ -10,24 +11,14 @@ Check it afterwards with nbval (strict output comparison; nbval never compares i
 """
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
-from textwrap import dedent
+from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
+from _notebook import Lesson  # noqa: E402
 
-NAME = "02_embeddings_and_positions"
-CELLS: list = []
-
-
-def md(text: str) -> None:
-    CELLS.append(nbformat.v4.new_markdown_cell(dedent(text).strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(nbformat.v4.new_code_cell(dedent(text).strip("\n")))
+lesson = Lesson("02_embeddings_and_positions", cell_id="02-{:03d}")
+md, code = lesson.md, lesson.code
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,41 +407,5 @@ it saw in training; the scaled variants in `hfexplain.layers.rotary` (`linear`, 
 # ---------------------------------------------------------------------------------------------
 
 
-def build(path: str) -> None:
-    notebook = nbformat.v4.new_notebook(
-        cells=CELLS,
-        metadata={
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-    )
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"{NAME[:2]}-{index:03d}"  # stable ids: rebuilding gives a clean diff
-    nbformat.validate(notebook)
-    nbformat.write(notebook, path)
-
-
-def execute(path: str) -> None:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
-    subprocess.run(
-        [jupyter, "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.record_timing=False", "--ExecutePreprocessor.timeout=300", path],
-        check=True,
-        env=env,
-    )
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-execute", action="store_true", help="only write the notebook")
-    args = parser.parse_args()
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), f"{NAME}.ipynb")
-    build(path)
-    if not args.no_execute:
-        execute(path)
-    print(f"wrote lessons/{NAME}.ipynb")
-
-
 if __name__ == "__main__":
-    main()
+    lesson.main()

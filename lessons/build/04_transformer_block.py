@@ -1,7 +1,8 @@
 """Build lessons/04_transformer_block.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/04_transformer_block.py            # write and execute
-    .venv/bin/python lessons/build/04_transformer_block.py --no-run   # only write
+    .venv/bin/python lessons/build/04_transformer_block.py                            # write and execute
+    .venv/bin/python lessons/build/04_transformer_block.py --no-execute               # only write
+    .venv/bin/python lessons/build/04_transformer_block.py --no-execute --out PATH    # only write, to PATH
 
 The stored outputs must be exactly what a fresh run produces (nbval compares them), so
 always rebuild through this script after changing a cell.
@@ -9,25 +10,21 @@ always rebuild through this script after changing a cell.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 
-import nbformat
-
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "lessons" / "04_transformer_block.ipynb"
-CELLS: list = []
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
+from _notebook import Lesson  # noqa: E402
 
 
-def md(text: str) -> None:
-    CELLS.append(nbformat.v4.new_markdown_cell(textwrap.dedent(text).strip()))
+def _dev_checkpoint(source: str) -> str:
+    """Development only: HFX_LESSON_TINY_GPT2 names a stand-in checkpoint to load instead."""
+    dev_path = os.environ.get("HFX_LESSON_TINY_GPT2")
+    return source.replace("path = tiny_gpt2_path()", f"path = {dev_path!r}") if dev_path else source
 
 
-def code(text: str) -> None:
-    CELLS.append(nbformat.v4.new_code_cell(textwrap.dedent(text).strip()))
+lesson = Lesson("04_transformer_block", cell_id="cell-{:02d}", edit=_dev_checkpoint)
+md, code = lesson.md, lesson.code
 
 
 # ------------------------------------------------------------------------------------------
@@ -516,35 +513,5 @@ md(
 )
 
 
-def build() -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = CELLS
-    dev_path = os.environ.get("HFX_LESSON_TINY_GPT2")  # development only: a stand-in checkpoint
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"cell-{index:02d}"  # stable ids: rebuilding gives a clean diff
-        if dev_path and cell.cell_type == "code":
-            cell.source = cell.source.replace("path = tiny_gpt2_path()", f"path = {dev_path!r}")
-    notebook.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    nbformat.write(notebook, NOTEBOOK)
-
-
-def execute() -> float:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    start = time.perf_counter()
-    subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.store_widget_state=False", "--ExecutePreprocessor.record_timing=False", str(NOTEBOOK)],
-        check=True,
-        env=env,
-        cwd=ROOT,
-    )
-    return time.perf_counter() - start
-
-
 if __name__ == "__main__":
-    build()
-    if "--no-run" not in sys.argv:
-        print(f"executed {NOTEBOOK.name} in {execute():.1f} s")
+    lesson.main()

@@ -1,31 +1,22 @@
-"""Build lessons/07_checkpoints_and_hub.ipynb from the cells below.
+"""Build lessons/07_checkpoints_and_hub.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/07_checkpoints_and_hub.py            # write the notebook
-    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --execute  # ... and run it in place
+    .venv/bin/python lessons/build/07_checkpoints_and_hub.py                            # write and execute
+    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --no-execute               # only write
+    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --no-execute --out PATH    # only write, to PATH
 
 The notebook's stored outputs must be those of a fresh run (nbval compares them), so
-always rebuild with --execute after changing a cell.
+always rebuild without --no-execute after changing a cell.
 """
 from __future__ import annotations
 
-import os
-import pathlib
-import subprocess
 import sys
-from textwrap import dedent
+from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
+from _notebook import Lesson  # noqa: E402
 
-NOTEBOOK = pathlib.Path(__file__).resolve().parent.parent / "07_checkpoints_and_hub.ipynb"
-cells: list = []
-
-
-def md(text: str) -> None:
-    cells.append(nbformat.v4.new_markdown_cell(dedent(text).strip()))
-
-
-def code(text: str) -> None:
-    cells.append(nbformat.v4.new_code_cell(dedent(text).strip()))
+lesson = Lesson("07_checkpoints_and_hub", cell_id="cell-{:02d}")
+md, code = lesson.md, lesson.code
 
 
 # ----------------------------------------------------------------------------- the lesson
@@ -518,33 +509,5 @@ Next, **08 · Generation**: from next-token logits to text.
 # ----------------------------------------------------------------------------- writing it
 
 
-def build() -> None:
-    notebook = nbformat.v4.new_notebook(
-        cells=cells,
-        metadata={
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-    )
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"cell-{index:02d}"  # stable ids: a rebuild changes only what changed
-    nbformat.validate(notebook)
-    nbformat.write(notebook, NOTEBOOK)
-    print(f"wrote {NOTEBOOK.name} ({len(cells)} cells)")
-
-
-def execute() -> None:
-    """Run the notebook in place with the venv's kernel, offline, as CI does."""
-    jupyter = pathlib.Path(sys.executable).with_name("jupyter")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    subprocess.run(
-        [str(jupyter), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.record_timing=False", "--ExecutePreprocessor.timeout=120", str(NOTEBOOK)],
-        check=True, env=env,
-    )
-
-
 if __name__ == "__main__":
-    build()
-    if "--execute" in sys.argv[1:]:
-        execute()
+    lesson.main()

@@ -1,33 +1,22 @@
 """Build lessons/10_trainer.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/10_trainer.py            # write and execute
-    .venv/bin/python lessons/build/10_trainer.py --no-run   # only write
+    .venv/bin/python lessons/build/10_trainer.py                            # write and execute
+    .venv/bin/python lessons/build/10_trainer.py --no-execute               # only write
+    .venv/bin/python lessons/build/10_trainer.py --no-execute --out PATH    # only write, to PATH
 
 The stored outputs must be exactly what a fresh run produces (nbval compares them), so
 always rebuild through this script after changing a cell.
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
+from _notebook import Lesson  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "lessons" / "10_trainer.ipynb"
-CELLS: list = []
-
-
-def md(text: str) -> None:
-    CELLS.append(nbformat.v4.new_markdown_cell(textwrap.dedent(text).strip()))
-
-
-def code(text: str) -> None:
-    CELLS.append(nbformat.v4.new_code_cell(textwrap.dedent(text).strip()))
+lesson = Lesson("10_trainer", cell_id="cell-{:02d}")
+md, code = lesson.md, lesson.code
 
 
 # ------------------------------------------------------------------------------------------
@@ -383,34 +372,7 @@ md(
     atomic checkpoint writes and `torchrun` for several processes.
     """
 )
-def build() -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = CELLS
-    for index, cell in enumerate(notebook.cells):
-        cell.id = f"cell-{index:02d}"  # stable ids: rebuilding gives a clean diff
-    notebook.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    nbformat.write(notebook, NOTEBOOK)
-
-
-def execute() -> float:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    start = time.perf_counter()
-    subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         # the plotly widgets' state (their JavaScript bundle, ~15 MB) is not stored: the live
-         # kernel recreates it, and a static viewer shows the text fallback instead
-         "--ExecutePreprocessor.store_widget_state=False", "--ExecutePreprocessor.record_timing=False", str(NOTEBOOK)],
-        check=True,
-        env=env,
-        cwd=ROOT,
-    )
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
-    build()
-    if "--no-run" not in sys.argv:
-        print(f"executed {NOTEBOOK.name} in {execute():.1f} s")
+    lesson.main()
