@@ -85,9 +85,17 @@ class PreTrainedModel(nn.Module, HookedMixin):
 
         Called at the end of each model's ``__init__``.
         """
-        self.apply(self._init_weights)
+        self.apply(self._init_weights_once)
         self.tie_weights()
         self._name_hook_points()
+
+    def _init_weights_once(self, module: nn.Module) -> None:
+        # A task model's post_init runs after its bare model's: modules initialised there
+        # (everything but the new head) are not drawn a second time.
+        if getattr(module, "_is_initialized", False):
+            return
+        self._init_weights(module)
+        module._is_initialized = True
 
     def _init_weights(self, module: nn.Module) -> None:
         """Family-specific initialisation; the default matches BERT/GPT-2 conventions."""

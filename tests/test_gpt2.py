@@ -291,3 +291,16 @@ def test_saved_files_are_readable_by_others(tmp_path):
     for name in os.listdir(tmp_path / "shared"):
         mode = os.stat(tmp_path / "shared" / name).st_mode & 0o777
         assert mode == 0o666 & ~umask, (name, oct(mode))
+
+
+def test_task_model_initialises_each_weight_once():
+    """A head model builds its bare model first; post_init must not draw those weights again."""
+    config = GPT2Config(**CONFIGS["plain"])
+    torch.manual_seed(5)
+    bare = GPT2Model(config)
+    torch.manual_seed(5)
+    with_head = GPT2LMHeadModel(config)
+    for name, tensor in bare.state_dict().items():
+        assert torch.equal(with_head.transformer.state_dict()[name], tensor), name
+    std = config.initializer_range / (2 * config.n_layer) ** 0.5  # GPT-2's scaled residual init survives
+    assert abs(float(with_head.transformer.h[0].mlp.c_proj.weight.detach().std()) - std) < std * 0.2
