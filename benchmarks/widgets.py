@@ -28,38 +28,10 @@ import comm  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from hfexplain.widgets._common import CountingComm  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 REPEATS = 9
-
-
-class CountingComm:
-    """A comm that serialises like the kernel (json + binary buffers) and counts the bytes."""
-
-    sent: list[int] = []
-
-    def __init__(self, **kwargs):
-        from jupyter_client.session import json_packer
-
-        self._pack = json_packer
-        self.comm_id = kwargs.get("comm_id") or f"comm-{id(self)}"
-        self._count(kwargs.get("data"), kwargs.get("buffers"))
-
-    def _count(self, data, buffers):
-        size = len(self._pack(data or {}))
-        size += sum(len(memoryview(buffer).cast("B")) for buffer in buffers or ())
-        CountingComm.sent.append(size)
-
-    def send(self, data=None, metadata=None, buffers=None):
-        self._count(data, buffers)
-
-    def on_msg(self, callback):
-        pass
-
-    def on_close(self, callback):
-        pass
-
-    def close(self, *args, **kwargs):
-        pass
 
 
 def timed(action, repeats: int = REPEATS) -> tuple[float, int]:

@@ -28,7 +28,7 @@ from hfexplain import (
 
 widgets = pytest.importorskip("hfexplain.widgets", reason="needs the widget extras: pip install 'hfexplain[widgets]'")
 from hfexplain.widgets import AttentionDashboard, GenerationExplorer, TokenizerDashboard  # noqa: E402
-from hfexplain.widgets._common import from_typed_array  # noqa: E402
+from hfexplain.widgets._common import CountingComm, from_typed_array  # noqa: E402
 from hfexplain.widgets.tokens import bpe_merge_steps, read_bpe_model  # noqa: E402
 
 from conftest import quiet_transformers  # noqa: E402
@@ -97,35 +97,6 @@ def _hf_model(model, tmp_path, cls_name):
     transformers = quiet_transformers()
     model.save_pretrained(tmp_path / "model")
     return getattr(transformers, cls_name).from_pretrained(tmp_path / "model", attn_implementation="eager").eval()
-
-
-class RecordingComm:
-    """Stands in for the kernel's comm: serialises each message as the kernel would and keeps its size."""
-
-    sent: list[int] = []
-
-    def __init__(self, **kwargs):
-        from jupyter_client.session import json_packer
-
-        self._pack = json_packer
-        self.comm_id = kwargs.get("comm_id") or f"comm-{id(self)}"
-        self._record(kwargs.get("data"), kwargs.get("buffers"))
-
-    def _record(self, data, buffers):
-        size = len(self._pack(data or {})) + sum(len(memoryview(buffer).cast("B")) for buffer in buffers or ())
-        RecordingComm.sent.append(size)
-
-    def send(self, data=None, metadata=None, buffers=None):
-        self._record(data, buffers)
-
-    def on_msg(self, callback):
-        pass
-
-    def on_close(self, callback):
-        pass
-
-    def close(self, *args, **kwargs):
-        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,13 +423,13 @@ def test_long_empty_and_unsupported_inputs_give_messages(gpt2, bpe_tok):
 def test_a_head_change_sends_one_rounded_head(gpt2, bpe_tok, monkeypatch):
     import comm
 
-    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+    monkeypatch.setattr(comm, "create_comm", CountingComm)
     text = " ".join(["word"] * 40)
     dash = AttentionDashboard(gpt2, bpe_tok, text)
     seq = len(dash.tokens)
-    RecordingComm.sent.clear()
+    CountingComm.sent.clear()
     dash.head_slider.value = 2
-    sent = sum(RecordingComm.sent)
+    sent = sum(CountingComm.sent)
     one_head = seq * seq * 4 * 4 // 3  # float32, base64
     assert one_head <= sent < 2 * one_head + 20_000  # one head's matrix and its links; never all heads
 

@@ -258,3 +258,38 @@ def figure_widget(**layout) -> go.FigureWidget:
     base = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
     base.update(layout)
     return go.FigureWidget(layout=base)
+
+
+class CountingComm:
+    """A stand-in for the kernel's comm that measures what a widget sends to the browser.
+
+    STYLE.md asks widget payloads to stay small; this is how the tests and
+    ``benchmarks/widgets.py`` check it. Install it before any widget exists
+    (``ipywidgets``' ``comm.create_comm = CountingComm``); each message is serialised as
+    the kernel would (JSON plus binary buffers) and its size appended to ``CountingComm.sent``.
+    """
+
+    sent: list[int] = []
+
+    def __init__(self, **kwargs):
+        from jupyter_client.session import json_packer
+
+        self._pack = json_packer
+        self.comm_id = kwargs.get("comm_id") or f"comm-{id(self)}"
+        self._count(kwargs.get("data"), kwargs.get("buffers"))
+
+    def _count(self, data, buffers) -> None:
+        size = len(self._pack(data or {})) + sum(len(memoryview(buffer).cast("B")) for buffer in buffers or ())
+        CountingComm.sent.append(size)
+
+    def send(self, data=None, metadata=None, buffers=None) -> None:
+        self._count(data, buffers)
+
+    def on_msg(self, callback) -> None:
+        pass
+
+    def on_close(self, callback) -> None:
+        pass
+
+    def close(self, *args, **kwargs) -> None:
+        pass
