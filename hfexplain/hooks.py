@@ -44,8 +44,21 @@ ALIASES: dict[str, str] = {
     "mlp_out": "(b, s, d)    MLP output",
     "resid_post": "(b, s, d)    residual stream leaving a block",
     "final": "(b, s, d)    the last hidden state (after the final norm, if any)",
-    "logits": "(b, s, v)    the head's output",
+    "logits": "(b, s, v)    the language-modelling head's output (one score per vocabulary entry)",
+    "class_logits": "(b, [s,] c)  a task head's scores before pooling (c = labels; per token, or 2 for QA)",
+    # Encoder-decoder attention: queries from the decoder, keys and values from the encoder.
+    "cross_q": "(b, h, q, e)  cross-attention queries, from the decoder's positions",
+    "cross_k": "(b, h, k, e)  cross-attention keys, from the encoder's positions",
+    "cross_v": "(b, h, k, e)  cross-attention values, from the encoder's positions",
+    "cross_scores": "(b, h, q, k)  scaled, masked cross-attention scores (q = decoder, k = encoder positions)",
+    "cross_pattern": "(b, h, q, k)  cross-attention probabilities (q = decoder, k = encoder positions)",
+    "cross_z": "(b, h, q, e)  per-head cross-attention outputs: cross_pattern @ cross_v",
+    "cross_attn_out": "(b, s, d)    cross-attention output after its output projection",
+    "resid_mid_cross": "(b, s, d)    decoder residual stream after cross-attention, before the MLP",
 }
+
+# Stack names a multi-stack model may use; single-stack models use None.
+STACKS = ("encoder", "decoder", "text", "vision")
 
 
 class HookPoint(nn.Module):
@@ -54,14 +67,19 @@ class HookPoint(nn.Module):
     Args:
         alias: the shared-vocabulary name of this tensor, or ``None``.
         layer: the block index for per-layer tensors, ``None`` otherwise.
+        stack: which stack of a multi-stack model this sits in (``"encoder"`` /
+            ``"decoder"``, ``"text"`` / ``"vision"``); ``None`` in single-stack models.
     """
 
-    def __init__(self, alias: str | None = None, layer: int | None = None):
+    def __init__(self, alias: str | None = None, layer: int | None = None, stack: str | None = None):
         super().__init__()
         if alias is not None and alias not in ALIASES:
             raise ValueError(f"unknown hook alias {alias!r}; known: {', '.join(ALIASES)}")
+        if stack is not None and stack not in STACKS:
+            raise ValueError(f"unknown hook stack {stack!r}; known: {', '.join(STACKS)}")
         self.alias = alias
         self.layer = layer
+        self.stack = stack
         self.name: str | None = None  # set to the full module path by the model
 
     @property
@@ -75,7 +93,8 @@ class HookPoint(nn.Module):
     def extra_repr(self) -> str:
         if self.alias is None:
             return ""
-        return f"alias={self.alias!r}" + (f", layer={self.layer}" if self.layer is not None else "")
+        text = f"alias={self.alias!r}" + (f", layer={self.layer}" if self.layer is not None else "")
+        return text + (f", stack={self.stack!r}" if self.stack is not None else "")
 
 
 class _CallHook:

@@ -1,7 +1,7 @@
 """The shared math: attention kernel and masks, rotary positions, norms, activations, KV cache."""
 from .activations import get_activation
 from .attention import attend, build_attention_mask, causal_mask, padding_mask, repeat_kv
-from .cache import KVCache
+from .cache import EncoderDecoderCache, KVCache
 from .linear import Conv1D
 from .norms import LayerNorm, RMSNorm
 from .rotary import RotaryEmbedding, apply_rotary_pos_emb, rope_frequencies, rotate_half, standardize_rope_parameters
@@ -14,6 +14,7 @@ __all__ = [
     "repeat_kv",
     "get_activation",
     "KVCache",
+    "EncoderDecoderCache",
     "Conv1D",
     "LayerNorm",
     "RMSNorm",
