@@ -57,6 +57,10 @@ ALIASES: dict[str, str] = {
     "resid_mid_cross": "(b, s, d)    decoder residual stream after cross-attention, before the MLP",
 }
 
+# The aliases only encoder-decoders have (their decoder's cross-attention), and the one task heads use.
+CROSS_ALIASES = frozenset(name for name in ALIASES if name.startswith("cross_") or name == "resid_mid_cross")
+HEAD_ALIASES = frozenset({"logits", "class_logits"})
+
 # Stack names a multi-stack model may use; single-stack models use None.
 STACKS = ("encoder", "decoder", "text", "vision")
 

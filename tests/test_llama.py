@@ -24,7 +24,7 @@ from transformers.models.gpt_neox.modeling_gpt_neox import apply_rotary_pos_emb 
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as hf_apply_rotary
 
 from hfexplain import AutoModelForCausalLM, KVCache
-from hfexplain.hooks import ALIASES
+from hfexplain.hooks import ALIASES, CROSS_ALIASES
 from hfexplain.layers import apply_rotary_pos_emb, rope_frequencies, standardize_rope_parameters
 from hfexplain.models.llama import LlamaConfig, LlamaForCausalLM, LlamaModel
 
@@ -326,7 +326,7 @@ def test_every_alias_matches_transformers_intermediates(name, workdir):
 
     per_layer = {"resid_pre", "q", "k", "v", "scores", "pattern", "z", "attn_out", "resid_mid", "mlp_pre",
                  "mlp_post", "mlp_out", "resid_post"}
-    assert set(ALIASES) - per_layer - {"embed", "final", "logits"} == {"pos_embed"}  # LLaMA adds no positions
+    assert set(ALIASES) - CROSS_ALIASES - per_layer - {"embed", "final", "logits", "class_logits"} == {"pos_embed"}  # LLaMA adds no positions
     with pytest.raises(KeyError, match="no hook point for alias 'pos_embed'"):
         ours.hook_name("pos_embed")
     for layer in range(config["num_hidden_layers"]):
