@@ -132,7 +132,9 @@ class AutoConfig:
                 f"{path!r} has no 'model_type' key, so AutoConfig cannot tell the family; add it, or load with "
                 "the family's config class directly."
             )
-        return config_class_for(model_type).from_dict(config_dict, **kwargs)
+        config = config_class_for(model_type).from_dict(config_dict, **kwargs)
+        config.name_or_path = path_or_repo_id
+        return config
 
     @staticmethod
     def register(model_type: str, config_class: type[PretrainedConfig], exist_ok: bool = False) -> None:

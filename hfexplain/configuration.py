@@ -89,6 +89,8 @@ class PretrainedConfig:
         self.output_attentions = output_attentions
         self.return_dict = return_dict
         self.is_decoder = is_decoder
+        # Where the config was loaded from (set by from_pretrained); never written to config.json.
+        self._name_or_path = str(kwargs.pop("name_or_path", kwargs.pop("_name_or_path", "")) or "")
         kwargs.pop("model_type", None)
         kwargs.pop("transformers_version", None)
         for key, value in kwargs.items():  # unknown keys are kept and written back
@@ -116,6 +118,15 @@ class PretrainedConfig:
         if len(self.id2label) != value:
             self.id2label = {i: f"LABEL_{i}" for i in range(value)}
             self.label2id = {v: k for k, v in self.id2label.items()}
+
+    @property
+    def name_or_path(self) -> str:
+        """The folder or Hub repo id ``from_pretrained`` read this config from ("" if built in code)."""
+        return self._name_or_path
+
+    @name_or_path.setter
+    def name_or_path(self, value: str | os.PathLike) -> None:
+        self._name_or_path = str(value)
 
     @property
     def use_return_dict(self) -> bool:
@@ -186,7 +197,9 @@ class PretrainedConfig:
 
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
         path = cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
-        return cls.from_dict(load_config_dict(path), **kwargs)
+        config = cls.from_dict(load_config_dict(path), **kwargs)
+        config.name_or_path = path_or_repo_id
+        return config
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PretrainedConfig) and self.to_dict() == other.to_dict()

@@ -223,6 +223,7 @@ class PreTrainedModel(nn.Module, HookedMixin):
         requested = dtype if dtype is not None else torch_dtype
         target_dtype = _resolve_dtype(requested if requested is not None else "auto", config, state_dict)
 
+        config.name_or_path = pretrained_model_name_or_path  # as transformers: pipelines find the tokenizer by it
         model = cls(config)
         report = model._load_checkpoint(state_dict, ignore_mismatched_sizes=ignore_mismatched_sizes)
         model.to(target_dtype)
