@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import torch
@@ -60,6 +61,9 @@ ALIASES: dict[str, str] = {
 # The aliases only encoder-decoders have (their decoder's cross-attention), and the one task heads use.
 CROSS_ALIASES = frozenset(name for name in ALIASES if name.startswith("cross_") or name == "resid_mid_cross")
 HEAD_ALIASES = frozenset({"logits", "class_logits"})
+
+# run_with_cache() with no names_filter warns (once per model) when the cache grows past this.
+CACHE_WARNING_BYTES = 256 * 2**20
 
 # Stack names a multi-stack model may use; single-stack models use None.
 STACKS = ("encoder", "decoder", "text", "vision")
@@ -162,8 +166,12 @@ class ActivationCache(Mapping):
         if isinstance(key, str) and key in self._data:
             return key
         if isinstance(key, tuple):
-            alias, layer = key
-            return self._model.hook_name(alias, layer)
+            if len(key) not in (2, 3):
+                raise KeyError(
+                    f"{key!r}: use (alias, layer), or (alias, layer, stack) on a model with several stacks "
+                    "(layer None for aliases outside the blocks, e.g. ('final', None, 'encoder'))."
+                )
+            return self._model.hook_name(*key)
         if isinstance(key, str):
             return self._model.hook_name(key)
         raise KeyError(key)
@@ -189,9 +197,92 @@ class ActivationCache(Mapping):
     def __len__(self) -> int:
         return len(self._data)
 
-    def stack(self, alias: str) -> torch.Tensor:
-        """All layers' tensors for one alias, stacked on a new first dim: (layers, ...)."""
-        return torch.stack([self[alias, layer] for layer in range(self._model.num_hook_layers())])
+    def stack(self, alias: str, stack: str | None = None) -> torch.Tensor:
+        """All layers' tensors for one alias (of one ``stack`` in a multi-stack model),
+        stacked on a new first dim: (layers, ...)."""
+        layers = self._model.num_hook_layers(stack)
+        return torch.stack([self[alias, layer, stack] for layer in range(layers)])
+
+    # -- the residual stream, taken apart (TransformerLens' helpers, for a logit lens) ----------
+
+    def _boundary(self, layer: int | None, stack: str | None) -> tuple[int, int]:
+        n_layers = self._model.num_hook_layers(stack)
+        layer = n_layers if layer is None else (layer + n_layers + 1 if layer < 0 else layer)
+        if not 0 <= layer <= n_layers:
+            raise ValueError(f"layer {layer} is out of range: use 0..{n_layers} (or None for the final stream).")
+        return layer, n_layers
+
+    def _resid_at(self, layer: int, n_layers: int, stack: str | None) -> torch.Tensor:
+        """The residual stream entering block ``layer`` (leaving the last block when layer == n_layers)."""
+        if layer < n_layers:
+            return self["resid_pre", layer, stack]
+        return self["resid_post", n_layers - 1, stack]
+
+    def accumulated_resid(self, layer: int | None = None, stack: str | None = None, apply_ln: bool = False,
+                          return_labels: bool = False):
+        """The residual stream at every block boundary up to ``layer``: (layer + 1, b, s, d).
+
+        Row i is the stream entering block i; with ``layer=None`` the last row is the stream
+        leaving the last block. ``apply_ln=True`` passes each row through the model's final
+        norm (:meth:`apply_final_norm`), which is what a logit lens reads.
+        """
+        layer, n_layers = self._boundary(layer, stack)
+        rows = [self._resid_at(i, n_layers, stack) for i in range(layer + 1)]
+        labels = [f"{i}_pre" if i < n_layers else "final_post" for i in range(layer + 1)]
+        stacked = torch.stack(rows)  # (components, b, s, d)
+        if apply_ln:
+            stacked = self.apply_final_norm(stacked, stack)
+        return (stacked, labels) if return_labels else stacked
+
+    def decompose_resid(self, layer: int | None = None, stack: str | None = None, return_labels: bool = False):
+        """What each part wrote into the residual stream before block ``layer``: (components, b, s, d).
+
+        Components: the embeddings (``embed``, ``pos_embed`` where the family adds positions),
+        then every block's ``attn_out`` and ``mlp_out``. In a pre-norm family (GPT-2, LLaMA)
+        they sum to the stream itself (``accumulated_resid(layer)[-1]``); post-norm families
+        (BERT) normalise the sum inside each block, so they refuse.
+        """
+        if not getattr(self._model, "_residual_stream_is_a_sum", True):
+            raise ValueError(
+                f"{type(self._model).__name__} normalises its residual stream inside every block (post-norm), so "
+                "the stream is not the sum of its parts; use accumulated_resid() instead."
+            )
+        layer, n_layers = self._boundary(layer, stack)
+        parts, labels = [], []
+        for alias in ("embed", "pos_embed"):
+            if self._model.hook_names(alias, stack):
+                parts.append(self[alias, None, stack])
+                labels.append(alias)
+        for i in range(layer):
+            parts += [self["attn_out", i, stack], self["mlp_out", i, stack]]
+            labels += [f"{i}_attn_out", f"{i}_mlp_out"]
+        shape = torch.broadcast_shapes(*(p.shape for p in parts))
+        stacked = torch.stack([p.expand(shape) for p in parts])  # (components, b, s, d)
+        return (stacked, labels) if return_labels else stacked
+
+    def apply_final_norm(self, residual: torch.Tensor, stack: str | None = None) -> torch.Tensor:
+        """The model's final norm (GPT-2's ``ln_f``, LLaMA's ``norm``) applied to any residual tensor
+        (..., d), computing its own statistics: ``apply_final_norm(cache["resid_post", -1])`` is
+        ``cache["final"]``."""
+        return self._model.get_final_norm(stack)(residual)
+
+    def logit_attrs(self, residual_stack: torch.Tensor, tokens, incorrect_tokens=None) -> torch.Tensor:
+        """How much each component pushes the logit of ``tokens`` (minus ``incorrect_tokens``'):
+        the dot product with the unembedding direction(s). (components, ...) -> (components, ...).
+
+        ``residual_stack`` is (components, b, s, d), already normalised (e.g.
+        ``accumulated_resid(apply_ln=True)``); ``tokens`` is a token id or a tensor of ids
+        broadcastable to (b, s). Applied to the normalised final stream this is the model's logit.
+        """
+        head = self._model.get_output_embeddings()
+        if head is None:
+            raise ValueError(f"{type(self._model).__name__} has no unembedding (no language-modelling head).")
+        unembed = head.weight  # (v, d)
+        tokens = torch.as_tensor(tokens, device=unembed.device)
+        directions = unembed[tokens]  # (..., d)
+        if incorrect_tokens is not None:
+            directions = directions - unembed[torch.as_tensor(incorrect_tokens, device=unembed.device)]
+        return (residual_stack * directions.to(residual_stack.dtype)).sum(-1)
 
     def nbytes(self) -> int:
         """Memory held by the cached tensors in bytes, each tensor counted once.
@@ -207,9 +298,10 @@ class ActivationCache(Mapping):
 
 
 def _is_alias_pair(value) -> bool:
-    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and (
+    """(alias, layer) or (alias, layer, stack)."""
+    return isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str) and (
         value[1] is None or isinstance(value[1], int)
-    )
+    ) and (len(value) == 2 or value[2] is None or isinstance(value[2], str))
 
 
 NamesFilter = str | Iterable[str] | Callable[[str], bool] | None
@@ -230,27 +322,86 @@ class HookedMixin:
         """Every hook point, by full name, in forward order of definition."""
         return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
 
-    def hook_names(self) -> list[str]:
-        """The full names of every hook point."""
-        return list(self.hook_points())
+    def hook_names(self, alias: str | None = None, stack: str | None = None) -> list[str]:
+        """The full names of every hook point, or of those with an ``alias`` and/or in a ``stack``."""
+        if stack is not None:
+            self._check_stack(stack)
+        return [name for name, hp in self.hook_points().items()
+                if (alias is None or hp.alias == alias) and (stack is None or hp.stack == stack)]
 
-    def num_hook_layers(self) -> int:
-        layers = [hp.layer for hp in self.hook_points().values() if hp.layer is not None]
+    def get_final_norm(self, stack: str | None = None) -> nn.Module:
+        """The norm a family applies after its last block (``_final_norm`` names it on the bare model)."""
+        base = getattr(self, "base_model", self)
+        name = getattr(base, "_final_norm", None)
+        if isinstance(name, dict):
+            name = name.get(stack)
+        if not name:
+            raise ValueError(
+                f"{type(self).__name__} has no final norm after its last block"
+                + (f" in stack {stack!r}" if stack else "") + " (e.g. BERT is post-norm), so there is nothing to apply."
+            )
+        return base.get_submodule(name)
+
+    def hook_stacks(self) -> list[str]:
+        """The stacks this model's hook points name (``[]`` for a single-stack model)."""
+        return sorted({hp.stack for hp in self.hook_points().values() if hp.stack is not None})
+
+    def _check_stack(self, stack: str) -> None:
+        stacks = self.hook_stacks()
+        if stack not in stacks:
+            have = f"its stacks are {', '.join(map(repr, stacks))}" if stacks else "it has a single stack: pass no stack"
+            raise KeyError(f"{type(self).__name__} has no stack {stack!r}; {have}.")
+
+    def num_hook_layers(self, stack: str | None = None) -> int:
+        """How many blocks carry hook points (in ``stack``, for a model with several stacks)."""
+        if stack is not None:
+            self._check_stack(stack)
+        else:
+            counts = {s: self.num_hook_layers(s) for s in self.hook_stacks()}
+            if len(counts) > 1:
+                raise ValueError(
+                    f"{type(self).__name__} has several stacks ({', '.join(f'{s!r}: {n} layers' for s, n in counts.items())}); "
+                    "say which one: num_hook_layers('encoder')."
+                )
+        layers = [hp.layer for hp in self.hook_points().values()
+                  if hp.layer is not None and (stack is None or hp.stack == stack)]
         return max(layers) + 1 if layers else 0
 
-    def hook_name(self, alias: str, layer: int | None = None) -> str:
-        """The full hook name for an alias of the shared vocabulary (and a layer).
+    def hook_name(self, alias: str, layer: int | None = None, stack: str | None = None) -> str:
+        """The full hook name for an alias of the shared vocabulary (and a layer, and a stack).
 
         >>> model.hook_name("pattern", 0)
         'transformer.h.0.attn.hook_pattern'
+        >>> seq2seq.hook_name("pattern", 0, "encoder")   # a model with several stacks names the stack
+
+        In a model with several stacks, an alias that lives in more than one of them
+        needs the stack; one that lives in only one (``cross_pattern`` in the decoder,
+        ``logits``) resolves without it.
         """
         if alias not in ALIASES:
             close = difflib.get_close_matches(alias, ALIASES, n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise KeyError(f"{alias!r} is not a hook alias.{hint} Known aliases: {', '.join(ALIASES)}.")
-        matches = {hp.layer: name for name, hp in self.hook_points().items() if hp.alias == alias}
-        if not matches:
+        all_points = self.hook_points()
+        points = [hp for hp in all_points.values() if hp.alias == alias]
+        names = {id(hp): name for name, hp in all_points.items()}
+        if not points:
             raise KeyError(f"{type(self).__name__} has no hook point for alias {alias!r}.")
+        if stack is not None:
+            self._check_stack(stack)
+            points = [hp for hp in points if hp.stack == stack]
+            if not points:
+                raise KeyError(f"{type(self).__name__} has no hook point for alias {alias!r} in stack {stack!r}.")
+        else:
+            stacks = sorted({hp.stack for hp in points}, key=str)
+            if len(stacks) > 1:
+                example = f"({alias!r}, {layer if layer is not None else 0}, {stacks[0]!r})"
+                raise KeyError(
+                    f"{type(self).__name__} has {alias!r} in stacks {', '.join(map(repr, stacks))}; say which one, "
+                    f"e.g. cache[{example}] or model.hook_name({alias!r}, {layer}, stack={stacks[0]!r})."
+                )
+            stack = stacks[0]
+        matches = {hp.layer: names[id(hp)] for hp in points}
         per_layer = any(key is not None for key in matches)
         if per_layer and layer is None:
             raise KeyError(f"alias {alias!r} is per layer: pass a layer, e.g. ({alias!r}, 0).")
@@ -258,10 +409,13 @@ class HookedMixin:
             if layer is not None:
                 raise KeyError(f"alias {alias!r} is not per layer: use it without a layer index.")
             return matches[None]
-        n_layers = self.num_hook_layers()
+        n_layers = 1 + max(hp.layer for hp in all_points.values() if hp.layer is not None and hp.stack == stack)
         index = layer + n_layers if layer < 0 else layer
         if index not in matches:
-            raise KeyError(f"layer {layer} is out of range for alias {alias!r}: the model has {n_layers} layers.")
+            where = f" in stack {stack!r}" if stack is not None else ""
+            raise KeyError(
+                f"layer {layer} is out of range for alias {alias!r}: the model has {n_layers} layers{where}."
+            )
         return matches[index]
 
     def _resolve_hook_names(self, names_filter: NamesFilter) -> list[str]:
@@ -346,4 +500,15 @@ class HookedMixin:
         with self.hooks([(name, recorder) for name in names]):
             output = self(*args, **kwargs)
         ordered = {name: store[name] for name in names if name in store}
-        return output, ActivationCache(ordered, self)
+        cache = ActivationCache(ordered, self)
+        if names_filter is None and not getattr(self, "_warned_cache_size", False):
+            size = cache.nbytes()
+            if size > CACHE_WARNING_BYTES:
+                self._warned_cache_size = True  # once per model: a lesson loop should not repeat it
+                warnings.warn(
+                    f"run_with_cache() stored every hook point: {size / 2**20:.0f} MiB. Pass names_filter= to keep "
+                    "only what you look at, e.g. names_filter='pattern' or [('resid_post', -1)].",
+                    UserWarning,  # not ResourceWarning: Python hides those by default
+                    stacklevel=2,
+                )
+        return output, cache

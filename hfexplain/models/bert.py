@@ -361,6 +361,7 @@ class BertPooler(nn.Module):
 class BertPreTrainedModel(PreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
+    _residual_stream_is_a_sum = False  # post-norm: each block normalises x + sublayer(x)
     # Checkpoints written by older transformers kept the position ids as a buffer; we make them on the fly.
     _keys_to_ignore_on_load_unexpected = [r"embeddings\.position_ids$", r"embeddings\.token_type_ids$"]
     # A masked-LM checkpoint has no pooler (BertForMaskedLM is built without one).

@@ -225,6 +225,8 @@ class GPT2PreTrainedModel(PreTrainedModel):
 class GPT2Model(GPT2PreTrainedModel):
     """The bare GPT-2: token ids -> last hidden state (after ``ln_f``)."""
 
+    _final_norm = "ln_f"  # the norm after the last block (ActivationCache.apply_final_norm)
+
     def __init__(self, config: GPT2Config):
         super().__init__(config)
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)

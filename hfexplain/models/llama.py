@@ -279,6 +279,8 @@ class LlamaPreTrainedModel(PreTrainedModel):
 class LlamaModel(LlamaPreTrainedModel):
     """The bare LLaMA decoder: token ids -> last hidden state (after the final ``norm``)."""
 
+    _final_norm = "norm"  # the norm after the last block (ActivationCache.apply_final_norm)
+
     def __init__(self, config: LlamaConfig):
         super().__init__(config)
         self.padding_idx = config.pad_token_id
