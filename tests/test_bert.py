@@ -261,15 +261,18 @@ def test_cached_patterns_equal_eager_attentions_for_every_head(checkpoints):
         with torch.no_grad():
             ref = theirs(**inputs, output_attentions=True)
             fast = ours(**inputs)  # nobody watches: SDPA
-            watched, cache = ours.run_with_cache(**inputs, names_filter=["pattern", "logits"])
+            head_alias = "logits" if case == "mlm" else "class_logits"  # a task head's scores have their own alias
+            watched, cache = ours.run_with_cache(**inputs, names_filter=["pattern", head_alias])
         for i in range(ours.config.num_hidden_layers):
             assert_close(cache["pattern", i], ref.attentions[i], f"{case} pattern {i}")
         field = "logits" if case == "mlm" else "start_logits"
         assert_close(getattr(fast, field), getattr(watched, field), "SDPA vs explicit path")
         assert_close(getattr(watched, field), getattr(ref, field), field)
-    # QA's logits hook holds the (b, s, 2) qa_outputs scores
-    assert cache["logits"].shape == (4, SEQ, 2)
-    assert_close(cache["logits"][..., 1], watched.end_logits, "qa logits hook")
+    # QA's class_logits hook holds the (b, s, 2) qa_outputs scores; "logits" stays the vocabulary's
+    assert cache["class_logits"].shape == (4, SEQ, 2)
+    assert_close(cache["class_logits"][..., 1], watched.end_logits, "qa class_logits hook")
+    with pytest.raises(KeyError, match="no hook point for alias 'logits'"):
+        ours.hook_name("logits")
 
 
 def test_hook_replacement_flows_downstream(checkpoints):

@@ -557,7 +557,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.bert = BertModel(config)
         self.dropout = nn.Dropout(_classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.hook_logits = HookPoint("logits")  # (b, num_labels)
+        self.hook_logits = HookPoint("class_logits")  # (b, num_labels)
         self.post_init()
 
     def forward(
@@ -599,7 +599,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.dropout = nn.Dropout(_classifier_dropout(config))
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.hook_logits = HookPoint("logits")  # (b, s, num_labels)
+        self.hook_logits = HookPoint("class_logits")  # (b, s, num_labels)
         self.post_init()
 
     def forward(
@@ -649,7 +649,7 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
-        self.hook_logits = HookPoint("logits")  # (b, s, 2): start and end scores
+        self.hook_logits = HookPoint("class_logits")  # (b, s, 2): start and end scores
         self.post_init()
 
     def forward(

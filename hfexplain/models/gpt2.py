@@ -375,7 +375,7 @@ class GPT2ForSequenceClassification(GPT2PreTrainedModel):
         self.num_labels = config.num_labels
         self.transformer = GPT2Model(config)
         self.score = nn.Linear(config.n_embd, config.num_labels, bias=False)
-        self.hook_logits = HookPoint("logits")  # (b, s, num_labels): a score at every position
+        self.hook_logits = HookPoint("class_logits")  # (b, s, num_labels): a score at every position
         self.post_init()
 
     def forward(
