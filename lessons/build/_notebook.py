@@ -1,30 +1,54 @@
 """Shared machinery of the lesson builders in this folder (lessons/build/NN_name.py).
 
-A builder makes one `Lesson`, adds its cells in order with `md()` / `code()`, and ends with
-`lesson.main()`, which gives every builder the same command line:
+Every builder reads the same way: it makes one `Lesson` named after its own file, adds the
+cells in order, each with a name, and ends with `lesson.main()`:
+
+    lesson = Lesson("03_attention")
+    md, code = lesson.md, lesson.code
+
+    md("masks-intro", r'''
+    ## 3. Masks: who may look at whom
+    ...
+    ''')
+    code("build-masks", r'''
+    causal = torch.ones(seq, seq, dtype=torch.bool).tril()  # (q, k)
+    ''')
+
+A cell's name says its role in the lesson; its id in the notebook is the lesson's number and
+the name, "03-build-masks". Ids stay put when a cell is inserted, moved or edited, so a rebuild's
+diff shows only what changed. Names are lowercase words and digits joined by single hyphens,
+unique within the lesson (a repeat is an error when the builder runs).
+
+The notebook's first cell ends with a line naming its builder, so nobody edits the notebook by
+hand. Every builder has the same command line:
 
     .venv/bin/python lessons/build/NN_name.py                     # write lessons/NN_name.ipynb, then execute it in place
     .venv/bin/python lessons/build/NN_name.py --no-execute        # only write it
     .venv/bin/python lessons/build/NN_name.py --out PATH          # write (and execute) PATH instead
 
 The notebook's stored outputs must be exactly what a fresh run produces (nbval compares them), so
-after changing a cell always rebuild without --no-execute.
+after changing a cell always rebuild without --no-execute. tests/test_lessons_source.py checks
+that every committed notebook has the cells its builder writes.
+
+Development only: with HFX_LESSON_TINY_GPT2=FOLDER set, every code cell that calls
+`tiny_gpt2_path()` loads FOLDER instead (to try a retrained checkpoint before it ships).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from textwrap import dedent
-from typing import Callable
 
 import nbformat
 
 LESSONS = Path(__file__).resolve().parent.parent  # lessons/
 ROOT = LESSONS.parent  # the repository root
+BUILD = LESSONS / "build"
 
 # Execution settings shared by every lesson.
 TIMEOUT_S = 300  # per cell
@@ -33,37 +57,90 @@ METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
+DEV_CHECKPOINT_ENV = "HFX_LESSON_TINY_GPT2"
+
+LESSON_NAME = re.compile(r"(\d{2})_[a-z0-9_]+")  # "03_attention"
+CELL_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # "build-masks"
+CELL_ID = re.compile(r"\d{2}-[a-z0-9]+(-[a-z0-9]+)*")  # "03-build-masks"
+MAX_ID_LENGTH = 64  # nbformat: ids are 1-64 characters of [a-zA-Z0-9-_]
+
+
+def builder_path(name: str) -> str:
+    """The builder of lessons/<name>.ipynb, relative to the repository root."""
+    return f"lessons/build/{name}.py"
+
+
+def built_by_line(name: str) -> str:
+    """The line that ends every lesson's first cell."""
+    return f"*Built by `{builder_path(name)}`; edit that file and rebuild, do not edit this notebook.*"
+
+
+def _dev_checkpoint(source: str) -> str:
+    dev_path = os.environ.get(DEV_CHECKPOINT_ENV)
+    return source.replace("tiny_gpt2_path()", repr(dev_path)) if dev_path else source
 
 
 class Lesson:
-    """The cells of one lesson notebook, and how to write and execute it.
+    """The named cells of one lesson notebook, and how to write and execute it.
 
-    name:     the notebook's stem, e.g. "03_attention" (written to lessons/<name>.ipynb)
-    cell_id:  format string for the stable cell ids, given the cell's index, e.g. "cell-{:02d}"
-              (stable ids make a rebuild's diff show only what changed)
-    edit:     optional function applied to every code cell's source when writing
-              (development hooks such as swapping in a stand-in checkpoint)
+    name: the notebook's stem, the same as its builder's, e.g. "03_attention"
+          (lessons/build/03_attention.py writes lessons/03_attention.ipynb)
     """
 
-    def __init__(self, name: str, cell_id: str, edit: Callable[[str], str] | None = None) -> None:
+    def __init__(self, name: str) -> None:
+        match = LESSON_NAME.fullmatch(name)
+        if match is None:
+            raise ValueError(f"Lesson({name!r}): a lesson is named NN_words, e.g. '03_attention'")
+        if not (BUILD / f"{name}.py").is_file():
+            raise ValueError(f"Lesson({name!r}): there is no {builder_path(name)}; "
+                             "name the lesson after the builder file that makes it")
         self.name = name
-        self.cell_id = cell_id
-        self.edit = edit
-        self.cells: list = []
+        self.number = match.group(1)
+        self.cells: list[nbformat.NotebookNode] = []
         self.path = LESSONS / f"{name}.ipynb"
 
-    def md(self, text: str) -> None:
-        self.cells.append(nbformat.v4.new_markdown_cell(dedent(text).strip()))
+    def md(self, name: str, text: str) -> None:
+        """Add a markdown cell named `name` (its id is "NN-name")."""
+        self._add(name, text, nbformat.v4.new_markdown_cell)
 
-    def code(self, text: str) -> None:
-        self.cells.append(nbformat.v4.new_code_cell(dedent(text).strip()))
+    def code(self, name: str, text: str) -> None:
+        """Add a code cell named `name` (its id is "NN-name")."""
+        self._add(name, text, nbformat.v4.new_code_cell)
+
+    def _add(self, name: str, text: str, new_cell) -> None:
+        where = f"{builder_path(self.name)}, cell {len(self.cells)}"
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise TypeError(f"{where}: write md(name, text) or code(name, text), both strings "
+                            f"(got {type(name).__name__}, {type(text).__name__})")
+        if CELL_NAME.fullmatch(name) is None:
+            raise ValueError(f"{where}: cell name {name!r} is not a slug; use lowercase letters and "
+                             "digits joined by single hyphens, e.g. 'mask-by-hand'")
+        cell_id = f"{self.number}-{name}"
+        if len(cell_id) > MAX_ID_LENGTH:
+            raise ValueError(f"{where}: cell id {cell_id!r} is longer than {MAX_ID_LENGTH} characters; "
+                             "shorten the name")
+        for index, cell in enumerate(self.cells):
+            if cell.id == cell_id:
+                raise ValueError(f"{where}: the name {name!r} is already used by cell {index}; "
+                                 "give each cell a name of its own")
+        source = dedent(text).strip()
+        if not source:
+            raise ValueError(f"{where}: cell {name!r} is empty")
+        cell = new_cell(source)
+        cell.id = cell_id
+        self.cells.append(cell)
 
     def notebook(self) -> nbformat.NotebookNode:
-        notebook = nbformat.v4.new_notebook(cells=self.cells, metadata=METADATA)
-        for index, cell in enumerate(notebook.cells):
-            cell.id = self.cell_id.format(index)
-            if self.edit is not None and cell.cell_type == "code":
-                cell.source = self.edit(cell.source)
+        """The notebook: the cells in order, the builder's path at the end of the first one."""
+        if not self.cells or self.cells[0].cell_type != "markdown":
+            raise ValueError(f"{builder_path(self.name)}: the first cell must be markdown "
+                             "(the title; it gets the line naming this builder)")
+        cells = [nbformat.from_dict(dict(cell)) for cell in self.cells]  # copies: writing twice is safe
+        cells[0].source = f"{cells[0].source}\n\n{built_by_line(self.name)}"
+        for cell in cells:
+            if cell.cell_type == "code":
+                cell.source = _dev_checkpoint(cell.source)
+        notebook = nbformat.v4.new_notebook(cells=cells, metadata=METADATA)
         nbformat.validate(notebook)
         return notebook
 
