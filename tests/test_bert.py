@@ -247,9 +247,9 @@ def test_hook_points_match_transformers_intermediates(checkpoints):
         visible = mask.expand_as(scores)
         assert_close(scores[visible], expected[visible], f"scores {i}")
         assert bool((scores[~visible] < -1e30).all())
-    # every alias of the shared vocabulary except logits (BertModel has no head) has a hook point
+    # every single-stack alias of the shared vocabulary has a hook point, except the heads' (BertModel has none)
     for alias in ALIASES:
-        if alias != "logits":
+        if alias not in ("logits", "class_logits") and not alias.startswith("cross_") and alias != "resid_mid_cross":
             assert ours.hook_name(alias, 0 if alias not in ("embed", "pos_embed", "final") else None)
 
 
@@ -260,15 +260,18 @@ def test_cached_patterns_equal_eager_attentions_for_every_head(checkpoints):
         with torch.no_grad():
             ref = theirs(**inputs, output_attentions=True)
             fast = ours(**inputs)  # nobody watches: SDPA
-            watched, cache = ours.run_with_cache(**inputs, names_filter=["pattern", "logits"])
+            head_alias = "logits" if case == "mlm" else "class_logits"  # the LM head's vocabulary scores, or QA's
+            watched, cache = ours.run_with_cache(**inputs, names_filter=["pattern", head_alias])
         for i in range(ours.config.num_hidden_layers):
             assert_close(cache["pattern", i], ref.attentions[i], f"{case} pattern {i}")
         field = "logits" if case == "mlm" else "start_logits"
         assert_close(getattr(fast, field), getattr(watched, field), "SDPA vs explicit path")
         assert_close(getattr(watched, field), getattr(ref, field), field)
-    # QA's logits hook holds the (b, s, 2) qa_outputs scores
-    assert cache["logits"].shape == (4, SEQ, 2)
-    assert_close(cache["logits"][..., 1], watched.end_logits, "qa logits hook")
+    # QA's class_logits hook holds the (b, s, 2) qa_outputs scores; `logits` is only ever (b, s, v)
+    assert cache["class_logits"].shape == (4, SEQ, 2)
+    assert_close(cache["class_logits"][..., 1], watched.end_logits, "qa class_logits hook")
+    with pytest.raises(KeyError, match="no hook point for alias 'logits'"):
+        ours.hook_name("logits")
 
 
 def test_hook_replacement_flows_downstream(checkpoints):
