@@ -190,6 +190,7 @@ class BertSelfAttention(nn.Module):
         self.hook_pattern = HookPoint("pattern", layer_idx)  # (b, h, s, s)
         self.hook_z = HookPoint("z", layer_idx)  # (b, h, s, e)
 
+    # Copied from hfexplain.models.gpt2.GPT2Attention._split_heads with num_heads->num_attention_heads, head_dim->attention_head_size
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
         x = x.view(batch, seq, self.num_attention_heads, self.attention_head_size)  # (b, s, h, e)

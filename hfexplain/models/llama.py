@@ -297,9 +297,11 @@ class LlamaModel(LlamaPreTrainedModel):
         self.hook_final = HookPoint("final")  # (b, s, d)
         self.post_init()
 
+    # Copied from hfexplain.models.gpt2.GPT2Model.get_input_embeddings with wte->embed_tokens
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
+    # Copied from hfexplain.models.gpt2.GPT2Model.set_input_embeddings with wte->embed_tokens
     def set_input_embeddings(self, embeddings: nn.Embedding) -> None:
         self.embed_tokens = embeddings
 
