@@ -10,14 +10,12 @@ written our way) and a family file composes them in a few lines::
 The mixin builds ``self.<base_model_prefix> = base_model_class(config)`` and the head's
 layer with Hugging Face's attribute name, so checkpoints load strictly:
 
-==============================  ===================================  ======================================
-head                            layer (HF name)                      reads
-==============================  ===================================  ======================================
-GenericForSequenceClassification ``score`` (decoders) or ``classifier`` the last non-pad token (decoders), the
-                                                                     pooler output or first token (encoders)
-GenericForTokenClassification   ``score`` or ``classifier``          every token
-GenericForQuestionAnswering     ``qa_outputs`` (d -> 2)              every token: answer start and end scores
-==============================  ===================================  ======================================
+* ``GenericForSequenceClassification``: one score per label for the whole text, from
+  ``score`` (decoders) or ``classifier`` (encoders), read at each row's last non-pad token
+  (decoders), the pooler output or the first token (encoders);
+* ``GenericForTokenClassification``: ``score`` / ``classifier`` on every token;
+* ``GenericForQuestionAnswering``: ``qa_outputs`` (d -> 2), answer start and end scores
+  per token.
 
 Each head puts its scores through ``hook_class_logits`` (alias ``class_logits``), *before*
 pooling: (b, s, c) for decoders' sequence classification, token classification and QA
