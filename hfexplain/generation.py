@@ -53,7 +53,7 @@ from torch import nn
 
 from .configuration import HUB_KWARGS, write_text_atomically
 from .layers import KVCache
-from .modeling import check_input_ids
+from .heads import check_input_ids
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 

@@ -247,10 +247,9 @@ def test_hook_points_match_transformers_intermediates(checkpoints):
         visible = mask.expand_as(scores)
         assert_close(scores[visible], expected[visible], f"scores {i}")
         assert bool((scores[~visible] < -1e30).all())
-    # every alias of the shared vocabulary but the heads' (BertModel has none) and cross-attention's
-    # (an encoder has none) has a hook point
+    # every single-stack alias of the shared vocabulary has a hook point, except the heads' (BertModel has none)
     for alias in ALIASES:
-        if alias not in ("logits", "class_logits") and alias not in CROSS_ALIASES:
+        if alias not in ("logits", "class_logits") and not alias.startswith("cross_") and alias != "resid_mid_cross":
             assert ours.hook_name(alias, 0 if alias not in ("embed", "pos_embed", "final") else None)
 
 
@@ -261,14 +260,14 @@ def test_cached_patterns_equal_eager_attentions_for_every_head(checkpoints):
         with torch.no_grad():
             ref = theirs(**inputs, output_attentions=True)
             fast = ours(**inputs)  # nobody watches: SDPA
-            head_alias = "logits" if case == "mlm" else "class_logits"  # a task head's scores have their own alias
+            head_alias = "logits" if case == "mlm" else "class_logits"  # the LM head's vocabulary scores, or QA's
             watched, cache = ours.run_with_cache(**inputs, names_filter=["pattern", head_alias])
         for i in range(ours.config.num_hidden_layers):
             assert_close(cache["pattern", i], ref.attentions[i], f"{case} pattern {i}")
         field = "logits" if case == "mlm" else "start_logits"
         assert_close(getattr(fast, field), getattr(watched, field), "SDPA vs explicit path")
         assert_close(getattr(watched, field), getattr(ref, field), field)
-    # QA's class_logits hook holds the (b, s, 2) qa_outputs scores; "logits" stays the vocabulary's
+    # QA's class_logits hook holds the (b, s, 2) qa_outputs scores; `logits` is only ever (b, s, v)
     assert cache["class_logits"].shape == (4, SEQ, 2)
     assert_close(cache["class_logits"][..., 1], watched.end_logits, "qa class_logits hook")
     with pytest.raises(KeyError, match="no hook point for alias 'logits'"):

@@ -8,6 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import parity
 from conftest import quiet_transformers
 
 import hfexplain
@@ -60,31 +61,19 @@ def padded_batch(vocab_size, seq=9, pad_id=1, left=True):
     return ids, mask
 
 
-def first_tensor(out, field):
-    return getattr(out, field)
-
-
-@pytest.mark.parametrize("config_name", list(CONFIGS))
-@pytest.mark.parametrize("head", list(HEADS))
-def test_logits_and_hidden_states_match(tmp_path, config_name, head):
-    ref_class, our_class = HEADS[head]
-    ref, folder = save_reference(tmp_path, CONFIGS[config_name], ref_class)
-    ours = our_class.from_pretrained(folder)
-    left = head != "GPT2ForSequenceClassification"
-    ids, mask = padded_batch(ref.config.vocab_size, left=left)
-    token_types = torch.randint(0, 3, ids.shape)
-    with torch.no_grad():
-        expected = ref(ids, attention_mask=mask, token_type_ids=token_types, output_hidden_states=True)
-        got = ours(ids, attention_mask=mask, token_type_ids=token_types, output_hidden_states=True)
-    real = mask.bool()
-    field = "last_hidden_state" if head == "GPT2Model" else "logits"
-    if head == "GPT2ForSequenceClassification":
-        torch.testing.assert_close(got.logits, expected.logits, atol=ATOL, rtol=0)
-    else:
-        torch.testing.assert_close(getattr(got, field)[real], getattr(expected, field)[real], atol=ATOL, rtol=0)
-    assert len(got.hidden_states) == len(expected.hidden_states) == ref.config.n_layer + 1
-    for ours_h, ref_h in zip(got.hidden_states, expected.hidden_states):
-        torch.testing.assert_close(ours_h[real], ref_h[real], atol=ATOL, rtol=0)
+# GPT-2 adds wte(token_type_ids) to its input: draw 3 token types to cover that path too.
+@pytest.mark.parametrize("reference_class, our_class, config", parity.cases(
+    [HEADS[head] for head in HEADS],
+    {name: dict(kwargs, bos_token_id=0, eos_token_id=0, pad_token_id=1) for name, kwargs in CONFIGS.items()},
+))
+def test_parity_with_transformers(reference_class, our_class, config, tmp_path):
+    """Logits / loss, every hidden state and attention, the aliases, greedy tokens with the KV cache
+    on and off (LM head), and our save loading in transformers (tests/parity.py)."""
+    report = parity.check_parity(reference_class, our_class, config, tmp_path, token_types=3)
+    assert report.generated == (our_class is GPT2LMHeadModel)
+    expected_head_alias = {GPT2Model: set(), GPT2LMHeadModel: {"logits"},
+                           GPT2ForSequenceClassification: {"class_logits"}}[our_class]
+    assert set(report.aliases) & {"logits", "class_logits"} == expected_head_alias
 
 
 def test_loss_and_position_ids_match(tmp_path):
@@ -97,35 +86,6 @@ def test_loss_and_position_ids_match(tmp_path):
         got = ours(ids, position_ids=positions, labels=ids)
     torch.testing.assert_close(got.logits, expected.logits, atol=ATOL, rtol=0)
     torch.testing.assert_close(got.loss, expected.loss, atol=ATOL, rtol=0)
-
-
-def test_sequence_classification_loss_matches(tmp_path):
-    ref, folder = save_reference(tmp_path, CONFIGS["plain"], transformers.GPT2ForSequenceClassification, num_labels=3)
-    ours = GPT2ForSequenceClassification.from_pretrained(folder)
-    ids, mask = padded_batch(99, left=False)
-    labels = torch.tensor([0, 2, 1])
-    with torch.no_grad():
-        expected = ref(ids, attention_mask=mask, labels=labels)
-        got = ours(ids, attention_mask=mask, labels=labels)
-    torch.testing.assert_close(got.loss, expected.loss, atol=ATOL, rtol=0)
-
-
-def test_cached_patterns_equal_transformers_attentions(tmp_path):
-    ref, folder = save_reference(tmp_path, CONFIGS["odd"], transformers.GPT2LMHeadModel)
-    ours = GPT2LMHeadModel.from_pretrained(folder)
-    ids, mask = padded_batch(101)
-    with torch.no_grad():
-        expected = ref(ids, attention_mask=mask, output_attentions=True)
-        out, cache = ours.run_with_cache(ids, attention_mask=mask)
-        returned = ours(ids, attention_mask=mask, output_attentions=True).attentions
-    real_rows = mask.bool()[:, None, :, None]  # (b, 1, q, 1): compare queries that are real tokens
-    for layer in range(ref.config.n_layer):
-        pattern = cache["pattern", layer]
-        assert pattern.shape == (3, 3, 9, 9)
-        torch.testing.assert_close(
-            pattern.masked_fill(~real_rows, 0), expected.attentions[layer].masked_fill(~real_rows, 0), atol=ATOL, rtol=0
-        )
-        torch.testing.assert_close(returned[layer], pattern)
 
 
 def test_fast_and_watched_paths_agree(tmp_path):
@@ -141,6 +101,7 @@ def test_fast_and_watched_paths_agree(tmp_path):
 
 @pytest.mark.parametrize("head", ["GPT2LMHeadModel", "GPT2ForSequenceClassification"])
 def test_our_save_loads_in_transformers(tmp_path, head):
+    """A model built (not loaded) by hfexplain: transformers reads it; the tied lm_head is not written."""
     ref_class, our_class = HEADS[head]
     config = GPT2Config(**CONFIGS["odd"], pad_token_id=1)
     torch.manual_seed(3)

@@ -39,16 +39,17 @@ import torch
 from torch import nn
 
 from ..configuration import PretrainedConfig
+from ..heads import (
+    GenericForQuestionAnswering,
+    GenericForSequenceClassification,
+    GenericForTokenClassification,
+    check_model_inputs,
+    masked_lm_loss,
+)
 from ..hooks import HookPoint
 from ..layers import attend, build_attention_mask, get_activation
-from ..modeling import PreTrainedModel, check_input_ids, masked_lm_loss, sequence_classification_loss
-from ..outputs import (
-    BaseModelOutputWithPooling,
-    MaskedLMOutput,
-    QuestionAnsweringModelOutput,
-    SequenceClassifierOutput,
-    TokenClassifierOutput,
-)
+from ..modeling import PreTrainedModel
+from ..outputs import BaseModelOutputWithPooling, MaskedLMOutput
 
 
 class BertConfig(PretrainedConfig):
@@ -189,6 +190,7 @@ class BertSelfAttention(nn.Module):
         self.hook_pattern = HookPoint("pattern", layer_idx)  # (b, h, s, s)
         self.hook_z = HookPoint("z", layer_idx)  # (b, h, s, e)
 
+    # Copied from hfexplain.models.gpt2.GPT2Attention._split_heads with num_heads->num_attention_heads, head_dim->attention_head_size
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, _ = x.shape
         x = x.view(batch, seq, self.num_attention_heads, self.attention_head_size)  # (b, s, h, e)
@@ -406,27 +408,10 @@ class BertModel(BertPreTrainedModel):
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        max_positions = config.max_position_embeddings
-
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds.")
-        if input_ids is not None:
-            check_input_ids(input_ids, max_positions=max_positions, vocab_size=config.vocab_size)
-            batch, seq = input_ids.shape
-        else:
-            batch, seq = inputs_embeds.shape[:2]
-        if position_ids is not None and position_ids.numel() and int(position_ids.max()) >= max_positions:
-            raise ValueError(
-                f"position_ids go up to {int(position_ids.max())} but BERT learned only {max_positions} positions "
-                f"(max_position_embeddings); truncate the input (tokenizer(..., truncation=True, "
-                f"max_length={max_positions}))."
-            )
-        if seq > max_positions:  # inputs_embeds without explicit positions
-            raise ValueError(
-                f"the sequence is {seq} tokens long but BERT learned only {max_positions} positions "
-                f"(max_position_embeddings); truncate the input (tokenizer(..., truncation=True, "
-                f"max_length={max_positions}))."
-            )
+        batch, seq = check_model_inputs(
+            input_ids, inputs_embeds, vocab_size=config.vocab_size, hidden_size=config.hidden_size,
+            position_ids=position_ids, max_positions=config.max_position_embeddings, family="BERT",
+        )
         if token_type_ids is not None and token_type_ids.numel():
             low, high = int(token_type_ids.min()), int(token_type_ids.max())
             if low < 0 or high >= config.type_vocab_size:
@@ -544,159 +529,34 @@ class BertForMaskedLM(BertPreTrainedModel):
         )
 
 
-def _classifier_dropout(config: BertConfig) -> float:
-    return config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+# The task heads are hfexplain.heads' generic ones; BERT picks the [CLS] pooler, HF's
+# ``classifier`` name and a dropout (``classifier_dropout``, else ``hidden_dropout_prob``).
 
 
-class BertForSequenceClassification(BertPreTrainedModel):
+class BertForSequenceClassification(GenericForSequenceClassification, BertPreTrainedModel):
     """A linear ``classifier`` on the pooled [CLS] vector: one score per label for the whole text."""
 
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config)
-        self.dropout = nn.Dropout(_classifier_dropout(config))
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.hook_logits = HookPoint("class_logits")  # (b, num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SequenceClassifierOutput:
-        """``labels`` (b,): class ids (cross-entropy), floats with num_labels == 1 (regression),
-        or (b, num_labels) floats (multi-label); see ``config.problem_type``."""
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        logits = self.hook_logits(self.classifier(self.dropout(outputs.pooler_output)))  # (b, num_labels)
-        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
-        return SequenceClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
+    base_model_class = BertModel
+    pooling = "pooler"
+    classifier_name = "classifier"
+    classifier_bias = True
+    classifier_dropout = True
 
 
-class BertForTokenClassification(BertPreTrainedModel):
+class BertForTokenClassification(GenericForTokenClassification, BertPreTrainedModel):
     """A linear ``classifier`` on every token (named entities, part-of-speech tags)."""
 
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = nn.Dropout(_classifier_dropout(config))
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.hook_logits = HookPoint("class_logits")  # (b, s, num_labels)
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> TokenClassifierOutput:
-        """``labels`` (b, s): a class id per token, -100 for tokens to skip (padding, sub-words)."""
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        logits = self.hook_logits(self.classifier(self.dropout(outputs.last_hidden_state)))  # (b, s, num_labels)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(
-                logits.reshape(-1, self.num_labels), labels.reshape(-1).to(logits.device), ignore_index=-100
-            )
-        return TokenClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
+    base_model_class = BertModel
+    base_model_kwargs = {"add_pooling_layer": False}
+    classifier_name = "classifier"
 
 
-class BertForQuestionAnswering(BertPreTrainedModel):
+class BertForQuestionAnswering(GenericForQuestionAnswering, BertPreTrainedModel):
     """Extractive question answering: for each token, a score for "the answer starts here"
     and one for "the answer ends here" (``qa_outputs``: d -> 2)."""
 
-    def __init__(self, config: BertConfig):
-        super().__init__(config)
-        if config.num_labels != 2:
-            raise ValueError(
-                f"BertForQuestionAnswering scores a start and an end per token, so config.num_labels must be 2, "
-                f"got {config.num_labels}; leave num_labels at its default."
-            )
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
-        self.hook_logits = HookPoint("class_logits")  # (b, s, 2): start and end scores
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        start_positions: torch.Tensor | None = None,
-        end_positions: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> QuestionAnsweringModelOutput:
-        """``start_positions`` / ``end_positions`` (b,): token index of the answer's first and
-        last token. Positions outside the sequence are ignored by the loss (as in transformers)."""
-        outputs = self.bert(
-            input_ids,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        logits = self.hook_logits(self.qa_outputs(outputs.last_hidden_state))  # (b, s, 2)
-        start_logits = logits[..., 0].contiguous()  # (b, s)
-        end_logits = logits[..., 1].contiguous()  # (b, s)
-
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            seq = start_logits.shape[1]
-            # An answer cut off by truncation points past the end: clamp it to index `seq`
-            # and tell the loss to ignore that index.
-            start_positions = start_positions.reshape(-1).clamp(0, seq).to(logits.device)  # (b,)
-            end_positions = end_positions.reshape(-1).clamp(0, seq).to(logits.device)  # (b,)
-            start_loss = nn.functional.cross_entropy(start_logits, start_positions, ignore_index=seq)
-            end_loss = nn.functional.cross_entropy(end_logits, end_positions, ignore_index=seq)
-            loss = (start_loss + end_loss) / 2
-        return QuestionAnsweringModelOutput(
-            loss=loss,
-            start_logits=start_logits,
-            end_logits=end_logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
+    base_model_class = BertModel
+    base_model_kwargs = {"add_pooling_layer": False}
 
 
 __all__ = [

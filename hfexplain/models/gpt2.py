@@ -19,10 +19,11 @@ from torch import nn
 
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
+from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs
 from ..hooks import HookPoint
 from ..layers import Conv1D, KVCache, attend, build_attention_mask, get_activation
-from ..modeling import PreTrainedModel, causal_lm_loss, check_input_ids, sequence_classification_loss
-from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, SequenceClassifierOutputWithPast
+from ..modeling import PreTrainedModel
+from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 
 class GPT2Config(PretrainedConfig):
@@ -266,20 +267,15 @@ class GPT2Model(GPT2PreTrainedModel):
             past_key_values = KVCache()
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
 
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds.")
+        batch, seq = check_model_inputs(
+            input_ids, inputs_embeds, vocab_size=config.vocab_size, hidden_size=config.n_embd,
+            position_ids=position_ids, past_length=past_length, max_positions=config.n_positions,
+            positions_field="n_positions", family="GPT-2",
+        )
         if input_ids is not None:
-            check_input_ids(input_ids, max_positions=None, vocab_size=config.vocab_size)
             inputs_embeds = self.wte(input_ids)  # (b, s, d)
-        batch, seq, _ = inputs_embeds.shape
         if position_ids is None:
             position_ids = torch.arange(past_length, past_length + seq, device=inputs_embeds.device)[None]  # (1, s)
-        if int(position_ids.max()) >= config.n_positions or past_length + seq > config.n_positions:
-            raise ValueError(
-                f"the sequence needs positions up to {max(int(position_ids.max()), past_length + seq - 1)} but "
-                f"GPT-2 learned only {config.n_positions} (n_positions); truncate the input "
-                f"(tokenizer(..., truncation=True, max_length={config.n_positions}))."
-            )
 
         hidden = self.hook_embed(inputs_embeds) + self.hook_pos_embed(self.wpe(position_ids))  # (b, s, d)
         if token_type_ids is not None:
@@ -367,67 +363,12 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
         )
 
 
-class GPT2ForSequenceClassification(GPT2PreTrainedModel):
-    """GPT-2 with a linear ``score`` head read at each sequence's last non-padding token."""
+class GPT2ForSequenceClassification(GenericForSequenceClassification, GPT2PreTrainedModel):
+    """GPT-2 with a linear ``score`` head read at each sequence's last non-padding token
+    (``hfexplain.heads``: the ``score`` runs at every position, ``class_logits`` (b, s, c)
+    holds those scores, then each row's last real token is picked)."""
 
-    def __init__(self, config: GPT2Config):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.transformer = GPT2Model(config)
-        self.score = nn.Linear(config.n_embd, config.num_labels, bias=False)
-        self.hook_logits = HookPoint("class_logits")  # (b, s, num_labels): a score at every position
-        self.post_init()
-
-    def forward(
-        self,
-        input_ids: torch.Tensor | None = None,
-        past_key_values: KVCache | None = None,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-        position_ids: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SequenceClassifierOutputWithPast:
-        outputs = self.transformer(
-            input_ids,
-            past_key_values=past_key_values,
-            attention_mask=attention_mask,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-        )
-        logits = self.hook_logits(self.score(outputs.last_hidden_state))  # (b, s, num_labels)
-        batch, seq = logits.shape[:2]
-        pad = self.config.pad_token_id
-        if pad is None:
-            if batch != 1:
-                raise ValueError(
-                    "GPT2ForSequenceClassification cannot find the last token of a padded batch without "
-                    "config.pad_token_id; set it (e.g. model.config.pad_token_id = tokenizer.pad_token_id)."
-                )
-            last = torch.full((batch,), seq - 1, device=logits.device)
-        elif input_ids is not None:
-            # The rightmost non-pad token; works for left and right padding alike.
-            positions = torch.arange(seq, device=logits.device)  # (s,)
-            last = (positions * (input_ids != pad).to(torch.long)).argmax(-1)  # (b,)
-        else:
-            last = torch.full((batch,), seq - 1, device=logits.device)
-        pooled = logits[torch.arange(batch, device=logits.device), last]  # (b, num_labels)
-        loss = sequence_classification_loss(pooled, labels, self.config) if labels is not None else None
-        return SequenceClassifierOutputWithPast(
-            loss=loss,
-            logits=pooled,
-            past_key_values=outputs.past_key_values,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
+    base_model_class = GPT2Model
 
 
 __all__ = [

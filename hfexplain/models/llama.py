@@ -32,6 +32,13 @@ from torch import nn
 
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
+from ..heads import (
+    GenericForQuestionAnswering,
+    GenericForSequenceClassification,
+    GenericForTokenClassification,
+    causal_lm_loss,
+    check_model_inputs,
+)
 from ..hooks import HookPoint
 from ..layers import KVCache, RMSNorm, attend, build_attention_mask, get_activation
 from ..layers.rotary import (
@@ -40,7 +47,7 @@ from ..layers.rotary import (
     check_rope_parameters,
     standardize_rope_parameters,
 )
-from ..modeling import PreTrainedModel, causal_lm_loss, check_input_ids
+from ..modeling import PreTrainedModel
 from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 
@@ -292,9 +299,11 @@ class LlamaModel(LlamaPreTrainedModel):
         self.hook_final = HookPoint("final")  # (b, s, d)
         self.post_init()
 
+    # Copied from hfexplain.models.gpt2.GPT2Model.get_input_embeddings with wte->embed_tokens
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
+    # Copied from hfexplain.models.gpt2.GPT2Model.set_input_embeddings with wte->embed_tokens
     def set_input_embeddings(self, embeddings: nn.Embedding) -> None:
         self.embed_tokens = embeddings
 
@@ -322,23 +331,15 @@ class LlamaModel(LlamaPreTrainedModel):
             past_key_values = KVCache()
         past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
 
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds.")
+        # No length limit here: rotary positions extend past max_position_embeddings.
+        batch, seq = check_model_inputs(
+            input_ids, inputs_embeds, vocab_size=config.vocab_size, hidden_size=config.hidden_size,
+            position_ids=position_ids,
+        )
         if input_ids is not None:
-            check_input_ids(input_ids, max_positions=None, vocab_size=config.vocab_size)
             inputs_embeds = self.embed_tokens(input_ids)  # (b, s, d)
-        elif inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
-            raise ValueError(
-                f"inputs_embeds must have shape (batch, seq, {config.hidden_size}), got {tuple(inputs_embeds.shape)}."
-            )
-        batch, seq, _ = inputs_embeds.shape
         if position_ids is None:
             position_ids = torch.arange(past_length, past_length + seq, device=inputs_embeds.device)[None]  # (1, s)
-        elif position_ids.dim() != 2 or position_ids.shape[-1] != seq or position_ids.shape[0] not in (1, batch):
-            raise ValueError(
-                f"position_ids must have shape ({batch}, {seq}) or (1, {seq}), one position per new token; got "
-                f"{tuple(position_ids.shape)}. For one sequence add a batch dim: position_ids.unsqueeze(0)."
-            )
 
         hidden = self.hook_embed(inputs_embeds)  # (b, s, d)
         # One rotation table for the whole model: every layer rotates by the same angles.
@@ -426,9 +427,36 @@ class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
         )
 
 
+# The task heads are hfexplain.heads' generic ones, with transformers' names: ``score`` for
+# the classifiers, ``qa_outputs`` for QA, and, for QA only, the bare model under ``transformer``
+# (transformers keeps that older prefix there, so its checkpoints say ``transformer.layers.0...``).
+
+
+class LlamaForSequenceClassification(GenericForSequenceClassification, LlamaPreTrainedModel):
+    """A ``score`` (no bias) read at each row's last non-padding token."""
+
+    base_model_class = LlamaModel
+
+
+class LlamaForTokenClassification(GenericForTokenClassification, LlamaPreTrainedModel):
+    """Dropout (``classifier_dropout``, else 0.1), then a ``score`` with a bias on every token."""
+
+    base_model_class = LlamaModel
+
+
+class LlamaForQuestionAnswering(GenericForQuestionAnswering, LlamaPreTrainedModel):
+    """Answer start and end scores per token (``qa_outputs``), on the bare model at ``transformer``."""
+
+    base_model_class = LlamaModel
+    base_model_prefix = "transformer"
+
+
 __all__ = [
     "LlamaConfig",
     "LlamaModel",
     "LlamaForCausalLM",
+    "LlamaForSequenceClassification",
+    "LlamaForTokenClassification",
+    "LlamaForQuestionAnswering",
     "LlamaPreTrainedModel",
 ]
