@@ -4,14 +4,22 @@ Readable re-implementations of the Transformers building blocks in PyTorch that 
 Hugging Face's names, load their checkpoints unchanged and expose every intermediate
 tensor through named hook points. Heavy parts (model families, tokenizer, generation,
 widgets) are imported on first use, so ``import hfexplain`` stays light.
+
+The model families' classes (``hfexplain.GPT2Config``, ``hfexplain.LlamaForQuestionAnswering``
+...) and the ``AutoModelFor*`` classes are not listed here: they are read from the family
+declarations in ``hfexplain.models`` (``FAMILIES`` and ``TASKS``, names only, no torch).
 """
 from __future__ import annotations
 
 import importlib
 
+from .models import TASKS as _TASKS
+from .models import family_exports as _family_exports
+
 __version__ = "0.1.0"
 
-# public name -> module that defines it (imported on first access)
+# public name -> module that defines it (imported on first access); the families' classes and
+# the Auto model classes come from hfexplain.models (see _lazy_names).
 _LAZY = {
     "PretrainedConfig": "configuration",
     "PreTrainedModel": "modeling",
@@ -20,12 +28,6 @@ _LAZY = {
     "ActivationCache": "hooks",
     "AutoConfig": "auto",
     "AutoTokenizer": "auto",
-    "AutoModel": "auto",
-    "AutoModelForCausalLM": "auto",
-    "AutoModelForMaskedLM": "auto",
-    "AutoModelForSequenceClassification": "auto",
-    "AutoModelForTokenClassification": "auto",
-    "AutoModelForQuestionAnswering": "auto",
     "register": "auto",
     "Tokenizer": "tokenization",
     "PreTrainedTokenizerFast": "tokenization",
@@ -51,25 +53,16 @@ _LAZY = {
     "explain_generation": "generation",
     "pipeline": "pipelines",
     "PipelineInspection": "pipelines",
-    "GPT2Config": "models.gpt2",
-    "GPT2Model": "models.gpt2",
-    "GPT2LMHeadModel": "models.gpt2",
-    "GPT2ForSequenceClassification": "models.gpt2",
-    "BertConfig": "models.bert",
-    "BertModel": "models.bert",
-    "BertForMaskedLM": "models.bert",
-    "BertForSequenceClassification": "models.bert",
-    "BertForTokenClassification": "models.bert",
-    "BertForQuestionAnswering": "models.bert",
-    "BertPreTrainedModel": "models.bert",
-    "GPT2PreTrainedModel": "models.gpt2",
-    "LlamaConfig": "models.llama",
-    "LlamaModel": "models.llama",
-    "LlamaForCausalLM": "models.llama",
-    "LlamaPreTrainedModel": "models.llama",
 }
 
-__all__ = sorted(_LAZY)
+
+def _lazy_names() -> dict[str, str]:
+    """Every lazy public name -> its module: ``_LAZY``, one Auto class per task, each family's classes.
+    Read from ``hfexplain.models`` at each call, so a family added there is exported too."""
+    return {**_family_exports(), **{name: "auto" for name in _TASKS.values()}, **_LAZY}
+
+
+__all__ = sorted(_lazy_names())
 
 
 # Subpackages reachable as attributes (``hfexplain.assets.tiny_gpt2_path()``), imported on first use.
@@ -81,7 +74,7 @@ def __getattr__(name: str):
         module = importlib.import_module(f"hfexplain.{name}")
         globals()[name] = module
         return module
-    module_name = _LAZY.get(name)
+    module_name = _lazy_names().get(name)
     if module_name is None:
         raise AttributeError(f"module 'hfexplain' has no attribute {name!r}")
     value = getattr(importlib.import_module(f"hfexplain.{module_name}"), name)
@@ -90,4 +83,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_lazy_names()))

@@ -2,48 +2,81 @@
 
     AutoModelForCausalLM.from_pretrained(path)
         1. read path/config.json            -> {"model_type": "gpt2", ...}
-        2. CONFIG_MAPPING["gpt2"]            -> GPT2Config
+        2. CONFIG_MAPPING_NAMES["gpt2"]      -> ("gpt2", "GPT2Config")  -> GPT2Config
         3. the task's table for "gpt2"       -> GPT2LMHeadModel
         4. GPT2LMHeadModel.from_pretrained(path, config=config)
 
-The tables name classes by module and class name and import them on first use, so
-``import hfexplain`` stays light. ``register`` adds a family of one's own.
+The tables are not written here: they are read from the family declarations in
+``hfexplain.models`` (``FAMILIES``: one entry per family; ``TASKS``: one Auto class per
+task), so ``CONFIG_MAPPING_NAMES`` and ``MODEL_MAPPING_NAMES`` are read-only views that
+always show what ``FAMILIES`` says now. They name classes by module and class name and
+import them on first use, so ``import hfexplain`` stays light. ``register`` adds a family
+of one's own at run time, without editing ``FAMILIES``.
+
+Some tasks have an Auto class but no family yet (``AutoModelForSeq2SeqLM``,
+``AutoModelForImageClassification``, ...): using one says so, and how to register one.
 """
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .configuration import CONFIG_NAME, HUB_KWARGS, PretrainedConfig, load_config_dict
+from . import models as _models
+from .configuration import CONFIG_NAME, PretrainedConfig, load_config_dict
+from .hub import HUB_KWARGS, cached_file
+
+
+class _ConfigMappingNames(Mapping):
+    """``model_type -> (module under hfexplain.models, config class name)``, read from ``FAMILIES``."""
+
+    def __getitem__(self, model_type: str) -> tuple[str, str]:
+        family = _models.FAMILIES[model_type]
+        return (family.module, family.config)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_models.FAMILIES)
+
+    def __len__(self) -> int:
+        return len(_models.FAMILIES)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+class _ModelMappingNames(Mapping):
+    """``task -> {model_type: model class name}``, one table per task of ``TASKS``, read from ``FAMILIES``."""
+
+    def __getitem__(self, task: str) -> dict[str, str]:
+        if task not in _models.TASKS:
+            raise KeyError(task)
+        return {model_type: family.models[task] for model_type, family in _models.FAMILIES.items()
+                if task in family.models}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_models.TASKS)
+
+    def __len__(self) -> int:
+        return len(_models.TASKS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
 
 # model_type -> (module under hfexplain.models, config class name)
-CONFIG_MAPPING_NAMES: dict[str, tuple[str, str]] = {
-    "gpt2": ("gpt2", "GPT2Config"),
-    "bert": ("bert", "BertConfig"),
-    "llama": ("llama", "LlamaConfig"),
-}
+CONFIG_MAPPING_NAMES: Mapping[str, tuple[str, str]] = _ConfigMappingNames()
 
 # task -> model_type -> class name (in the family's module)
-MODEL_MAPPING_NAMES: dict[str, dict[str, str]] = {
-    "base": {"gpt2": "GPT2Model", "bert": "BertModel", "llama": "LlamaModel"},
-    "causal-lm": {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"},
-    "masked-lm": {"bert": "BertForMaskedLM"},
-    "sequence-classification": {
-        "gpt2": "GPT2ForSequenceClassification",
-        "bert": "BertForSequenceClassification",
-    },
-    "token-classification": {"bert": "BertForTokenClassification"},
-    "question-answering": {"bert": "BertForQuestionAnswering"},
-}
+MODEL_MAPPING_NAMES: Mapping[str, dict[str, str]] = _ModelMappingNames()
 
 # Classes registered at run time by ``register`` (model_type -> class).
 _REGISTERED_CONFIGS: dict[str, type[PretrainedConfig]] = {}
-_REGISTERED_MODELS: dict[str, dict[str, type]] = {task: {} for task in MODEL_MAPPING_NAMES}
+_REGISTERED_MODELS: dict[str, dict[str, type]] = {task: {} for task in _models.TASKS}
 
 
 def _import_class(model_type: str, class_name: str) -> type:
-    module_name = CONFIG_MAPPING_NAMES[model_type][0]
+    module_name = _models.FAMILIES[model_type].module
     module = importlib.import_module(f"hfexplain.models.{module_name}")
     return getattr(module, class_name)
 
@@ -64,14 +97,29 @@ def config_class_for(model_type: str) -> type[PretrainedConfig]:
     )
 
 
+def _check_task(task: str) -> None:
+    """A task of ``TASKS`` that some family (declared or registered) serves; else a clear error."""
+    if task not in _models.TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks are {', '.join(_models.TASKS)}.")
+    if not MODEL_MAPPING_NAMES[task] and not _REGISTERED_MODELS.get(task):
+        raise ValueError(
+            f"no family registered for task {task!r} yet; {_models.TASKS[task]} is ready, but no family in "
+            f"hfexplain ({', '.join(supported_model_types())}) has a {task} model. A family declares one in "
+            f"hfexplain.models.FAMILIES, or register your own: hfexplain.register(model_type, ConfigClass, "
+            f"{{{task!r}: ModelClass}})."
+        )
+
+
 def model_class_for(task: str, model_type: str) -> type:
-    if model_type in _REGISTERED_MODELS[task]:
+    """The class that serves ``task`` for ``model_type``; a clear error where there is none."""
+    _check_task(task)
+    if model_type in _REGISTERED_MODELS.get(task, {}):
         return _REGISTERED_MODELS[task][model_type]
     names = MODEL_MAPPING_NAMES[task]
     if model_type in names:
         return _import_class(model_type, names[model_type])
     config_class_for(model_type)  # raises for a model_type nobody knows
-    known = sorted(set(names) | set(_REGISTERED_MODELS[task]))
+    known = sorted(set(names) | set(_REGISTERED_MODELS.get(task, {})))
     raise ValueError(
         f"model_type {model_type!r} has no {task} model in hfexplain; {task} is available for: "
         f"{', '.join(known)}."
@@ -85,12 +133,13 @@ def register(
     *,
     exist_ok: bool = False,
 ) -> None:
-    """Add a family: its config class and, per task, its model classes.
+    """Add a family at run time: its config class and, per task, its model classes.
 
     >>> register("toy", ToyConfig, {"base": ToyModel, "causal-lm": ToyForCausalLM})
 
-    Tasks: base, causal-lm, masked-lm, sequence-classification, token-classification,
-    question-answering.
+    Tasks are the keys of ``hfexplain.models.TASKS`` (base, causal-lm, masked-lm,
+    sequence-classification, token-classification, question-answering, seq2seq-lm, ...).
+    A family that ships with hfexplain is declared in ``hfexplain.models.FAMILIES`` instead.
     """
     if getattr(config_class, "model_type", None) != model_type:
         raise ValueError(
@@ -100,13 +149,13 @@ def register(
     if not exist_ok and (model_type in CONFIG_MAPPING_NAMES or model_type in _REGISTERED_CONFIGS):
         raise ValueError(f"model_type {model_type!r} is already registered; pass exist_ok=True to replace it.")
     for task, cls in (models or {}).items():
-        if task not in _REGISTERED_MODELS:
-            raise ValueError(f"unknown task {task!r}; tasks are {', '.join(_REGISTERED_MODELS)}.")
+        if task not in _models.TASKS:
+            raise ValueError(f"unknown task {task!r}; tasks are {', '.join(_models.TASKS)}.")
         if getattr(cls, "config_class", None) is not config_class:
             raise ValueError(f"{cls.__name__}.config_class must be {config_class.__name__} to register it.")
     _REGISTERED_CONFIGS[model_type] = config_class
     for task, cls in (models or {}).items():
-        _REGISTERED_MODELS[task][model_type] = cls
+        _REGISTERED_MODELS.setdefault(task, {})[model_type] = cls
 
 
 class AutoConfig:
@@ -121,8 +170,6 @@ class AutoConfig:
 
     @staticmethod
     def from_pretrained(path_or_repo_id: str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
-        from .hub import cached_file
-
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
         path = cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
         config_dict = load_config_dict(path)
@@ -157,6 +204,7 @@ class _AutoModel:
     @classmethod
     def from_config(cls, config: PretrainedConfig):
         """A freshly initialised model of the right class for ``config``."""
+        _check_task(cls.task)
         return cls._class_for_config(config)(config)
 
     @classmethod
@@ -164,6 +212,7 @@ class _AutoModel:
                         **kwargs: Any):
         """Load the right class for the checkpoint's ``model_type`` (same arguments as
         ``PreTrainedModel.from_pretrained``)."""
+        _check_task(cls.task)  # a task no family serves yet fails before any file is read
         if config is None:
             hub_kwargs = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
             config_fields = {k: kwargs.pop(k) for k in list(kwargs) if k not in _LOAD_ARGS}
@@ -175,11 +224,11 @@ class _AutoModel:
         model_type = config_class.model_type
         if model_type not in _REGISTERED_CONFIGS and model_type not in CONFIG_MAPPING_NAMES:
             register(model_type, config_class)
-        if not exist_ok and model_type in _REGISTERED_MODELS[cls.task]:
+        if not exist_ok and model_type in _REGISTERED_MODELS.get(cls.task, {}):
             raise ValueError(f"{cls.__name__} already has a {model_type!r} model; pass exist_ok=True to replace it.")
         if getattr(model_class, "config_class", None) is not config_class:
             raise ValueError(f"{model_class.__name__}.config_class must be {config_class.__name__} to register it.")
-        _REGISTERED_MODELS[cls.task][model_type] = model_class
+        _REGISTERED_MODELS.setdefault(cls.task, {})[model_type] = model_class
 
 
 _LOAD_ARGS = {
@@ -216,6 +265,36 @@ class AutoModelForTokenClassification(_AutoModel):
 
 class AutoModelForQuestionAnswering(_AutoModel):
     task = "question-answering"
+
+
+# Rooms for the next families: each raises "no family registered for task ... yet" until one fills it.
+
+
+class AutoModelForSeq2SeqLM(_AutoModel):
+    task = "seq2seq-lm"
+
+
+class AutoModelForImageClassification(_AutoModel):
+    task = "image-classification"
+
+
+class AutoModelForObjectDetection(_AutoModel):
+    task = "object-detection"
+
+
+class AutoModelForCTC(_AutoModel):
+    task = "ctc"
+
+
+class AutoModelForSpeechSeq2Seq(_AutoModel):
+    task = "speech-seq2seq"
+
+
+def auto_model_class(task: str) -> type[_AutoModel]:
+    """The Auto class that loads ``task``'s models, by its name in ``TASKS`` (``"ctc"`` -> AutoModelForCTC)."""
+    if task not in _models.TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks are {', '.join(_models.TASKS)}.")
+    return globals()[_models.TASKS[task]]
 
 
 class AutoTokenizer:

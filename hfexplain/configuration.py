@@ -5,29 +5,24 @@ A config is plain data. Each family subclasses it with its own field names (GPT-
 (``hidden_size``, ``num_attention_heads``, ``num_hidden_layers``) work on every family.
 Keys this library does not know are kept and written back unchanged, so a config
 survives a round trip through hfexplain.
+
+Files are found and written with ``hfexplain.hub``'s helpers (``cached_file``,
+``read_json_object``, ``write_text_atomically``); hub imports nothing from here, so the
+two modules no longer import each other. ``HUB_KWARGS``, ``dtype_from_name`` and
+``write_text_atomically`` stay importable from this module.
 """
 from __future__ import annotations
 
 import copy
 import json
 import os
-import tempfile
 from typing import Any, ClassVar
 
 import torch
 
+from .hub import HUB_KWARGS, cached_file, dtype_from_name, read_json_object, write_text_atomically
+
 CONFIG_NAME = "config.json"
-
-
-def dtype_from_name(value: str | torch.dtype | None) -> torch.dtype | str | None:
-    """``"float16"`` / ``"torch.float16"`` / ``torch.float16`` -> ``torch.float16``; "auto" stays."""
-    if value is None or isinstance(value, torch.dtype) or value == "auto":
-        return value
-    name = str(value).removeprefix("torch.")
-    dtype = getattr(torch, name, None)
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"{value!r} is not a torch dtype; use e.g. 'float32', 'bfloat16' or torch.float16.")
-    return dtype
 
 
 class PretrainedConfig:
@@ -193,8 +188,6 @@ class PretrainedConfig:
         Accepts the hub arguments (``revision``, ``cache_dir``, ``token``,
         ``local_files_only``, ``subfolder``); other keyword arguments override fields.
         """
-        from .hub import cached_file
-
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
         path = cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
         config = cls.from_dict(load_config_dict(path), **kwargs)
@@ -208,40 +201,10 @@ class PretrainedConfig:
         return f"{type(self).__name__} {self.to_json_string()}"
 
 
-HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "subfolder")
-
-
 def load_config_dict(path: str | os.PathLike) -> dict[str, Any]:
     """Read a config.json; a file that is not a JSON object is a clear error."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise OSError(
-            f"{os.fspath(path)!r} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}). "
-            "Fix the file, or save the config again with save_pretrained()."
-        ) from err
-    if not isinstance(data, dict):
-        raise OSError(f"{os.fspath(path)!r} holds a JSON {type(data).__name__}, but a config must be a JSON object.")
-    return data
+    return read_json_object(path, what="a config", fix="Fix the file, or save the config again with save_pretrained().")
 
 
-def write_text_atomically(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it over ``path``."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved model is for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+__all__ = ["CONFIG_NAME", "HUB_KWARGS", "PretrainedConfig", "dtype_from_name", "load_config_dict",
+           "write_text_atomically"]

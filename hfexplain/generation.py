@@ -363,14 +363,9 @@ def _is_int(value: Any) -> bool:
 
 
 def _read_json_object(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise OSError(f"{path!r} is not valid JSON ({err.msg} at line {err.lineno}); fix or re-save it.") from err
-    if not isinstance(data, dict):
-        raise OSError(f"{path!r} holds a JSON {type(data).__name__}, but a generation config must be a JSON object.")
-    return data
+    from .hub import read_json_object  # the one JSON-object reader
+
+    return read_json_object(path, what="a generation config")
 
 
 # =====================================================================================

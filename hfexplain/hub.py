@@ -33,15 +33,22 @@ byte offsets) and the raw bytes: reading it cannot run code. A ``.bin`` file is 
 Python pickle, and unpickling can run arbitrary code hidden in the file, so pickled
 weights are refused unless the caller passes ``allow_pickle=True``, and even then
 they are read with ``torch.load(weights_only=True)``.
+
+This module sits at the bottom of the library: it imports nothing from hfexplain, and
+the other modules take their shared file helpers from it (``HUB_KWARGS``,
+``read_json_object``, ``write_text_atomically``, ``dtype_from_name``).
 """
 from __future__ import annotations
 
 import json
+import ntpath
 import os
 import pickle
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from huggingface_hub import constants as hub_constants
@@ -50,8 +57,6 @@ from huggingface_hub import hf_hub_download, split_torch_state_dict_into_shards
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file as save_safetensors_file
 
-from .configuration import _current_umask
-
 SAFE_WEIGHTS_NAME = "model.safetensors"
 SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
 WEIGHTS_NAME = "pytorch_model.bin"
@@ -59,6 +64,80 @@ WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
 
 # Every file save_state_dict may have written: removed when a new save replaces them.
 _SAFETENSORS_FILE_RE = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|model\.safetensors\.index\.json")
+
+
+# The keyword arguments that say where files come from; every from_pretrained passes them on.
+HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only", "subfolder")
+
+
+class UnsafeShardNameError(ValueError, OSError):
+    """A shard index names a file outside its folder (``../x``, ``a/b``, an absolute path).
+
+    A ValueError (the index's content is refused) and, like every other broken-index
+    error here, an OSError."""
+
+
+# --------------------------------------------------------------------------- small file helpers
+
+
+def read_json_object(
+    path: str | os.PathLike,
+    what: str = "this file",
+    fix: str = "Fix the file, or save it again with save_pretrained().",
+) -> dict[str, Any]:
+    """Read a JSON file that must hold an object (config.json, generation_config.json, an index ...).
+
+    Invalid JSON, text that is not UTF-8, or JSON that is not an object is an ``OSError``
+    naming the file, where the error is, ``what`` the file should have been ("a config")
+    and ``fix``, what to do about it.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as err:
+        raise OSError(
+            f"{path!r} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno}). {fix}"
+        ) from err
+    except UnicodeDecodeError as err:
+        raise OSError(f"{path!r} is not valid JSON (it is not UTF-8 text: {err.reason}). {fix}") from err
+    if not isinstance(data, dict):
+        raise OSError(f"{path!r} holds a JSON {type(data).__name__}, but {what} must be a JSON object. {fix}")
+    return data
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it over ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; a saved model is for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def dtype_from_name(value: str | torch.dtype | None) -> torch.dtype | str | None:
+    """``"float16"`` / ``"torch.float16"`` / ``torch.float16`` -> ``torch.float16``; None and "auto" stay."""
+    if value is None or isinstance(value, torch.dtype) or value == "auto":
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"a dtype is a torch.dtype or its name, got {type(value).__name__}.")
+    dtype = getattr(torch, value.removeprefix("torch."), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"{value!r} is not a torch dtype name; use e.g. 'float32', 'bfloat16' or torch.float16.")
+    return dtype
 
 
 # --------------------------------------------------------------------------- finding files
@@ -265,14 +344,9 @@ def resolve_weight_files(
 
 def _resolve_shards(path_or_repo_id, index_path: str, where: str, lookup: dict) -> list[str]:
     """Read a ``*.index.json`` and resolve each shard file it names (sorted, as transformers does)."""
-    try:
-        with open(index_path, encoding="utf-8") as handle:
-            index = json.load(handle)
-    except ValueError as err:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise OSError(
-            f"{index_path!r} is not valid JSON ({err}). It is corrupted: download it again or re-save the model."
-        ) from err
-    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    index = read_json_object(index_path, what="a shard index",
+                             fix="It is corrupted: download it again or re-save the model.")
+    weight_map = index.get("weight_map")
     if not isinstance(weight_map, dict) or not weight_map:
         raise OSError(
             f"{index_path!r} has no 'weight_map' (parameter name -> shard file). "
@@ -280,9 +354,8 @@ def _resolve_shards(path_or_repo_id, index_path: str, where: str, lookup: dict) 
         )
 
     files = []
-    for shard in sorted(set(weight_map.values())):
-        if not isinstance(shard, str) or not shard or "/" in shard or "\\" in shard or shard in (".", ".."):
-            raise OSError(f"{index_path!r} names the shard {shard!r}, which is not a plain file name.")
+    for shard in sorted(set(weight_map.values()), key=str):
+        check_shard_name(shard, index_path)
         path = cached_file(path_or_repo_id, shard, **lookup)
         if path is None:
             raise OSError(
@@ -291,6 +364,23 @@ def _resolve_shards(path_or_repo_id, index_path: str, where: str, lookup: dict) 
             )
         files.append(path)
     return files
+
+
+def check_shard_name(shard: Any, index_path: str | os.PathLike) -> None:
+    """A shard named by an index must be a plain file name in the index's own folder.
+
+    ``../model.safetensors``, ``sub/x.safetensors``, ``a\\b``, ``/etc/x`` or ``C:x`` would read a
+    file elsewhere: :class:`UnsafeShardNameError` (a ValueError) refuses them.
+    """
+    if (
+        not isinstance(shard, str) or not shard or shard in (".", "..")
+        or "/" in shard or "\\" in shard or os.path.isabs(shard) or ntpath.splitdrive(shard)[0]
+    ):
+        raise UnsafeShardNameError(
+            f"{os.fspath(index_path)!r} names the shard {shard!r}, which is not a plain file name: a shard "
+            "must sit in the same folder as its index (no '..', '/', '\\' or absolute path). The index is "
+            "corrupted or hostile: download the checkpoint again from a source you trust, or re-save the model."
+        )
 
 
 # --------------------------------------------------------------------------- reading weights
@@ -338,10 +428,9 @@ def _floating_dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if dtype is None:
         return None
     if isinstance(dtype, str):
-        named = getattr(torch, dtype.removeprefix("torch."), None)
-        if not isinstance(named, torch.dtype):
-            raise ValueError(f"dtype {dtype!r} is not a torch dtype name; use e.g. 'float32', 'float16', 'bfloat16'.")
-        dtype = named
+        if dtype == "auto":
+            raise ValueError("dtype 'auto' is decided by from_pretrained; load_state_dict needs a floating dtype.")
+        dtype = dtype_from_name(dtype)
     if not isinstance(dtype, torch.dtype):
         raise TypeError(f"dtype must be a torch.dtype or its name, got {type(dtype).__name__}.")
     if not dtype.is_floating_point:

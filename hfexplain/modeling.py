@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from . import hub
-from .configuration import HUB_KWARGS, PretrainedConfig, dtype_from_name
+from .configuration import PretrainedConfig
+from .hub import HUB_KWARGS, dtype_from_name
 from .hooks import HookedMixin
 
 logger = logging.getLogger("hfexplain")

@@ -32,7 +32,7 @@ from tokenizers import Encoding
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers.models import BPE, WordPiece
 
-from .hub import cached_file
+from .hub import cached_file, read_json_object
 
 # File names, as transformers uses them.
 TOKENIZER_FILE = "tokenizer.json"
@@ -384,8 +384,7 @@ def _as_token(value: Any) -> str | AddedToken | None:
 def _read_json(path: str | None) -> dict:
     if path is None:
         return {}
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return read_json_object(path, what="a tokenizer file")
 
 
 # ---------------------------------------------------------------------------------------------

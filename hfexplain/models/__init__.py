@@ -1,1 +1,133 @@
-"""One file per family: its config, its module tree and its task heads."""
+"""One file per family (its config, its module tree, its task heads), declared here once.
+
+This module is the registry's source of truth, and it holds names only (no torch import):
+
+* ``TASKS``: task key -> the Auto class that loads a model for it (``"causal-lm"`` ->
+  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"seq2seq-lm"``,
+  ``"image-classification"``, ...): their Auto classes exist and say so when used.
+* ``FAMILIES``: ``model_type`` (as in ``config.json``) -> :class:`Family`, which names the
+  family's module under ``hfexplain.models``, its config class, its model class per task,
+  its preprocessing classes and the stacks its hook points live in.
+
+Everything else reads these two tables: ``hfexplain.auto`` (``CONFIG_MAPPING_NAMES``,
+``MODEL_MAPPING_NAMES`` and the ``AutoModelFor*`` classes), the lazy exports of
+``hfexplain/__init__.py`` (``hfexplain.LlamaForQuestionAnswering``) and the pipelines' task
+table. A new family writes ``models/<name>.py`` and one entry here::
+
+    "t5": Family(
+        module="t5", config="T5Config", pretrained_model="T5PreTrainedModel",
+        models={"base": "T5Model", "seq2seq-lm": "T5ForConditionalGeneration"},
+        tokenizer="Tokenizer", hook_stacks=("encoder", "decoder"),
+    ),
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# task key -> Auto class name (in hfexplain.auto). The keys are hfexplain's; the class names transformers'.
+TASKS: dict[str, str] = {
+    "base": "AutoModel",
+    "causal-lm": "AutoModelForCausalLM",
+    "masked-lm": "AutoModelForMaskedLM",
+    "sequence-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "question-answering": "AutoModelForQuestionAnswering",
+    # Rooms for the next families (no family fills them yet):
+    "seq2seq-lm": "AutoModelForSeq2SeqLM",
+    "image-classification": "AutoModelForImageClassification",
+    "object-detection": "AutoModelForObjectDetection",
+    "ctc": "AutoModelForCTC",
+    "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family, by name: every class is a string, imported only when first used.
+
+    Attributes:
+        module: the family's module under ``hfexplain.models`` (``"gpt2"`` -> ``hfexplain.models.gpt2``).
+        config: its ``PretrainedConfig`` subclass (``"GPT2Config"``).
+        pretrained_model: its ``PreTrainedModel`` subclass, the base of its model classes.
+        models: task key (of ``TASKS``) -> model class name.
+        tokenizer: the class in ``hfexplain.tokenization`` that reads its tokenizer files, or None.
+        image_processor, feature_extractor, processor: the same for non-text inputs
+            (class names in ``hfexplain.processing``), None where the family has none.
+        hook_stacks: the stacks its hook points live in: ``(None,)`` for one stack,
+            ``("encoder", "decoder")`` or ``("text", "vision")`` for several.
+    """
+
+    module: str
+    config: str
+    pretrained_model: str
+    models: Mapping[str, str] = field(default_factory=dict)
+    tokenizer: str | None = "Tokenizer"
+    image_processor: str | None = None
+    feature_extractor: str | None = None
+    processor: str | None = None
+    hook_stacks: tuple[str | None, ...] = (None,)
+
+    def __post_init__(self):
+        unknown = sorted(set(self.models) - set(TASKS))
+        if unknown:
+            raise ValueError(f"Family {self.module!r} names unknown task(s) {unknown}; tasks are {', '.join(TASKS)}.")
+        # Frozen means frozen: a read-only view, so no caller can edit a family's table in place.
+        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
+
+    def class_names(self) -> list[str]:
+        """Every class of the family's module this entry names: config, base class, models."""
+        names = [self.config, self.pretrained_model, *self.models.values()]
+        return list(dict.fromkeys(names))  # in order, each once
+
+
+FAMILIES: dict[str, Family] = {
+    "gpt2": Family(
+        module="gpt2",
+        config="GPT2Config",
+        pretrained_model="GPT2PreTrainedModel",
+        models={
+            "base": "GPT2Model",
+            "causal-lm": "GPT2LMHeadModel",
+            "sequence-classification": "GPT2ForSequenceClassification",
+        },
+    ),
+    "bert": Family(
+        module="bert",
+        config="BertConfig",
+        pretrained_model="BertPreTrainedModel",
+        models={
+            "base": "BertModel",
+            "masked-lm": "BertForMaskedLM",
+            "sequence-classification": "BertForSequenceClassification",
+            "token-classification": "BertForTokenClassification",
+            "question-answering": "BertForQuestionAnswering",
+        },
+    ),
+    "llama": Family(
+        module="llama",
+        config="LlamaConfig",
+        pretrained_model="LlamaPreTrainedModel",
+        models={
+            "base": "LlamaModel",
+            "causal-lm": "LlamaForCausalLM",
+            "sequence-classification": "LlamaForSequenceClassification",
+            "token-classification": "LlamaForTokenClassification",
+            "question-answering": "LlamaForQuestionAnswering",
+        },
+    ),
+}
+
+
+def family_exports() -> dict[str, str]:
+    """Public class name -> module under ``hfexplain`` (``"GPT2Config"`` -> ``"models.gpt2"``), read
+    from ``FAMILIES`` now (so a family added at run time is exported too)."""
+    exports: dict[str, str] = {}
+    for family in FAMILIES.values():
+        for name in family.class_names():
+            exports[name] = f"models.{family.module}"
+    return exports
+
+
+__all__ = ["TASKS", "Family", "FAMILIES", "family_exports"]

@@ -31,23 +31,46 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..models import TASKS
 from .base import Pipeline, PipelineInspection
 from .feature_extraction import mean_pooling, sentence_embeddings, sentence_similarity
 
-# task -> (module in this package, pipeline class, Auto class that loads its model)
-SUPPORTED_TASKS: dict[str, tuple[str, str, str]] = {
-    "text-classification": ("text_classification", "TextClassificationPipeline", "AutoModelForSequenceClassification"),
-    "token-classification": ("token_classification", "TokenClassificationPipeline", "AutoModelForTokenClassification"),
-    "question-answering": ("question_answering", "QuestionAnsweringPipeline", "AutoModelForQuestionAnswering"),
-    "fill-mask": ("fill_mask", "FillMaskPipeline", "AutoModelForMaskedLM"),
-    "text-generation": ("text_generation", "TextGenerationPipeline", "AutoModelForCausalLM"),
-    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", "AutoModel"),
-    "zero-shot-classification": (
-        "zero_shot_classification", "ZeroShotClassificationPipeline", "AutoModelForSequenceClassification"
-    ),
+# pipeline task -> (module in this package, pipeline class, the model task of hfexplain.models.TASKS).
+# The one declaration of the pipelines; the Auto class that loads each one's model comes from TASKS.
+PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
+    "text-classification": ("text_classification", "TextClassificationPipeline", "sequence-classification"),
+    "token-classification": ("token_classification", "TokenClassificationPipeline", "token-classification"),
+    "question-answering": ("question_answering", "QuestionAnsweringPipeline", "question-answering"),
+    "fill-mask": ("fill_mask", "FillMaskPipeline", "masked-lm"),
+    "text-generation": ("text_generation", "TextGenerationPipeline", "causal-lm"),
+    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", "base"),
+    "zero-shot-classification": ("zero_shot_classification", "ZeroShotClassificationPipeline", "sequence-classification"),
 }
+
+
+class _SupportedTasks(Mapping):
+    """``task -> (module, pipeline class, Auto class name)``: ``PIPELINE_TASKS`` with the Auto class
+    read from ``hfexplain.models.TASKS`` (the shape this table always had)."""
+
+    def __getitem__(self, task: str) -> tuple[str, str, str]:
+        module_name, class_name, model_task = PIPELINE_TASKS[task]
+        return (module_name, class_name, TASKS[model_task])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PIPELINE_TASKS)
+
+    def __len__(self) -> int:
+        return len(PIPELINE_TASKS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+# task -> (module in this package, pipeline class, Auto class that loads its model)
+SUPPORTED_TASKS: Mapping[str, tuple[str, str, str]] = _SupportedTasks()
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 # The end of a model class name -> the task its head serves (to guess a missing task).
@@ -208,6 +231,7 @@ __all__ = [
     "Pipeline",
     "PipelineInspection",
     "SUPPORTED_TASKS",
+    "PIPELINE_TASKS",
     "TASK_ALIASES",
     "supported_tasks",
     "check_task",

@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import json
 import math
 import os
 import random
@@ -464,18 +463,12 @@ class Trainer:
         return path
 
     def _read_checkpoint_weights(self, path: str) -> dict[str, torch.Tensor]:
-        from safetensors.torch import load_file
+        """The checkpoint's weights, read as from_pretrained reads them (one file or an index and its
+        shards; shard names are checked, overlapping shards refused)."""
+        from .. import hub
 
-        index = os.path.join(path, "model.safetensors.index.json")
-        if os.path.isfile(index):
-            with open(index, encoding="utf-8") as handle:
-                files = sorted(set(json.load(handle)["weight_map"].values()))
-        else:
-            files = ["model.safetensors"]
-        state_dict = {}
-        for name in files:
-            state_dict.update(load_file(os.path.join(path, name)))
-        return state_dict
+        files, fmt = hub.resolve_weight_files(path, use_safetensors=True)
+        return hub.load_state_dict(files, fmt)
 
     def _load_checkpoint_into_model(self, path: str) -> None:
         model = _unwrap(self.model)
