@@ -353,9 +353,11 @@ def _resolve_shards(path_or_repo_id, index_path: str, where: str, lookup: dict) 
             "It is corrupted: download it again or re-save the model."
         )
 
-    files = []
-    for shard in sorted(set(weight_map.values()), key=str):
+    shards = sorted(set(weight_map.values()), key=str)
+    for shard in shards:  # every name is checked before any file is looked for
         check_shard_name(shard, index_path)
+    files = []
+    for shard in shards:
         path = cached_file(path_or_repo_id, shard, **lookup)
         if path is None:
             raise OSError(
