@@ -149,7 +149,9 @@ print(type(mine).__name__, "| equal to AutoConfig's:", mine == config)
 
 md("model-tables-note", r"""
 Models work the same way, with one table **per task**. The Auto class you call picks the
-task (the table); `model_type` picks the row:
+task (the table); `model_type` picks the row. Both tables are read from one entry per family,
+`hfexplain.models.FAMILIES` (a new family writes one entry there), and the empty tables are
+tasks whose Auto class is ready for families that do not exist yet:
 """)
 
 code("model-tables", r"""
@@ -505,6 +507,7 @@ md("summary", r"""
 * `attribute_map` gives every family the common names (`hidden_size`, `num_hidden_layers`,
   `num_attention_heads`), for reading and writing.
 * Unknown keys are kept and written back; only bookkeeping is dropped.
+* The tables are views of the family declarations in `hfexplain.models` (`FAMILIES`, `TASKS`).
 * A family of your own needs a `model_type`, a `config_class`, and `hfexplain.register`;
   then `from_config`, `save_pretrained` and `from_pretrained` work for it like for GPT-2.
 * Errors name the problem and the fix: an unknown or missing `model_type`, a task the family
