@@ -10,7 +10,9 @@ Each pipeline runs three stages with transformers' names (see ``base.py``):
 ``preprocess`` (text -> tensors), ``_forward`` (the model) and ``postprocess`` (numbers
 -> answer).
 
-Tasks (transformers' names; aliases in brackets):
+Tasks (transformers' names; aliases in brackets). ``PIPELINE_TASKS`` declares them once,
+each with the model task (a key of ``hfexplain.models.TASKS``) its model needs; the Auto
+class column below (and ``SUPPORTED_TASKS``) is read from ``TASKS``:
 
 =========================  ====================================  ==========================================
 task                       model it needs                        answer
