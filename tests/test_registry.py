@@ -80,6 +80,16 @@ def test_families_name_only_known_tasks_and_are_read_only():
         Family(module="x", config="XConfig", pretrained_model="XPreTrainedModel", models={"chat": "XForChat"})
     with pytest.raises(TypeError):
         FAMILIES["gpt2"].models["masked-lm"] = "GPT2ForMaskedLM"  # a read-only view
+    with pytest.raises(AttributeError, match="a Family is frozen"):
+        FAMILIES["gpt2"].module = "gpt3"
+    assert FAMILIES["gpt2"] == Family("gpt2", "GPT2Config", "GPT2PreTrainedModel", dict(FAMILIES["gpt2"].models))
+    assert FAMILIES["gpt2"] != FAMILIES["bert"]
+
+
+def test_import_hfexplain_stays_light():
+    code = "import sys, hfexplain; print(sorted(m for m in ('dataclasses', 'inspect', 'torch') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_declarations_module_is_names_only():

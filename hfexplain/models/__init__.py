@@ -23,7 +23,6 @@ table. A new family writes ``models/<name>.py`` and one entry here::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 # task key -> Auto class name (in hfexplain.auto). The keys are hfexplain's; the class names transformers'.
@@ -43,7 +42,6 @@ TASKS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
 class Family:
     """One model family, by name: every class is a string, imported only when first used.
 
@@ -57,24 +55,51 @@ class Family:
             (class names in ``hfexplain.processing``), None where the family has none.
         hook_stacks: the stacks its hook points live in: ``(None,)`` for one stack,
             ``("encoder", "decoder")`` or ``("text", "vision")`` for several.
+
+    A frozen record (setting an attribute raises, ``models`` is a read-only view). It is written
+    out rather than a ``@dataclass(frozen=True)`` because ``dataclasses`` imports ``inspect``,
+    which would make ``import hfexplain`` about 7x slower.
     """
 
-    module: str
-    config: str
-    pretrained_model: str
-    models: Mapping[str, str] = field(default_factory=dict)
-    tokenizer: str | None = "Tokenizer"
-    image_processor: str | None = None
-    feature_extractor: str | None = None
-    processor: str | None = None
-    hook_stacks: tuple[str | None, ...] = (None,)
+    __slots__ = ("module", "config", "pretrained_model", "models", "tokenizer", "image_processor",
+                 "feature_extractor", "processor", "hook_stacks")
 
-    def __post_init__(self):
-        unknown = sorted(set(self.models) - set(TASKS))
+    def __init__(
+        self,
+        module: str,
+        config: str,
+        pretrained_model: str,
+        models: Mapping[str, str] | None = None,
+        tokenizer: str | None = "Tokenizer",
+        image_processor: str | None = None,
+        feature_extractor: str | None = None,
+        processor: str | None = None,
+        hook_stacks: tuple[str | None, ...] = (None,),
+    ):
+        models = dict(models or {})
+        unknown = sorted(set(models) - set(TASKS))
         if unknown:
-            raise ValueError(f"Family {self.module!r} names unknown task(s) {unknown}; tasks are {', '.join(TASKS)}.")
-        # Frozen means frozen: a read-only view, so no caller can edit a family's table in place.
-        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
+            raise ValueError(f"Family {module!r} names unknown task(s) {unknown}; tasks are {', '.join(TASKS)}.")
+        values = dict(module=module, config=config, pretrained_model=pretrained_model,
+                      models=MappingProxyType(models), tokenizer=tokenizer, image_processor=image_processor,
+                      feature_extractor=feature_extractor, processor=processor, hook_stacks=tuple(hook_stacks))
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"a Family is frozen; declare a new one instead of setting {name!r}.")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Family):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # models is a mapping: a Family is compared, not hashed
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__
+                           if name != "models")
+        return f"Family({fields}, models={dict(self.models)!r})"
 
     def class_names(self) -> list[str]:
         """Every class of the family's module this entry names: config, base class, models."""
