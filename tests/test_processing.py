@@ -683,3 +683,141 @@ def test_processor_arguments_are_checked():
         processor()
     with pytest.raises(ValueError, match="holds no feature_extractor"):
         processor(audio=[[0.0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# pipelines take what the model's main input needs
+# ---------------------------------------------------------------------------------------------
+
+from hfexplain.configuration import PretrainedConfig  # noqa: E402
+from hfexplain.pipelines import base as pipeline_base  # noqa: E402
+
+
+class ToyPixelModel(torch.nn.Module):
+    """Reads pixel_values (b, c, h, w): mean over space, then a linear layer -> logits (b, 3)."""
+
+    main_input_name = "pixel_values"
+
+    def __init__(self, name_or_path: str = ""):
+        super().__init__()
+        self.config = PretrainedConfig(num_labels=3, name_or_path=name_or_path)
+        self.classifier = torch.nn.Linear(3, 3)
+
+    def forward(self, pixel_values):
+        return {"logits": self.classifier(pixel_values.mean(dim=(2, 3)))}  # (b, c) -> (b, 3)
+
+
+class ToyAudioModel(torch.nn.Module):
+    """Reads input_values (b, samples) and attention_mask: the masked mean, times a weight."""
+
+    main_input_name = "input_values"
+
+    def __init__(self):
+        super().__init__()
+        self.config = PretrainedConfig(num_labels=1)
+        self.weight = torch.nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, input_values, attention_mask=None):
+        mask = torch.ones_like(input_values) if attention_mask is None else attention_mask.to(input_values.dtype)
+        return {"logits": self.weight * (input_values * mask).sum(-1, keepdim=True) / mask.sum(-1, keepdim=True)}
+
+
+class ToyImagePipeline(pipeline_base.Pipeline):
+    task = "toy-image-classification"
+
+    def _check_input(self, item):
+        pass  # images, not text
+
+    def _sanitize_parameters(self):
+        return {}, {}, {}
+
+    def preprocess(self, image):
+        return dict(self.image_processor(image, return_tensors="pt"))
+
+    def _forward(self, model_inputs):
+        return {"logits": self.model(**self._model_kwargs(model_inputs))["logits"]}
+
+    def postprocess(self, model_outputs, trace=None):
+        return model_outputs["logits"][0].tolist()
+
+
+class ToyAudioPipeline(ToyImagePipeline):
+    task = "toy-audio"
+
+    def preprocess(self, audio):
+        return dict(self.feature_extractor([audio], return_tensors="pt"))
+
+
+@pytest.fixture()
+def toy_tasks(monkeypatch):
+    from hfexplain import pipelines
+
+    classes = {"toy-image-classification": ToyImagePipeline, "toy-audio": ToyAudioPipeline}
+    for task in classes:
+        monkeypatch.setitem(pipelines.SUPPORTED_TASKS, task, ("unused", "unused", "AutoModel"))
+    monkeypatch.setattr(pipelines, "pipeline_class", lambda task: classes[task])
+    return pipelines.pipeline
+
+
+def test_pipeline_loads_the_image_processor_a_pixel_model_needs(tmp_path, toy_types, toy_tasks):
+    ViTImageProcessor(size=6).save_pretrained(tmp_path)
+    model = ToyPixelModel(name_or_path=str(tmp_path))  # where it "was loaded from"
+    pipe = toy_tasks("toy-image-classification", model=model)
+    assert type(pipe.image_processor) is ViTImageProcessor and pipe.tokenizer is None
+    assert pipe.preprocessor is pipe.image_processor and pipe.main_input_name == "pixel_values"
+    images = [image_inputs()["pil_rgb"], image_inputs()["numpy_chw"], image_inputs()["torch_chw"]]
+    with torch.no_grad():
+        expected = model(ViTImageProcessorPil(size=6)(images, return_tensors="pt").pixel_values)["logits"]
+    torch.testing.assert_close(torch.tensor(pipe(images, batch_size=2)), expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(torch.tensor(pipe(images[0])), expected[0], atol=1e-6, rtol=0)
+    inspection = pipe.inspect(images[0])
+    assert inspection.tokens == [] and inspection.model_inputs[0]["pixel_values"].shape == (1, 3, 6, 6)
+
+
+def test_pipeline_takes_image_processor_and_processor_arguments(tmp_path, toy_types, toy_tasks):
+    ViTImageProcessor(size=5).save_pretrained(tmp_path / "images")
+    pipe = toy_tasks("toy-image-classification", model=ToyPixelModel(), image_processor=str(tmp_path / "images"))
+    assert pipe.image_processor.size == {"height": 5, "width": 5}
+    ToyVisionProcessor(ViTImageProcessor(size=4), tiny_tokenizer()).save_pretrained(tmp_path / "processor")
+    pipe = toy_tasks("toy-image-classification", model=ToyPixelModel(), processor=str(tmp_path / "processor"))
+    assert type(pipe.processor) is ToyVisionProcessor
+    assert pipe.image_processor is pipe.processor.image_processor and pipe.tokenizer is pipe.processor.tokenizer
+    with pytest.raises(ValueError, match="no image_processor given"):
+        toy_tasks("toy-image-classification", model=ToyPixelModel())
+    with pytest.raises(TypeError, match="needs an image_processor .*AutoImageProcessor.*reads 'pixel_values'"):
+        ToyImagePipeline(ToyPixelModel(), tiny_tokenizer())
+
+
+def test_audio_rows_are_batched_with_the_extractors_padding(toy_tasks):
+    extractor = ToyFeatureExtractor(padding_value=7.0)  # a masked model must not see the padding value
+    pipe = toy_tasks("toy-audio", model=ToyAudioModel(), feature_extractor=extractor)
+    clips = [RNG.standard_normal(n).astype(np.float32) for n in (3, 8, 5)]
+    alone = [pipe(clip) for clip in clips]
+    batched = pipe(clips, batch_size=3)
+    torch.testing.assert_close(torch.tensor(batched), torch.tensor(alone), atol=1e-6, rtol=0)
+    torch.testing.assert_close(torch.tensor(alone)[:, 0], torch.tensor([2 * clip.mean() for clip in clips]),
+                               atol=1e-5, rtol=0)
+
+
+def test_text_pipelines_keep_loading_their_tokenizer_also_through_processor():
+    from hfexplain import pipeline
+    from hfexplain.assets import tiny_gpt2_path
+
+    default = pipeline("text-generation", model=tiny_gpt2_path(), do_sample=False, max_new_tokens=4)
+    through_processor = pipeline("text-generation", model=tiny_gpt2_path(), processor=tiny_gpt2_path(),
+                                 do_sample=False, max_new_tokens=4)
+    assert isinstance(through_processor.tokenizer, Tokenizer) and through_processor.processor is None
+    assert through_processor("The list") == default("The list")
+
+
+def test_widgets_say_when_a_model_does_not_read_text():
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("plotly")
+    from hfexplain.widgets.attention import model_support_problem
+    from hfexplain.widgets.generation import model_generation_problem
+    from hfexplain.widgets.tokens import TokenizerDashboard
+
+    assert "reads 'pixel_values', not token ids" in model_support_problem(ToyPixelModel())
+    assert "reads 'input_values', not token ids" in model_generation_problem(ToyAudioModel())
+    with pytest.raises(TypeError, match="makes \\['pixel_values'\\], not token ids"):
+        TokenizerDashboard({"vit": ViTImageProcessor()}, "text")
