@@ -204,7 +204,11 @@ def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], 
     needed = preprocessor_kind(model)
     if given[needed] is None:
         given[needed] = source if source is not None else _stored_tokenizer_path(model, needed)
-    loaders = {"tokenizer": AutoTokenizer, "image_processor": AutoImageProcessor, "feature_extractor": AutoFeatureExtractor}
+    loaders = {
+        "tokenizer": AutoTokenizer,
+        "image_processor": AutoImageProcessor,
+        "feature_extractor": AutoFeatureExtractor,
+    }
     for name, value in given.items():
         if isinstance(value, (str, os.PathLike)):
             given[name] = loaders[name].from_pretrained(value, **hub_kwargs)

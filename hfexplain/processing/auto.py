@@ -68,7 +68,10 @@ def register_processor(model_type, processor_class: type, exist_ok: bool = False
 
 
 def unregister(kind: str, model_type: str) -> None:
-    """Remove a registered class (tests clean up with it); ``kind`` is 'image processor', 'feature extractor' or 'processor'."""
+    """Remove a registered class (tests clean up with it).
+
+    ``kind`` is 'image processor', 'feature extractor' or 'processor'.
+    """
     _REGISTERED[kind].pop(model_type, None)
 
 
@@ -92,7 +95,8 @@ def class_for_model_type(kind: str, model_type: str | None) -> type | None:
 
 def class_for_name(kind: str, class_name: str) -> type | None:
     """The ``kind`` class called ``class_name`` (transformers' "Fast" / "Pil" suffixes ignored), or None."""
-    candidates = [class_name] + [class_name.removesuffix(suffix) for suffix in ("Fast", "Pil") if class_name.endswith(suffix)]
+    candidates = [class_name]
+    candidates += [class_name.removesuffix(suffix) for suffix in ("Fast", "Pil") if class_name.endswith(suffix)]
     for name in candidates:
         for cls in _REGISTERED[kind].values():
             if cls.__name__ == name:

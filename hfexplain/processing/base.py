@@ -52,7 +52,9 @@ class FeatureExtractionMixin:
         return output
 
     def to_json_string(self) -> str:
-        settings = {key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in self.to_dict().items()}
+        settings = {
+            key: value.tolist() if isinstance(value, np.ndarray) else value for key, value in self.to_dict().items()
+        }
         return json.dumps(settings, indent=2, sort_keys=True) + "\n"
 
     @classmethod

@@ -47,7 +47,9 @@ class ProcessorMixin:
             )
         unknown = [name for name in attributes if name not in _ATTRIBUTE_INPUTS]
         if unknown:
-            raise TypeError(f"{type(self).__name__}.attributes has {unknown}; a processor holds {list(_ATTRIBUTE_INPUTS)}.")
+            raise TypeError(
+                f"{type(self).__name__}.attributes has {unknown}; a processor holds {list(_ATTRIBUTE_INPUTS)}."
+            )
         for key in kwargs:
             if key not in attributes:
                 raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}; it takes {attributes}.")
@@ -79,7 +81,11 @@ class ProcessorMixin:
         """Run each piece on its input and merge the results (see the module docstring for arguments)."""
         if images is None and text is None and audio is None:
             raise ValueError(f"{type(self).__name__}() needs some input: text=, images= or audio=.")
-        routed = {"text": dict(text_kwargs or {}), "images": dict(images_kwargs or {}), "audio": dict(audio_kwargs or {})}
+        routed = {
+            "text": dict(text_kwargs or {}),
+            "images": dict(images_kwargs or {}),
+            "audio": dict(audio_kwargs or {}),
+        }
         image_settings = getattr(getattr(self, "image_processor", None), "preprocess_settings", ())
         for key, value in kwargs.items():
             if key in image_settings:
