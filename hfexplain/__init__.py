@@ -2,8 +2,9 @@
 
 Readable re-implementations of the Transformers building blocks in PyTorch that keep
 Hugging Face's names, load their checkpoints unchanged and expose every intermediate
-tensor through named hook points. Heavy parts (model families, tokenizer, generation,
-widgets) are imported on first use, so ``import hfexplain`` stays light.
+tensor through named hook points. Heavy parts (model families, tokenizer, image processors
+and feature extractors, generation, widgets) are imported on first use, so ``import hfexplain``
+stays light.
 
 The model families' classes (``hfexplain.GPT2Config``, ``hfexplain.LlamaForQuestionAnswering``
 ...) and the ``AutoModelFor*`` classes are not listed here: they are read from the family
@@ -32,6 +33,13 @@ _LAZY = {
     "Tokenizer": "tokenization",
     "PreTrainedTokenizerFast": "tokenization",
     "BatchEncoding": "tokenization",
+    "BatchFeature": "processing",
+    "AutoImageProcessor": "processing",
+    "AutoFeatureExtractor": "processing",
+    "AutoProcessor": "processing",
+    "ProcessorMixin": "processing",
+    "BaseImageProcessor": "processing",
+    "SequenceFeatureExtractor": "processing",
     "KVCache": "layers",
     "Trainer": "training",
     "TrainingArguments": "training",
@@ -66,7 +74,9 @@ __all__ = sorted(_lazy_names())
 
 
 # Subpackages reachable as attributes (``hfexplain.assets.tiny_gpt2_path()``), imported on first use.
-_SUBMODULES = {"assets", "exercises", "generation", "hub", "layers", "models", "pipelines", "training"}
+_SUBMODULES = {
+    "assets", "exercises", "generation", "hub", "layers", "models", "pipelines", "processing", "tokenization", "training"
+}
 
 
 def __getattr__(name: str):

@@ -44,6 +44,13 @@ FIGURE_WIDTH = 960
 def model_support_problem(model) -> str | None:
     """Why ``model`` cannot feed the dashboard (``None`` when it can)."""
     name = type(model).__name__
+    main_input = getattr(model, "main_input_name", "input_ids")
+    if main_input != "input_ids":  # the dashboard tokenizes text; pixels and audio need a processor
+        return (
+            f"{name} reads {main_input!r}, not token ids, and this dashboard feeds it text through a tokenizer. "
+            "Run its image processor / feature extractor yourself, then model.run_with_cache(**inputs) and read "
+            "cache['pattern', layer] (add the stack for models with several)."
+        )
     if not callable(getattr(model, "run_with_cache", None)) or not callable(getattr(model, "hook_points", None)):
         return (
             f"{name} has no hook points, so its attention patterns cannot be read. Load the checkpoint with "

@@ -35,6 +35,12 @@ from .attention import max_positions
 def model_generation_problem(model) -> str | None:
     """Why ``model`` cannot generate text (``None`` when it can)."""
     name = type(model).__name__
+    main_input = getattr(model, "main_input_name", "input_ids")
+    if main_input != "input_ids":  # the explorer's prompt is text; a speech or vision encoder needs its processor
+        return (
+            f"{name} reads {main_input!r}, not token ids, so a text prompt cannot start its generation here. "
+            "Run its processor on the image or audio and call model.generate(**inputs) instead."
+        )
     can_generate = getattr(model, "can_generate", None)
     if not callable(model) or not callable(can_generate) or not can_generate():
         return (

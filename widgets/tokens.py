@@ -187,6 +187,12 @@ class _TokenizerView:
                 f"tokenizer {name!r} is a {type(tokenizer).__name__}, which cannot tokenize: pass a tokenizer "
                 "(hfexplain.AutoTokenizer.from_pretrained(...), a transformers tokenizer or a tokenizers.Tokenizer)."
             )
+        input_names = list(getattr(tokenizer, "model_input_names", None) or ["input_ids"])
+        if "input_ids" not in input_names:  # an image processor or feature extractor: it makes no tokens
+            raise TypeError(
+                f"tokenizer {name!r} is a {type(tokenizer).__name__}, which makes {input_names}, not token ids: "
+                "pass a tokenizer (a processor's is processor.tokenizer)."
+            )
         self.tokenizer = tokenizer
         self.name = name
         self.backend = _backend_of(tokenizer)

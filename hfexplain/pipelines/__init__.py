@@ -5,7 +5,8 @@
     print(pipe.inspect("I love this movie"))     # tokens, ids, logits, probabilities, the decision
 
 :func:`pipeline` picks the task's class and loads what is missing: a folder or a Hub
-repo id becomes a model of the right ``AutoModelFor*`` class plus its ``AutoTokenizer``.
+repo id becomes a model of the right ``AutoModelFor*`` class plus its ``AutoTokenizer`` (or, for
+a model whose ``main_input_name`` is not ``input_ids``, its image processor / feature extractor).
 Each pipeline runs three stages with transformers' names (see ``base.py``):
 ``preprocess`` (text -> tensors), ``_forward`` (the model) and ``postprocess`` (numbers
 -> answer).
@@ -114,6 +115,9 @@ def pipeline(
     model: Any = None,
     tokenizer: Any = None,
     *,
+    image_processor: Any = None,
+    feature_extractor: Any = None,
+    processor: Any = None,
     device: Any = None,
     batch_size: int | None = None,
     model_kwargs: dict[str, Any] | None = None,
@@ -132,6 +136,11 @@ def pipeline(
             must be in the Hugging Face cache). Required: hfexplain downloads no default model.
         tokenizer: a :class:`~hfexplain.tokenization.Tokenizer`, or a folder / repo id; by
             default the one stored with the model.
+        image_processor, feature_extractor, processor: the same for models that do not read
+            text (transformers' argument names). Which one is loaded by default follows from the
+            model's ``main_input_name``: ``input_ids`` -> tokenizer, ``pixel_values`` -> image
+            processor, ``input_features`` / ``input_values`` -> feature extractor; a
+            ``processor`` (object, folder or repo id) supplies the pieces not given.
         device: ``-1``/``"cpu"``, a GPU index or ``"cuda:0"``, or a ``torch.device``.
         batch_size: model rows per forward pass (inputs are padded to a common length).
         model_kwargs: extra arguments for ``from_pretrained`` (e.g. ``{"dtype": "float32"}``); the
@@ -177,23 +186,68 @@ def pipeline(
                 "that has that head."
             ) from error
         newly_initialized = report["newly_initialized"]
-        if tokenizer is None:
-            tokenizer = path
+        source = path
     elif model_kwargs:
         raise ValueError(
             "model_kwargs apply only when the pipeline loads the model (model given as a path or repo id)."
         )
+    else:
+        source = None
 
-    if tokenizer is None:
-        tokenizer = _stored_tokenizer_path(model)
-    if isinstance(tokenizer, (str, os.PathLike)):
-        from ..auto import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer, **tokenizer_kwargs)
-
-    return pipeline_class(task)(
-        model, tokenizer, device=device, batch_size=batch_size, newly_initialized=newly_initialized, **kwargs
+    pieces = _load_preprocessors(
+        model, source, tokenizer=tokenizer, image_processor=image_processor, feature_extractor=feature_extractor,
+        processor=processor, hub_kwargs=tokenizer_kwargs,
     )
+    return pipeline_class(task)(
+        model, device=device, batch_size=batch_size, newly_initialized=newly_initialized, **pieces, **kwargs
+    )
+
+
+def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], **given: Any) -> dict[str, Any]:
+    """The tokenizer / image processor / feature extractor / processor the pipeline gets.
+
+    Objects are used as given; folders and repo ids are loaded with their Auto class; a
+    processor supplies the pieces not given; and the one piece the model's
+    ``main_input_name`` needs, if still missing, comes from where the model was loaded.
+    """
+    from ..auto import AutoTokenizer
+    from ..processing import AutoFeatureExtractor, AutoImageProcessor, AutoProcessor, ProcessorMixin
+    from .base import preprocessor_kind
+
+    processor = given.pop("processor")
+    if isinstance(processor, (str, os.PathLike)):
+        processor = AutoProcessor.from_pretrained(processor, **hub_kwargs)
+    if processor is not None and not isinstance(processor, ProcessorMixin):
+        # AutoProcessor gives a text-only model its tokenizer (an image-only one its image processor ...).
+        kind = _kind_of(processor)
+        if given[kind] is None:
+            given[kind] = processor
+        processor = None
+    for name in ("tokenizer", "image_processor", "feature_extractor"):
+        if given[name] is None and processor is not None:
+            given[name] = getattr(processor, name, None)
+    needed = preprocessor_kind(model)
+    if given[needed] is None:
+        given[needed] = source if source is not None else _stored_tokenizer_path(model, needed)
+    loaders = {
+        "tokenizer": AutoTokenizer,
+        "image_processor": AutoImageProcessor,
+        "feature_extractor": AutoFeatureExtractor,
+    }
+    for name, value in given.items():
+        if isinstance(value, (str, os.PathLike)):
+            given[name] = loaders[name].from_pretrained(value, **hub_kwargs)
+    return {**given, "processor": processor}
+
+
+def _kind_of(preprocessor: Any) -> str:
+    from ..processing import FeatureExtractionMixin, ImageProcessingMixin
+
+    if isinstance(preprocessor, ImageProcessingMixin):
+        return "image_processor"
+    if isinstance(preprocessor, FeatureExtractionMixin):
+        return "feature_extractor"
+    return "tokenizer"
 
 
 def _infer_task(model: Any, **hub_kwargs: Any) -> str:
@@ -215,16 +269,21 @@ def _infer_task(model: Any, **hub_kwargs: Any) -> str:
     )
 
 
-def _stored_tokenizer_path(model: Any) -> str:
-    """The folder / repo a loaded model came from, to find its tokenizer."""
+def _stored_tokenizer_path(model: Any, kind: str = "tokenizer") -> str:
+    """The folder / repo a loaded model came from, to find its tokenizer (or image processor ...)."""
     config = getattr(model, "config", None)
     for attribute in ("name_or_path", "_name_or_path"):
         path = getattr(config, attribute, None) if config is not None else None
         if path:
             return path
+    if kind == "tokenizer":
+        raise ValueError(
+            f"no tokenizer given, and the {type(model).__name__} object does not say where it was loaded from; "
+            "pass tokenizer= (a Tokenizer, or the folder / repo id it is stored in)."
+        )
     raise ValueError(
-        f"no tokenizer given, and the {type(model).__name__} object does not say where it was loaded from; "
-        "pass tokenizer= (a Tokenizer, or the folder / repo id it is stored in)."
+        f"no {kind} given, and the {type(model).__name__} object does not say where it was loaded from; "
+        f"pass {kind}= (the object, or the folder / repo id it is stored in) or processor=."
     )
 
 

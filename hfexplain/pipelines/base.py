@@ -24,6 +24,11 @@ class does the rest, the same way for every task:
 * A task head whose weights were *newly initialised* (not in the checkpoint) gives random
   labels. transformers' pipelines run such heads silently (transformers issue #18120);
   here the pipeline warns when it is built.
+* **Inputs that are not text.** What turns an input into model rows follows from the
+  model's ``main_input_name`` (:data:`PREPROCESSOR_FOR_INPUT`): ``input_ids`` needs the
+  ``tokenizer``, ``pixel_values`` an ``image_processor``, ``input_features`` /
+  ``input_values`` a ``feature_extractor`` (a ``processor`` can supply any of them). The
+  model's forward gets every field of what that preprocessor returned that it accepts.
 """
 from __future__ import annotations
 
@@ -34,22 +39,45 @@ from typing import Any, ClassVar
 
 import torch
 
+from ..models import TASKS
+
 # Which padding value each model-row field gets when rows are batched. Masks say
 # "ignore this position" with 0 (attention_mask) or 1 (special_tokens_mask, p_mask).
 _PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "special_tokens_mask": 1, "p_mask": 1}
 
-# The Auto class that loads a model with each head (keys of hfexplain.auto.MODEL_MAPPING_NAMES).
-AUTO_CLASS_FOR = {
-    "base": "AutoModel",
-    "causal-lm": "AutoModelForCausalLM",
-    "masked-lm": "AutoModelForMaskedLM",
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "question-answering": "AutoModelForQuestionAnswering",
-}
+# The Auto class that loads a model with each head: the family declarations' task table.
+AUTO_CLASS_FOR = TASKS
 
 # The keyword arguments of the model's forward that come from the tokenizer.
 _MODEL_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+# A model's main input -> the preprocessor that makes it (transformers' argument names).
+PREPROCESSOR_FOR_INPUT = {
+    "input_ids": "tokenizer",
+    "pixel_values": "image_processor",
+    "input_features": "feature_extractor",
+    "input_values": "feature_extractor",
+}
+_LOADER_HINT = {
+    "tokenizer": "hfexplain.AutoTokenizer.from_pretrained(path)",
+    "image_processor": "hfexplain.AutoImageProcessor.from_pretrained(path)",
+    "feature_extractor": "hfexplain.AutoFeatureExtractor.from_pretrained(path)",
+}
+
+
+def main_input_name(model) -> str:
+    """The model's main input (``input_ids`` for text models, ``pixel_values`` for vision ...)."""
+    return getattr(model, "main_input_name", "input_ids")
+
+
+def preprocessor_kind(model) -> str:
+    """Which preprocessor the model's main input needs: 'tokenizer', 'image_processor' or 'feature_extractor'."""
+    name = main_input_name(model)
+    if name not in PREPROCESSOR_FOR_INPUT:
+        raise ValueError(
+            f"{type(model).__name__}.main_input_name is {name!r}; pipelines know {sorted(PREPROCESSOR_FOR_INPUT)}."
+        )
+    return PREPROCESSOR_FOR_INPUT[name]
 
 
 @dataclass
@@ -143,7 +171,11 @@ class Pipeline:
 
     Args:
         model: a loaded model (``hfexplain`` model with the task's head).
-        tokenizer: its :class:`~hfexplain.tokenization.Tokenizer`.
+        tokenizer: its :class:`~hfexplain.tokenization.Tokenizer` (needed when the model reads ``input_ids``).
+        image_processor, feature_extractor: for models that read ``pixel_values`` or
+            ``input_features`` / ``input_values`` (see :data:`PREPROCESSOR_FOR_INPUT`).
+        processor: a :class:`~hfexplain.processing.ProcessorMixin`; the pieces above that
+            are not given are taken from it.
         device: where to run: ``-1`` or ``"cpu"``, ``0`` / ``"cuda:0"``, a ``torch.device``;
             ``None`` leaves the model where it is.
         batch_size: default number of model rows per forward pass (1).
@@ -158,10 +190,19 @@ class Pipeline:
     chunked: ClassVar[bool] = False  # True when preprocess returns a list of model rows
     padding_side: ClassVar[str | None] = None  # None: the tokenizer's padding_side
 
-    def __init__(self, model, tokenizer, *, device=None, batch_size: int | None = None,
-                 newly_initialized: list[str] | None = None, **kwargs: Any):
+    def __init__(self, model, tokenizer=None, *, image_processor=None, feature_extractor=None, processor=None,
+                 device=None, batch_size: int | None = None, newly_initialized: list[str] | None = None,
+                 **kwargs: Any):
         self.model = model
-        self.tokenizer = tokenizer
+        self.processor = processor
+        # A processor supplies whichever pieces were not passed on their own.
+        self.tokenizer = tokenizer if tokenizer is not None else getattr(processor, "tokenizer", None)
+        self.image_processor = (
+            image_processor if image_processor is not None else getattr(processor, "image_processor", None)
+        )
+        self.feature_extractor = (
+            feature_extractor if feature_extractor is not None else getattr(processor, "feature_extractor", None)
+        )
         self._check_model_and_tokenizer()
         self.device = _resolve_device(device, model)
         if device is not None:
@@ -282,10 +323,11 @@ class Pipeline:
         for row in rows:
             if list(row) != keys:
                 raise ValueError(f"cannot batch rows with different fields: {list(row)} != {keys}")
-        side = self.padding_side or getattr(self.tokenizer, "padding_side", "right")
-        lengths = [row["input_ids"].shape[1] for row in rows]
+        side = self.padding_side or getattr(self.preprocessor, "padding_side", "right")
+        main = self.main_input_name  # input_ids (b, s); input_values (b, samples); pixel_values (b, c, h, w)
+        lengths = [row[main].shape[1] if row[main].dim() >= 2 else 1 for row in rows]
         longest = max(lengths)
-        if longest != min(lengths) and self.tokenizer.pad_token_id is None:
+        if longest != min(lengths) and main == "input_ids" and self.tokenizer.pad_token_id is None:
             raise ValueError(
                 "batching pads the inputs to a common length, but the tokenizer has no padding token. Set one, "
                 "e.g. pipe.tokenizer.pad_token = pipe.tokenizer.eos_token (what GPT-2 users do), or use batch_size=1."
@@ -300,6 +342,8 @@ class Pipeline:
                 batch[key] = torch.cat(values, dim=0)  # (b, ...)
                 continue
             pad_value = self.tokenizer.pad_token_id if key == "input_ids" else _PAD_VALUES.get(key, 0)
+            if key == main and key != "input_ids":  # audio rows: the feature extractor's padding value
+                pad_value = getattr(self.feature_extractor, "padding_value", 0.0)
             if key == "token_type_ids":
                 pad_value = getattr(self.tokenizer, "pad_token_type_id", 0)
             width = max(value.shape[1] for value in values)
@@ -367,8 +411,9 @@ class Pipeline:
             task=self.task,
             inputs=item,
             params={"preprocess": preprocess_params, "forward": forward_params, "postprocess": postprocess_params},
-            tokens=[self.tokenizer.convert_ids_to_tokens(row["input_ids"][0].tolist()) for row in rows],
-            input_ids=[row["input_ids"][0].tolist() for row in rows],
+            tokens=[self.tokenizer.convert_ids_to_tokens(row["input_ids"][0].tolist()) for row in rows
+                    if "input_ids" in row],  # empty for models that read pixels or audio
+            input_ids=[row["input_ids"][0].tolist() for row in rows if "input_ids" in row],
             model_inputs=[{k: v for k, v in row.items() if isinstance(v, torch.Tensor)} for row in rows],
             model_outputs=[{k: v for k, v in out.items() if isinstance(v, torch.Tensor)} for out in outputs],
             probabilities=trace.get("probabilities"),
@@ -399,8 +444,18 @@ class Pipeline:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    @property
+    def main_input_name(self) -> str:
+        """The model's main input: ``input_ids``, ``pixel_values``, ``input_features`` or ``input_values``."""
+        return main_input_name(self.model)
+
+    @property
+    def preprocessor(self):
+        """What turns one input into model rows for this model: its tokenizer, image processor or feature extractor."""
+        return getattr(self, preprocessor_kind(self.model))
+
     def _check_model_and_tokenizer(self) -> None:
-        """A clear error for a model without the task's head, or a missing tokenizer."""
+        """A clear error for a model without the task's head, or a missing tokenizer / image processor / ..."""
         model = self.model
         if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
             raise TypeError(
@@ -423,10 +478,14 @@ class Pipeline:
                     + (f" (for this family: {expected.__name__})." if expected is not None else
                        f"; the {model.config.model_type!r} family has no such head in hfexplain.")
                 )
-        if self.tokenizer is None or not callable(getattr(self.tokenizer, "convert_ids_to_tokens", None)):
+        kind = preprocessor_kind(model)
+        needed = self.tokenizer if kind == "tokenizer" else getattr(self, kind)
+        is_usable = callable(getattr(needed, "convert_ids_to_tokens", None)) if kind == "tokenizer" else callable(needed)
+        if needed is None or not is_usable:
+            article = "an" if kind[0] in "aeiou" else "a"
             raise TypeError(
-                f"the {self.task} pipeline needs a tokenizer (hfexplain.AutoTokenizer.from_pretrained(path)), "
-                f"got {type(self.tokenizer).__name__}."
+                f"the {self.task} pipeline needs {article} {kind} ({_LOADER_HINT[kind]}), because "
+                f"{type(model).__name__} reads {self.main_input_name!r}; got {type(needed).__name__}."
             )
 
     def _sanitize(self, kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
@@ -442,9 +501,10 @@ class Pipeline:
         return self._sanitize_parameters(**kwargs)
 
     def _model_kwargs(self, model_inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """The tokenizer outputs that the model's forward accepts (input_ids, attention_mask ...)."""
+        """The preprocessor's outputs that the model's forward accepts (input_ids, attention_mask, pixel_values ...)."""
         accepted = pyinspect.signature(self.model.forward).parameters
-        return {name: model_inputs[name] for name in _MODEL_INPUT_NAMES if name in model_inputs and name in accepted}
+        names = [*_MODEL_INPUT_NAMES, self.main_input_name, *getattr(self.preprocessor, "model_input_names", ())]
+        return {name: model_inputs[name] for name in dict.fromkeys(names) if name in model_inputs and name in accepted}
 
     def _label(self, index: int) -> str:
         """The name of class ``index`` from ``config.id2label`` (``LABEL_i`` when it has none)."""

@@ -9,7 +9,8 @@ A Hugging Face tokenizer is two layers:
 2. **The call semantics** on top (this file): which arguments pad or truncate, which fields
    a model expects (``input_ids``, ``attention_mask``, ``token_type_ids``), special-token
    attributes such as ``tok.pad_token``, batching, tensors, and the config files around
-   ``tokenizer.json``.
+   ``tokenizer.json``. What a call returns, ``BatchEncoding``, is in ``batch_encoding.py``;
+   rebuilding a backend from older vocabulary files is in ``legacy.py``.
 
 ``Tokenizer`` keeps the names and behaviour of ``transformers``' ``PreTrainedTokenizerFast``
 (5.x) for the subset it implements, so ``tok(texts, padding=True, return_tensors="pt")``
@@ -27,364 +28,37 @@ from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from tokenizers import AddedToken, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken
 from tokenizers import Encoding
 from tokenizers import Tokenizer as BackendTokenizer
-from tokenizers.models import BPE, WordPiece
 
-from .hub import cached_file, read_json_object
-
-# File names, as transformers uses them.
-TOKENIZER_FILE = "tokenizer.json"
-TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
-SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-ADDED_TOKENS_FILE = "added_tokens.json"
-WORDPIECE_VOCAB_FILE = "vocab.txt"
-BPE_VOCAB_FILE = "vocab.json"
-BPE_MERGES_FILE = "merges.txt"
-
-# "No limit": the model_max_length of a tokenizer whose config does not say.
-VERY_LARGE_INTEGER = int(1e30)
-LARGE_INTEGER = int(1e20)
-
-SPECIAL_TOKENS_ATTRIBUTES = (
-    "bos_token",
-    "eos_token",
-    "unk_token",
-    "sep_token",
-    "pad_token",
-    "cls_token",
-    "mask_token",
+from ..hub import cached_file
+from .batch_encoding import BatchEncoding
+from .files import (
+    ADDED_TOKENS_FILE,
+    BPE_MERGES_FILE,
+    BPE_VOCAB_FILE,
+    LARGE_INTEGER,
+    PADDING_STRATEGIES,
+    SPECIAL_TOKENS_ATTRIBUTES,
+    SPECIAL_TOKENS_MAP_FILE,
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    TRUNCATION_STRATEGIES,
+    VERY_LARGE_INTEGER,
+    WORDPIECE_VOCAB_FILE,
+    _CLASSES_WITH_TOKEN_TYPE_IDS,
+    _PRIVATE_CONFIG_KEYS,
+    _as_token,
+    _read_json,
 )
-
-PADDING_STRATEGIES = ("longest", "max_length", "do_not_pad")
-TRUNCATION_STRATEGIES = ("longest_first", "only_first", "only_second", "do_not_truncate")
-
-# Which inputs the model's forward() takes decides whether a call returns token_type_ids by
-# default. transformers (5.x) records it per tokenizer class (`model_input_names`); these are
-# the classes whose list has "token_type_ids". Everything else returns input_ids + attention_mask.
-_CLASSES_WITH_TOKEN_TYPE_IDS = frozenset(
-    {
-        "BertTokenizer",
-        "ConvBertTokenizer",
-        "ElectraTokenizer",
-        "LayoutLMTokenizer",
-        "MobileBertTokenizer",
-        "SqueezeBertTokenizer",
-        "DPRContextEncoderTokenizer",
-        "DPRQuestionEncoderTokenizer",
-        "DebertaTokenizer",
-        "DebertaV2Tokenizer",
-        "FNetTokenizer",
-        "MarkupLMTokenizer",
-        "CanineTokenizer",
-        "LayoutLMv2Tokenizer",
-        "TapasTokenizer",
-    }
+from .legacy import (
+    _BYTE_LEVEL_BPE_CLASSES,
+    _WORDPIECE_CLASSES,
+    _add_tokens_with_ids,
+    build_byte_level_bpe_backend,
+    build_wordpiece_backend,
 )
-# Without tokenizer.json we rebuild the pipeline ourselves, which we only know how to do for
-# these families (a RobertaTokenizer also has vocab.json + merges.txt, but adds <s> ... </s>).
-_WORDPIECE_CLASSES = frozenset(
-    {
-        "BertTokenizer",
-        "DistilBertTokenizer",
-        "ElectraTokenizer",
-        "LayoutLMTokenizer",
-        "MobileBertTokenizer",
-        "SqueezeBertTokenizer",
-        "ConvBertTokenizer",
-    }
-)
-_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer"})
-# Config keys that describe where files were, not how to tokenize: never saved back.
-_PRIVATE_CONFIG_KEYS = (
-    "name_or_path",
-    "tokenizer_file",
-    "vocab_file",
-    "merges_file",
-    "special_tokens_map_file",
-    "added_tokens_decoder",
-    "tokenizer_class",
-    "add_bos_token",
-    "add_eos_token",
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# BatchEncoding: what a call returns
-# ---------------------------------------------------------------------------------------------
-
-
-class BatchEncoding(dict):
-    """The output of a tokenizer call: a dict of model inputs plus the backend ``Encoding`` s.
-
-    ``enc["input_ids"]`` and ``enc.input_ids`` are the same list (or tensor). Because it is a
-    dict, ``model(**enc)`` passes every field as a keyword argument. The kept ``Encoding``
-    objects answer alignment questions: which token came from which word (``word_ids``) or
-    character (``char_to_token``), which text a token covers (``token_to_chars``).
-
-    An integer index gives the backend ``Encoding`` of that batch row: ``enc[0].tokens``.
-    """
-
-    def __init__(
-        self,
-        data: Mapping[str, Any] | None = None,
-        encoding: Encoding | Sequence[Encoding] | None = None,
-        tensor_type: str | None = None,
-        prepend_batch_axis: bool = False,
-        n_sequences: int | None = None,
-    ):
-        super().__init__(data or {})
-        if isinstance(encoding, Encoding):
-            encoding = [encoding]
-        self._encodings = list(encoding) if encoding is not None else None
-        if n_sequences is None and self._encodings:
-            n_sequences = self._encodings[0].n_sequences
-        self._n_sequences = n_sequences
-        self.convert_to_tensors(tensor_type, prepend_batch_axis=prepend_batch_axis)
-
-    # -- dict with attribute access -----------------------------------------------------------
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(
-                f"this BatchEncoding has no field {name!r}; it has {sorted(self.keys())}"
-            ) from None
-
-    def __getitem__(self, key):
-        if isinstance(key, str):
-            return super().__getitem__(key)
-        if isinstance(key, int):
-            if self._encodings is None:
-                raise KeyError(
-                    "an integer index gives the backend Encoding of a batch row, and this BatchEncoding has "
-                    "none (it was not made by a tokenizer call). Index it with a field name such as 'input_ids'."
-                )
-            return self._encodings[key]
-        if isinstance(key, slice):
-            return {name: value[key] for name, value in self.items()}
-        raise KeyError(f"index a BatchEncoding with a field name (str), a batch row (int) or a slice, not {key!r}")
-
-    def __repr__(self) -> str:
-        return f"BatchEncoding({dict.__repr__(self)})"
-
-    # -- alignment, through the backend Encodings ---------------------------------------------
-    @property
-    def encodings(self) -> list[Encoding] | None:
-        """The backend ``tokenizers.Encoding`` of each row (``None`` when not made by a call)."""
-        return self._encodings
-
-    @property
-    def n_sequences(self) -> int | None:
-        """1 for single texts, 2 for (text, text_pair) inputs, None when unknown."""
-        return self._n_sequences
-
-    @property
-    def is_fast(self) -> bool:
-        return self._encodings is not None
-
-    def _encoding(self, batch_index: int, method: str) -> Encoding:
-        if self._encodings is None:
-            raise ValueError(
-                f"{method}() needs the backend Encodings, which only the output of a tokenizer call has "
-                "(not the output of pad() or a dict you built)."
-            )
-        return self._encodings[batch_index]
-
-    def tokens(self, batch_index: int = 0) -> list[str]:
-        """The token strings of row ``batch_index``, padding included."""
-        return self._encoding(batch_index, "tokens").tokens
-
-    def word_ids(self, batch_index: int = 0) -> list[int | None]:
-        """For each token, the index of the word it came from (``None`` for special and pad tokens)."""
-        return self._encoding(batch_index, "word_ids").word_ids
-
-    def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
-        """For each token, 0 (first text), 1 (text_pair) or ``None`` (special and pad tokens)."""
-        return self._encoding(batch_index, "sequence_ids").sequence_ids
-
-    @staticmethod
-    def _split_index(batch_or_index: int, index: int | None) -> tuple[int, int]:
-        # transformers' convention: f(i) means row 0, index i; f(b, i) means row b, index i.
-        return (0, batch_or_index) if index is None else (batch_or_index, index)
-
-    def char_to_token(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
-        """Index of the token covering a character of the input text (``None`` for e.g. a space)."""
-        batch_index, char_index = self._split_index(batch_or_char_index, char_index)
-        return self._encoding(batch_index, "char_to_token").char_to_token(char_index, sequence_index)
-
-    def char_to_word(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
-        """Index of the word covering a character of the input text."""
-        batch_index, char_index = self._split_index(batch_or_char_index, char_index)
-        return self._encoding(batch_index, "char_to_word").char_to_word(char_index, sequence_index)
-
-    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None):
-        """``(start, end)`` characters of the text a token covers (``None`` for special tokens)."""
-        batch_index, token_index = self._split_index(batch_or_token_index, token_index)
-        return self._encoding(batch_index, "token_to_chars").token_to_chars(token_index)
-
-    def token_to_word(self, batch_or_token_index: int, token_index: int | None = None):
-        """Index of the word a token belongs to."""
-        batch_index, token_index = self._split_index(batch_or_token_index, token_index)
-        return self._encoding(batch_index, "token_to_word").token_to_word(token_index)
-
-    def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
-        """``(start, end)`` token indices of a word."""
-        batch_index, word_index = self._split_index(batch_or_word_index, word_index)
-        return self._encoding(batch_index, "word_to_tokens").word_to_tokens(word_index, sequence_index)
-
-    # -- tensors ------------------------------------------------------------------------------
-    def convert_to_tensors(self, tensor_type: str | None = None, prepend_batch_axis: bool = False) -> BatchEncoding:
-        """Turn every list field into a ``torch.Tensor`` (``"pt"``) or ``numpy.ndarray`` (``"np"``)."""
-        if tensor_type is None:
-            return self
-        tensor_type = getattr(tensor_type, "value", tensor_type)  # accept transformers' TensorType enum
-        if tensor_type == "pt":
-            import torch
-
-            def as_tensor(value):
-                return torch.tensor(value, dtype=torch.long if _is_empty(value) else None)
-
-            def is_tensor(value):
-                return torch.is_tensor(value)
-
-        elif tensor_type == "np":
-            import numpy as np
-
-            def as_tensor(value):
-                return np.asarray(value, dtype=np.int64 if _is_empty(value) else None)
-
-            def is_tensor(value):
-                return isinstance(value, np.ndarray)
-
-        else:
-            raise ValueError(f"return_tensors={tensor_type!r} is not supported: use 'pt' (PyTorch), 'np' or None.")
-
-        for name, value in self.items():
-            if is_tensor(value):
-                continue
-            if prepend_batch_axis:
-                value = [value]
-            lengths = _row_lengths(value)
-            if len(set(lengths)) > 1:
-                raise ValueError(
-                    f"Unable to create a tensor from {name!r}: its rows have different lengths "
-                    f"({min(lengths)} to {max(lengths)} tokens). Pass padding=True (and truncation=True for "
-                    "texts longer than the model takes) so every row has the same length, or leave "
-                    "return_tensors=None to get lists."
-                )
-            self[name] = as_tensor(value)
-        return self
-
-    def to(self, device, *, non_blocking: bool = False) -> BatchEncoding:
-        """Move every tensor field to ``device`` (PyTorch only); returns ``self``."""
-        for name, value in self.items():
-            if hasattr(value, "to") and callable(value.to):
-                self[name] = value.to(device=device, non_blocking=non_blocking)
-        return self
-
-    def __reduce__(self):
-        # Pickle (e.g. for DataLoader workers) without the unpicklable-by-default extras.
-        return (BatchEncoding, (dict(self), self._encodings, None, False, self._n_sequences))
-
-
-def _is_empty(value) -> bool:
-    if isinstance(value, (list, tuple)):
-        return all(_is_empty(item) for item in value)
-    return False
-
-
-def _row_lengths(value) -> list[int]:
-    """Lengths of the rows of a list of lists (an empty list when ``value`` is not nested)."""
-    if isinstance(value, (list, tuple)) and value and all(isinstance(row, (list, tuple)) for row in value):
-        return [len(row) for row in value]
-    return []
-
-
-# ---------------------------------------------------------------------------------------------
-# Building a backend from the older vocabulary files
-# ---------------------------------------------------------------------------------------------
-
-
-def build_wordpiece_backend(
-    vocab_file: str,
-    *,
-    do_lower_case: bool = True,
-    strip_accents: bool | None = None,
-    tokenize_chinese_chars: bool = True,
-    unk_token: str = "[UNK]",
-    cls_token: str = "[CLS]",
-    sep_token: str = "[SEP]",
-) -> BackendTokenizer:
-    """The BERT pipeline from a ``vocab.txt`` (one token per line; the line number is its id).
-
-    normalizer: clean control characters, space around CJK characters, lower-case (and strip
-    accents when lower-casing, unless ``strip_accents`` says otherwise); pre-tokenizer: split on
-    whitespace and punctuation; model: greedy longest-match WordPiece with ``##`` continuations;
-    post-processor: ``[CLS] A [SEP]`` and ``[CLS] A [SEP] B [SEP]`` with token type 0 for A and 1 for B.
-    """
-    vocab: dict[str, int] = {}
-    with open(vocab_file, encoding="utf-8") as handle:
-        for index, line in enumerate(handle):
-            vocab[line.rstrip("\n")] = index
-    for name, token in (("unk_token", unk_token), ("cls_token", cls_token), ("sep_token", sep_token)):
-        if token not in vocab:
-            raise OSError(
-                f"{vocab_file} has no {name} {token!r}. Name the right token in tokenizer_config.json "
-                f"(e.g. \"{name}\": \"...\") or pass {name}=... to from_pretrained()."
-            )
-    backend = BackendTokenizer(WordPiece(vocab, unk_token=unk_token, continuing_subword_prefix="##"))
-    backend.normalizer = normalizers.BertNormalizer(
-        clean_text=True,
-        handle_chinese_chars=tokenize_chinese_chars,
-        strip_accents=strip_accents,
-        lowercase=do_lower_case,
-    )
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    backend.decoder = decoders.WordPiece(prefix="##")
-    backend.post_processor = processors.TemplateProcessing(
-        single=f"{cls_token}:0 $A:0 {sep_token}:0",
-        pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
-        special_tokens=[(cls_token, vocab[cls_token]), (sep_token, vocab[sep_token])],
-    )
-    return backend
-
-
-def build_byte_level_bpe_backend(
-    vocab_file: str, merges_file: str, *, add_prefix_space: bool = False
-) -> BackendTokenizer:
-    """The GPT-2 pipeline from ``vocab.json`` (token -> id) and ``merges.txt`` (merge rules, best first).
-
-    pre-tokenizer: GPT-2's regex split, then every byte mapped to a printable character (a
-    space becomes ``Ġ``), so no text is ever unknown; model: byte-pair merges; decoder: the
-    byte mapping undone. No special tokens are added around the text (GPT-2 adds none).
-    """
-    backend = BackendTokenizer(BPE.from_file(vocab_file, merges_file, fuse_unk=False))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
-    backend.decoder = decoders.ByteLevel()
-    # Adds nothing; only marks the second text of a pair with token type 1.
-    backend.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
-    return backend
-
-
-def _as_token(value: Any) -> str | AddedToken | None:
-    """A special token from a config file: a string, or a dict such as {"content": "[PAD]", "lstrip": false}."""
-    if value is None or isinstance(value, (str, AddedToken)):
-        return value
-    if isinstance(value, Mapping) and "content" in value:
-        fields = {key: item for key, item in value.items() if key != "__type"}
-        fields.setdefault("special", True)
-        return AddedToken(**fields)
-    raise TypeError(f"a special token must be a string or a dict with 'content', got {value!r}")
-
-
-def _read_json(path: str | None) -> dict:
-    if path is None:
-        return {}
-    return read_json_object(path, what="a tokenizer file")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1411,29 +1085,3 @@ def _holds_torch(value) -> bool:
     if isinstance(value, (list, tuple)):
         return _holds_torch(value[0])
     return type(value).__module__.startswith("torch")
-
-
-def _add_tokens_with_ids(backend: BackendTokenizer, config: dict, added_tokens_file: str | None, where) -> None:
-    """Restore added tokens listed next to a vocabulary file, checking each lands on its saved id.
-
-    tokenizer_config.json's ``added_tokens_decoder`` ({"30522": {"content": "<new>", ...}}) and
-    the older ``added_tokens.json`` ({"<new>": 30522}) both say which id each token had.
-    """
-    wanted: dict[int, AddedToken] = {}
-    for index, fields in (config.get("added_tokens_decoder") or {}).items():
-        wanted[int(index)] = _as_token(fields) if isinstance(fields, Mapping) else AddedToken(str(fields))
-    special = {str(_as_token(config.get(name))) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name)}
-    for content, index in _read_json(added_tokens_file).items():
-        is_special = content in special
-        wanted.setdefault(int(index), AddedToken(content, special=is_special, normalized=not is_special))
-    for index, token in sorted(wanted.items()):
-        if token.special:
-            backend.add_special_tokens([token])
-        else:
-            backend.add_tokens([token])
-        if backend.token_to_id(token.content) != index:
-            raise OSError(
-                f"the added token {token.content!r} of {os.fspath(where)!r} should have id {index}, but the "
-                f"vocabulary gives it {backend.token_to_id(token.content)}: the vocabulary and the added tokens "
-                "do not belong together. Re-save the tokenizer with save_pretrained()."
-            )

@@ -1,0 +1,72 @@
+"""Text -> token ids -> text, over the real ``tokenizers`` library.
+
+A Hugging Face tokenizer is two layers: **the backend** (``tokenizers.Tokenizer``, written in
+Rust; ``tokenizer.json`` is this object, saved) runs ``normalizer -> pre_tokenizer -> model ->
+post_processor`` on a string, and **the call semantics** on top (padding, truncation, which
+fields a model expects, special-token attributes, the config files) keep the names and
+behaviour of transformers' ``PreTrainedTokenizerFast``. The rooms:
+
+```
+tokenization/
+  tokenizer.py        Tokenizer (= PreTrainedTokenizerFast): loading, saving, __call__, pad, decode,
+                      special-token attributes (tok.pad_token, tok.pad_token_id, ...)
+  batch_encoding.py   BatchEncoding: what a call returns (a dict + the backend Encodings)
+  legacy.py           rebuilding a backend from vocab.txt (WordPiece) or vocab.json + merges.txt
+                      (byte-level BPE) when a folder has no tokenizer.json
+  files.py            file names, strategy names, which classes return token_type_ids, config readers
+```
+
+Where the next tokenizers go (one module each, subclassing or wrapping ``Tokenizer``):
+
+- ``sentencepiece.py``: T5, ALBERT (``spiece.model``, Unigram with ``▁`` for spaces). With a
+  ``tokenizer.json`` they already load through ``Tokenizer``; this module would rebuild the
+  backend from ``spiece.model`` alone, as ``legacy.py`` does for ``vocab.txt``.
+- ``ctc.py``: Wav2Vec2's ``Wav2Vec2CTCTokenizer`` (a character vocabulary, ``|`` between words;
+  decoding collapses repeated ids and drops the blank/pad id before joining characters).
+- ``whisper.py``: ``WhisperTokenizer`` (GPT-2's byte-level BPE plus language, task and timestamp
+  special tokens; the decoder prompt ids and decoding with timestamps).
+
+Non-text inputs (pixels, audio features) go through :mod:`hfexplain.processing`, whose
+processors hold one of these tokenizers next to an image processor or feature extractor.
+Every name below stays importable as ``from hfexplain.tokenization import X``.
+"""
+from __future__ import annotations
+
+from .batch_encoding import BatchEncoding
+from .files import (
+    ADDED_TOKENS_FILE,
+    BPE_MERGES_FILE,
+    BPE_VOCAB_FILE,
+    LARGE_INTEGER,
+    PADDING_STRATEGIES,
+    SPECIAL_TOKENS_ATTRIBUTES,
+    SPECIAL_TOKENS_MAP_FILE,
+    TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE,
+    TRUNCATION_STRATEGIES,
+    VERY_LARGE_INTEGER,
+    WORDPIECE_VOCAB_FILE,
+)
+from .legacy import build_byte_level_bpe_backend, build_wordpiece_backend
+from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
+
+__all__ = [
+    "ADDED_TOKENS_FILE",
+    "BPE_MERGES_FILE",
+    "BPE_VOCAB_FILE",
+    "BatchEncoding",
+    "LARGE_INTEGER",
+    "PADDING_STRATEGIES",
+    "PreTrainedTokenizerFast",
+    "SPECIAL_TOKENS_ATTRIBUTES",
+    "SPECIAL_TOKENS_MAP_FILE",
+    "TOKENIZER_CONFIG_FILE",
+    "TOKENIZER_FILE",
+    "TRUNCATION_STRATEGIES",
+    "Tokenizer",
+    "VERY_LARGE_INTEGER",
+    "WORDPIECE_VOCAB_FILE",
+    "build_byte_level_bpe_backend",
+    "build_wordpiece_backend",
+    "clean_up_tokenization",
+]

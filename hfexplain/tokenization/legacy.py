@@ -1,0 +1,120 @@
+"""Rebuilding a backend from the older vocabulary files, when a folder has no ``tokenizer.json``.
+
+``vocab.txt`` gives BERT's WordPiece pipeline, ``vocab.json`` + ``merges.txt`` GPT-2's
+byte-level BPE; ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
+tokens back on their saved ids. Other families (SentencePiece ``spiece.model``, ...) need a
+``tokenizer.json``; a builder for them would go here, next to these two.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from tokenizers import AddedToken, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import Tokenizer as BackendTokenizer
+from tokenizers.models import BPE, WordPiece
+
+from .files import SPECIAL_TOKENS_ATTRIBUTES, _as_token, _read_json
+
+# Without tokenizer.json we rebuild the pipeline ourselves, which we only know how to do for
+# these families (a RobertaTokenizer also has vocab.json + merges.txt, but adds <s> ... </s>).
+_WORDPIECE_CLASSES = frozenset(
+    {
+        "BertTokenizer",
+        "DistilBertTokenizer",
+        "ElectraTokenizer",
+        "LayoutLMTokenizer",
+        "MobileBertTokenizer",
+        "SqueezeBertTokenizer",
+        "ConvBertTokenizer",
+    }
+)
+_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer"})
+
+
+def build_wordpiece_backend(
+    vocab_file: str,
+    *,
+    do_lower_case: bool = True,
+    strip_accents: bool | None = None,
+    tokenize_chinese_chars: bool = True,
+    unk_token: str = "[UNK]",
+    cls_token: str = "[CLS]",
+    sep_token: str = "[SEP]",
+) -> BackendTokenizer:
+    """The BERT pipeline from a ``vocab.txt`` (one token per line; the line number is its id).
+
+    normalizer: clean control characters, space around CJK characters, lower-case (and strip
+    accents when lower-casing, unless ``strip_accents`` says otherwise); pre-tokenizer: split on
+    whitespace and punctuation; model: greedy longest-match WordPiece with ``##`` continuations;
+    post-processor: ``[CLS] A [SEP]`` and ``[CLS] A [SEP] B [SEP]`` with token type 0 for A and 1 for B.
+    """
+    vocab: dict[str, int] = {}
+    with open(vocab_file, encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            vocab[line.rstrip("\n")] = index
+    for name, token in (("unk_token", unk_token), ("cls_token", cls_token), ("sep_token", sep_token)):
+        if token not in vocab:
+            raise OSError(
+                f"{vocab_file} has no {name} {token!r}. Name the right token in tokenizer_config.json "
+                f"(e.g. \"{name}\": \"...\") or pass {name}=... to from_pretrained()."
+            )
+    backend = BackendTokenizer(WordPiece(vocab, unk_token=unk_token, continuing_subword_prefix="##"))
+    backend.normalizer = normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=tokenize_chinese_chars,
+        strip_accents=strip_accents,
+        lowercase=do_lower_case,
+    )
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.decoder = decoders.WordPiece(prefix="##")
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{cls_token}:0 $A:0 {sep_token}:0",
+        pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
+        special_tokens=[(cls_token, vocab[cls_token]), (sep_token, vocab[sep_token])],
+    )
+    return backend
+
+
+def build_byte_level_bpe_backend(
+    vocab_file: str, merges_file: str, *, add_prefix_space: bool = False
+) -> BackendTokenizer:
+    """The GPT-2 pipeline from ``vocab.json`` (token -> id) and ``merges.txt`` (merge rules, best first).
+
+    pre-tokenizer: GPT-2's regex split, then every byte mapped to a printable character (a
+    space becomes ``Ġ``), so no text is ever unknown; model: byte-pair merges; decoder: the
+    byte mapping undone. No special tokens are added around the text (GPT-2 adds none).
+    """
+    backend = BackendTokenizer(BPE.from_file(vocab_file, merges_file, fuse_unk=False))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space)
+    backend.decoder = decoders.ByteLevel()
+    # Adds nothing; only marks the second text of a pair with token type 1.
+    backend.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
+    return backend
+
+
+
+def _add_tokens_with_ids(backend: BackendTokenizer, config: dict, added_tokens_file: str | None, where) -> None:
+    """Restore added tokens listed next to a vocabulary file, checking each lands on its saved id.
+
+    tokenizer_config.json's ``added_tokens_decoder`` ({"30522": {"content": "<new>", ...}}) and
+    the older ``added_tokens.json`` ({"<new>": 30522}) both say which id each token had.
+    """
+    wanted: dict[int, AddedToken] = {}
+    for index, fields in (config.get("added_tokens_decoder") or {}).items():
+        wanted[int(index)] = _as_token(fields) if isinstance(fields, Mapping) else AddedToken(str(fields))
+    special = {str(_as_token(config.get(name))) for name in SPECIAL_TOKENS_ATTRIBUTES if config.get(name)}
+    for content, index in _read_json(added_tokens_file).items():
+        is_special = content in special
+        wanted.setdefault(int(index), AddedToken(content, special=is_special, normalized=not is_special))
+    for index, token in sorted(wanted.items()):
+        if token.special:
+            backend.add_special_tokens([token])
+        else:
+            backend.add_tokens([token])
+        if backend.token_to_id(token.content) != index:
+            raise OSError(
+                f"the added token {token.content!r} of {os.fspath(where)!r} should have id {index}, but the "
+                f"vocabulary gives it {backend.token_to_id(token.content)}: the vocabulary and the added tokens "
+                "do not belong together. Re-save the tokenizer with save_pretrained()."
+            )
