@@ -38,7 +38,6 @@ GENERATION_DEFAULTS: dict[str, Any] = {
 # that means "off". A generation_config.json may carry them; they are kept (and written
 # back), and generate refuses only when one is switched on.
 UNSUPPORTED_OPTIONS: dict[str, Any] = {
-    "no_repeat_ngram_size": 0,
     "encoder_no_repeat_ngram_size": 0,
     "encoder_repetition_penalty": 1.0,
     "typical_p": 1.0,
@@ -51,10 +50,6 @@ UNSUPPORTED_OPTIONS: dict[str, Any] = {
     "penalty_alpha": None,
     "bad_words_ids": None,
     "sequence_bias": None,
-    "suppress_tokens": None,
-    "begin_suppress_tokens": None,
-    "forced_bos_token_id": None,
-    "forced_eos_token_id": None,
     "renormalize_logits": False,
     "remove_invalid_values": False,
     "exponential_decay_length_penalty": None,
@@ -104,6 +99,13 @@ class GenerationConfig:
         use_cache: reuse keys/values of earlier positions (default ``True``).
     Reshaping the distribution (applied in this order):
         repetition_penalty: > 1 makes tokens already in the sequence less likely.
+        no_repeat_ngram_size: > 0 forbids any n-gram of that size to occur twice.
+        suppress_tokens: token ids that may never be generated.
+        begin_suppress_tokens: token ids that may not be the first generated token.
+        forced_bos_token_id: the token the first generated token must be (encoder-decoders
+            such as multilingual BART pick the target language this way).
+        forced_eos_token_id: the token (an int or a list) the last token must be, when
+            ``max_length`` is reached.
         temperature: divides the logits; < 1 sharpens, > 1 flattens (sampling only).
         top_k: keep only the k most likely tokens (sampling only; default 50, 0 = off).
         top_p: keep the smallest set of tokens whose probability adds up to top_p
@@ -115,6 +117,8 @@ class GenerationConfig:
             ``"never"`` only when none can possibly beat them.
     Special tokens:
         eos_token_id (an int or a list), pad_token_id, bos_token_id.
+        decoder_start_token_id: where an encoder-decoder's decoder starts (falls back to
+            the model config's, then to ``bos_token_id``, as in transformers).
 
     Other keys found in a ``generation_config.json`` are kept and written back unchanged.
     """
@@ -134,11 +138,17 @@ class GenerationConfig:
         top_k: int | None = None,
         top_p: float | None = None,
         repetition_penalty: float | None = None,
+        no_repeat_ngram_size: int | None = None,
+        suppress_tokens: list[int] | None = None,
+        begin_suppress_tokens: list[int] | None = None,
+        forced_bos_token_id: int | None = None,
+        forced_eos_token_id: int | list[int] | None = None,
         length_penalty: float | None = None,
         early_stopping: bool | str | None = None,
         eos_token_id: int | list[int] | None = None,
         pad_token_id: int | None = None,
         bos_token_id: int | None = None,
+        decoder_start_token_id: int | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict_in_generate: bool | None = None,
@@ -156,11 +166,17 @@ class GenerationConfig:
         self.top_k = top_k
         self.top_p = top_p
         self.repetition_penalty = repetition_penalty
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.suppress_tokens = suppress_tokens
+        self.begin_suppress_tokens = begin_suppress_tokens
+        self.forced_bos_token_id = forced_bos_token_id
+        self.forced_eos_token_id = forced_eos_token_id
         self.length_penalty = length_penalty
         self.early_stopping = early_stopping
         self.eos_token_id = eos_token_id
         self.pad_token_id = pad_token_id
         self.bos_token_id = bos_token_id
+        self.decoder_start_token_id = decoder_start_token_id
         self.output_attentions = output_attentions
         self.output_hidden_states = output_hidden_states
         self.return_dict_in_generate = return_dict_in_generate
@@ -240,8 +256,26 @@ class GenerationConfig:
                     f"num_return_sequences ({self.num_return_sequences}) must be <= num_beams ({beams}): beam "
                     "search can return only the beams it kept."
                 )
-        if self.pad_token_id is not None and not _is_int(self.pad_token_id):
-            raise ValueError(f"pad_token_id must be an integer, got {self.pad_token_id!r}.")
+        for name in ("pad_token_id", "forced_bos_token_id", "decoder_start_token_id"):
+            value = getattr(self, name)
+            if value is not None and not (_is_int(value) and value >= 0):
+                raise ValueError(f"{name} must be a token id (an integer >= 0), got {value!r}.")
+        if self.no_repeat_ngram_size is not None and (
+            not _is_int(self.no_repeat_ngram_size) or self.no_repeat_ngram_size < 0
+        ):
+            raise ValueError(
+                f"no_repeat_ngram_size must be an integer >= 0, got {self.no_repeat_ngram_size!r}: the n-gram size "
+                "that may occur only once (e.g. 3); 0 switches it off."
+            )
+        for name in ("suppress_tokens", "begin_suppress_tokens", "forced_eos_token_id"):
+            value = getattr(self, name)
+            ids = [value] if name == "forced_eos_token_id" and _is_int(value) else value
+            if value is not None and not (
+                isinstance(ids, (list, tuple)) and all(_is_int(t) and t >= 0 for t in ids)
+            ):
+                raise ValueError(
+                    f"{name} must be a list of token ids (integers >= 0), got {value!r}; e.g. {name}=[13, 50256]."
+                )
 
     # -- dict and JSON -------------------------------------------------------------
 

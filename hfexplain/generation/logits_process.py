@@ -118,6 +118,111 @@ class MinNewTokensLengthLogitsProcessor(LogitsProcessor):
         return {"min_new_tokens": self.min_new_tokens}
 
 
+class NoRepeatNGramLogitsProcessor(LogitsProcessor):
+    """Forbid every token that would repeat an n-gram of size ``ngram_size`` already in the
+    sequence (the prompt included), as in fairseq.
+
+    The next token completes an n-gram whose first n-1 tokens are the sequence's last
+    n-1. So: find every earlier window of n tokens that starts with those n-1, and ban
+    the token that ended it. ``ngram_size=1`` bans every token already present.
+    """
+
+    def __init__(self, ngram_size: int):
+        if not _is_int(ngram_size) or ngram_size <= 0:
+            raise ValueError(f"ngram_size must be an integer > 0, got {ngram_size!r} (e.g. 3; 0 in a config means off).")
+        self.ngram_size = ngram_size
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        n = self.ngram_size
+        seq, vocab = input_ids.shape[1], scores.shape[-1]
+        if seq < n:  # no complete n-gram yet
+            return scores.clone()
+        prefix = input_ids[:, seq - (n - 1) :]  # (b, n-1): the n-gram the next token would complete
+        windows = input_ids.unfold(1, n, 1)  # (b, seq - n + 1, n): every n-gram so far
+        matches = (windows[:, :, : n - 1] == prefix[:, None, :]).all(dim=-1)  # (b, w) starts like the prefix
+        # The token that ended a matching window is banned; other windows point at a spare column.
+        ends = torch.where(matches, windows[:, :, -1].clamp(max=vocab), vocab)  # (b, w)
+        banned = torch.zeros((scores.shape[0], vocab + 1), dtype=torch.bool, device=scores.device)  # (b, v + 1)
+        banned.scatter_(1, ends, True)
+        return scores.masked_fill(banned[:, :vocab], -math.inf)
+
+    def _shown_settings(self) -> dict[str, Any]:
+        return {"ngram_size": self.ngram_size}
+
+
+class ForcedBOSTokenLogitsProcessor(LogitsProcessor):
+    """Make ``bos_token_id`` the first generated token: at the first step (the sequence
+    holds only the decoder's start token) every other token gets -inf, it gets 0.
+    Encoder-decoders use it to pick e.g. the target language of a translation."""
+
+    def __init__(self, bos_token_id: int):
+        if not _is_int(bos_token_id) or bos_token_id < 0:
+            raise ValueError(f"bos_token_id must be a token id (an integer >= 0), got {bos_token_id!r}.")
+        self.bos_token_id = bos_token_id
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[-1] != 1:
+            return scores.clone()
+        forced = torch.full_like(scores, -math.inf)  # (b, v)
+        forced[:, self.bos_token_id] = 0
+        return forced
+
+    def _shown_settings(self) -> dict[str, Any]:
+        return {"bos_token_id": self.bos_token_id}
+
+
+class ForcedEOSTokenLogitsProcessor(LogitsProcessor):
+    """Make the last token (the one that reaches ``max_length``) an end-of-sequence token:
+    at that step every other token gets -inf, the EOS id(s) get 0."""
+
+    def __init__(self, max_length: int, eos_token_id: int | list[int] | torch.Tensor):
+        self.max_length = max_length
+        self.eos_token_id = torch.as_tensor(eos_token_id).reshape(-1)
+        if self.eos_token_id.is_floating_point() or bool((self.eos_token_id < 0).any()):
+            raise ValueError(f"eos_token_id must be token ids (integers >= 0), got {eos_token_id!r}.")
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[-1] != self.max_length - 1:
+            return scores.clone()
+        forced = torch.full_like(scores, -math.inf)  # (b, v)
+        forced[:, self.eos_token_id.to(scores.device)] = 0
+        return forced
+
+    def _shown_settings(self) -> dict[str, Any]:
+        return {"max_length": self.max_length, "eos_token_id": self.eos_token_id.tolist()}
+
+
+class SuppressTokensLogitsProcessor(LogitsProcessor):
+    """Never generate ``suppress_tokens``: their scores are -inf at every step."""
+
+    def __init__(self, suppress_tokens: list[int] | torch.Tensor):
+        self.suppress_tokens = torch.as_tensor(list(suppress_tokens), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return _forbid(scores, self.suppress_tokens)
+
+    def _shown_settings(self) -> dict[str, Any]:
+        return {"suppress_tokens": self.suppress_tokens.tolist()}
+
+
+class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
+    """Forbid ``begin_suppress_tokens`` as the first generated token only: at the step
+    where the sequence is ``begin_index`` tokens long (Whisper uses it so that a
+    transcript does not start with a blank or an end-of-text)."""
+
+    def __init__(self, begin_suppress_tokens: list[int] | torch.Tensor, begin_index: int):
+        self.begin_suppress_tokens = torch.as_tensor(list(begin_suppress_tokens), dtype=torch.long)
+        self.begin_index = begin_index
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if input_ids.shape[-1] != self.begin_index:
+            return scores.clone()
+        return _forbid(scores, self.begin_suppress_tokens)
+
+    def _shown_settings(self) -> dict[str, Any]:
+        return {"begin_suppress_tokens": self.begin_suppress_tokens.tolist(), "begin_index": self.begin_index}
+
+
 def _forbid(scores: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
     """Set the scores of ``token_ids`` to -inf (probability 0)."""
     vocab_ids = torch.arange(scores.shape[-1], device=scores.device)  # (v,)
@@ -202,10 +307,15 @@ def build_logits_processors(
 ) -> LogitsProcessorList:
     """The processors a (fully resolved) config asks for, in transformers' order.
 
-    First those that change *which* tokens may come (repetition penalty, minimum
-    length), then any ``extra`` processors of the caller, then, only when sampling, the
-    "warpers" that reshape the distribution: temperature, top-k, top-p. The order
-    matters: top-p measures mass *after* the temperature was applied.
+    First those that change *which* tokens may come (repetition penalty, no repeated
+    n-grams, minimum length, forced first/last tokens, suppressed tokens), then any
+    ``extra`` processors of the caller, then, only when sampling, the "warpers" that
+    reshape the distribution: temperature, top-k, top-p. The order matters: top-p
+    measures mass *after* the temperature was applied.
+
+    ``prompt_length``: the length of what the loop extends (the prompt; for an
+    encoder-decoder, the decoder's start). ``attention_mask``: its padding, if any.
+    ``config.max_length`` must be resolved already (the forced EOS token needs it).
     """
     processors = LogitsProcessorList()
     eos = _as_id_list(config.eos_token_id)
@@ -215,10 +325,24 @@ def build_logits_processors(
         if attention_mask is not None:
             ignore = (attention_mask != 0).int().argmax(dim=1)  # (b,) index of the first real token
         processors.append(RepetitionPenaltyLogitsProcessor(config.repetition_penalty, prompt_ignore_length=ignore))
+    if config.no_repeat_ngram_size:
+        processors.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
     if eos and config.min_length:
         processors.append(MinLengthLogitsProcessor(config.min_length, eos))
     if eos and config.min_new_tokens:
         processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, config.min_new_tokens, eos))
+    if config.forced_bos_token_id is not None:
+        processors.append(ForcedBOSTokenLogitsProcessor(config.forced_bos_token_id))
+    if config.forced_eos_token_id is not None:
+        processors.append(ForcedEOSTokenLogitsProcessor(config.max_length, config.forced_eos_token_id))
+    if config.suppress_tokens is not None:
+        processors.append(SuppressTokensLogitsProcessor(config.suppress_tokens))
+    if config.begin_suppress_tokens is not None:
+        # The first generated token, unless a forced BOS token takes that place (then the second).
+        begin_index = prompt_length
+        if prompt_length == 1 and config.forced_bos_token_id is not None:
+            begin_index += 1
+        processors.append(SuppressTokensAtBeginLogitsProcessor(config.begin_suppress_tokens, begin_index))
     processors.extend(extra or [])
     if config.do_sample:
         # Beam sampling must keep a non-EOS continuation for every beam.
