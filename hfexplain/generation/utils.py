@@ -1,8 +1,22 @@
 """The decoding loop: :class:`GenerationMixin` and its ``generate``.
 
 Greedy decoding, sampling and beam search over a model's ``forward``, with a KV cache.
-Preparation (checking arguments, resolving the config, building position ids and
-processors) happens once, before any forward pass.
+Preparation (checking arguments, resolving the config, building processors) happens once,
+before any forward pass. The model has the last word on two things, through methods a
+family may override:
+
+* :meth:`GenerationMixin.prepare_inputs_for_generation`: the forward arguments of one step
+  (which ids the cache has not seen, position ids from the padding mask where the forward
+  takes them, the encoder's output for an encoder-decoder);
+* :meth:`GenerationMixin.generation_position_limit`: how many positions the model learned
+  (GPT-2's ``n_positions``), or ``None`` when positions are computed (rotary, relative).
+
+Encoder-decoders (``config.is_encoder_decoder``: T5, BART, Whisper ...): ``input_ids`` is the
+source. The encoder (``model.get_encoder()``) runs once; the decoder starts from
+``decoder_start_token_id`` and the loop extends *its* sequence, feeding
+``decoder_input_ids`` with an :class:`~hfexplain.layers.EncoderDecoderCache` (the
+cross-attention keys and values are computed on the first step and then read back).
+``generate`` returns the decoder's sequences, start token included, as transformers does.
 
 Shapes: b=batch (times beams where beams are used), s=sequence so far, n=beams,
 v=vocabulary, c=candidates kept per step in beam search.
@@ -10,19 +24,20 @@ v=vocabulary, c=candidates kept per step in beam search.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
+import functools
 import inspect
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..configuration import HUB_KWARGS
 from ..heads import check_input_ids
-from ..layers import KVCache
+from ..layers import EncoderDecoderCache, KVCache
 from .configuration_utils import (
     GENERATION_CONFIG_NAME,
     GENERATION_DEFAULTS,
@@ -42,23 +57,26 @@ class _Prepared:
     """Everything a decoding loop needs, after the arguments were checked and resolved."""
 
     config: GenerationConfig
-    input_ids: torch.Tensor  # (b, s) prompt, rows repeated for beams / return sequences
-    attention_mask: torch.Tensor | None  # (b, s); None when nothing is padded
-    position_ids: torch.Tensor  # (b|1, s)
+    input_ids: torch.Tensor  # (b, s) prompt (an encoder-decoder's: the decoder start), rows repeated for beams
+    attention_mask: torch.Tensor | None  # (b, s) padding of input_ids; None when nothing is padded
     processors: LogitsProcessorList
     eos_token_ids: torch.Tensor | None  # (e,)
     pad_token_id: int | None
     prompt_length: int
-    extra_forward_args: dict = field(default_factory=dict)
+    encoder_outputs: Any = None  # encoder-decoders: the encoder's output, rows repeated like input_ids
+    encoder_attention_mask: torch.Tensor | None = None  # (b, source) padding of the source
 
 
 class GenerationMixin:
     """Adds ``generate`` (and ``generate_steps``) to models with a language-modelling head.
 
     Mixed in first by causal-LM classes (``class GPT2LMHeadModel(GenerationMixin,
-    GPT2PreTrainedModel)``). It relies only on the model's ``forward`` contract:
-    ``forward(input_ids, past_key_values=KVCache, attention_mask, position_ids,
-    use_cache, logits_to_keep) -> output with .logits and .past_key_values``.
+    GPT2PreTrainedModel)``). It relies on the model's ``forward`` returning ``.logits``
+    and taking what :meth:`prepare_inputs_for_generation` hands it: by default
+    ``input_ids, past_key_values, attention_mask, use_cache`` and, where the forward
+    has them, ``position_ids`` and ``logits_to_keep``; an encoder-decoder's forward
+    takes ``decoder_input_ids, encoder_outputs, attention_mask`` (the source's) instead,
+    and its ``get_encoder()`` returns the encoder.
     """
 
     def __init__(self, config, *args, **kwargs):
@@ -111,7 +129,8 @@ class GenerationMixin:
 
         Args:
             input_ids: (b, s) prompt ids; left-pad a batch (``padding_side="left"``).
-                ``None`` starts from ``bos_token_id``.
+                ``None`` starts from ``bos_token_id``. For an encoder-decoder: the source,
+                and the result holds the decoder's tokens (from ``decoder_start_token_id``).
             attention_mask: (b, s) 1 for real tokens, 0 for padding. Without it, padding
                 is inferred from ``pad_token_id`` when that differs from the EOS token.
             generation_config: a :class:`GenerationConfig` to start from instead of
@@ -204,7 +223,13 @@ class GenerationMixin:
                     "Use num_beams=1 to stream."
                 )
 
-        # 1. The prompt.
+        # 1. The prompt (for an encoder-decoder, the source).
+        is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
+        if input_ids is None and is_encoder_decoder:
+            raise ValueError(
+                f"{type(self).__name__} is an encoder-decoder: generate() needs input_ids, the source to encode "
+                "(e.g. input_ids=tokenizer(text, return_tensors='pt').input_ids)."
+            )
         if input_ids is None:
             if config.bos_token_id is None:
                 raise ValueError(
@@ -218,11 +243,20 @@ class GenerationMixin:
         batch, prompt_length = input_ids.shape
         if prompt_length == 0:
             raise ValueError("input_ids is empty (0 tokens); give generate() at least one token to continue.")
+        attention_mask = self._generation_attention_mask(input_ids, attention_mask, config, eos, device)
+        source_ids = source_mask = None
+        if is_encoder_decoder:
+            # The loop extends the decoder's sequence, which starts as one start token per row.
+            source_ids, source_mask = input_ids, attention_mask
+            start = self._decoder_start_token_id(config)
+            input_ids = torch.full((batch, 1), start, dtype=torch.long, device=device)  # (b, 1)
+            attention_mask = None
+            prompt_length = 1
 
         # 2. How long to generate.
         default_length = "max_length" not in kwargs and getattr(self.generation_config, "max_length", None) is None \
             and (generation_config is None or generation_config.max_length is None)
-        n_positions = self._learned_position_limit()
+        n_positions = self.generation_position_limit()
         if config.max_new_tokens is not None:
             config.max_length = prompt_length + config.max_new_tokens
         elif default_length:
@@ -249,37 +283,20 @@ class GenerationMixin:
                 f"shorten the prompt (tokenizer(..., truncation=True, max_length=...))."
             )
 
-        # 3. Which positions are padding, and the position of every token.
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-            if config.pad_token_id is not None and config.pad_token_id not in eos and \
-                    bool((input_ids == config.pad_token_id).any()):
-                attention_mask = (input_ids != config.pad_token_id).long()  # padding inferred from the pad id
-        else:
-            if not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
-                shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else attention_mask
-                raise ValueError(
-                    f"attention_mask must be a tensor shaped like input_ids {tuple(input_ids.shape)}, got {shape}; "
-                    "pass the tokenizer's output as is: model.generate(**tokenizer(texts, return_tensors='pt', "
-                    "padding=True))."
-                )
-            attention_mask = attention_mask.to(device=device, dtype=torch.long)
-        if batch > 1 and bool((attention_mask[:, -1] == 0).any()):
+        # 3. A left-padded batch: new tokens must follow real tokens, not padding.
+        if not is_encoder_decoder and batch > 1 and attention_mask is not None and \
+                bool((attention_mask[:, -1] == 0).any()):
             warnings.warn(
                 "the batch is right-padded: new tokens would follow the padding. Pad on the left for "
                 "generation (tokenizer.padding_side = 'left').",
                 UserWarning,
                 stacklevel=3,
             )
-        position_ids = (attention_mask.cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)  # (b, s)
-        if bool(attention_mask.bool().all()):
-            attention_mask = None  # nothing is padded: the causal mask is enough
 
         # 4. One row per hypothesis: beams, or several samples per prompt.
         copies = max(config.num_beams, config.num_return_sequences)
         if copies > 1:
             input_ids = input_ids.repeat_interleave(copies, dim=0)  # (b * copies, s)
-            position_ids = position_ids.repeat_interleave(copies, dim=0)
             if attention_mask is not None:
                 attention_mask = attention_mask.repeat_interleave(copies, dim=0)
 
@@ -287,35 +304,111 @@ class GenerationMixin:
             config, prompt_length=prompt_length, attention_mask=attention_mask, extra=logits_processor
         )
         eos_tensor = torch.tensor(eos, dtype=torch.long, device=device) if eos else None
-        extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(self.forward).parameters else {}
-        return _Prepared(config, input_ids, attention_mask, position_ids, processors, eos_tensor, pad,
-                         prompt_length, extra)
+        prepared = _Prepared(config, input_ids, attention_mask, processors, eos_tensor, pad, prompt_length)
 
-    def _learned_position_limit(self) -> int | None:
-        """The size of a learned position table (GPT-2's ``wpe``), or None for models whose
-        positions are computed (rotary, sinusoidal) and have no hard limit."""
-        for name, module in self.named_modules():
-            if isinstance(module, nn.Embedding) and name.rsplit(".", 1)[-1] in (
-                "wpe", "position_embeddings", "embed_positions"
-            ):
-                return module.num_embeddings
+        # 5. An encoder-decoder reads its source once, here; every beam/sample row gets a copy.
+        if is_encoder_decoder:
+            encoder_outputs = self.get_encoder()(input_ids=source_ids, attention_mask=source_mask)
+            prepared.encoder_outputs = _repeat_rows(encoder_outputs, copies)
+            prepared.encoder_attention_mask = None if source_mask is None else \
+                source_mask.repeat_interleave(copies, dim=0)  # (b * copies, source)
+        return prepared
+
+    def _generation_attention_mask(self, input_ids, attention_mask, config, eos, device) -> torch.Tensor | None:
+        """The prompt's padding mask, (b, s), or None when nothing is padded (the causal
+        mask is then enough). Without one, padding is inferred from ``pad_token_id``."""
+        if attention_mask is None:
+            if config.pad_token_id is None or config.pad_token_id in eos or \
+                    not bool((input_ids == config.pad_token_id).any()):
+                return None
+            attention_mask = (input_ids != config.pad_token_id).long()  # padding inferred from the pad id
+        elif not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
+            shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else attention_mask
+            raise ValueError(
+                f"attention_mask must be a tensor shaped like input_ids {tuple(input_ids.shape)}, got {shape}; "
+                "pass the tokenizer's output as is: model.generate(**tokenizer(texts, return_tensors='pt', "
+                "padding=True))."
+            )
+        attention_mask = attention_mask.to(device=device, dtype=torch.long)
+        return None if bool(attention_mask.bool().all()) else attention_mask
+
+    def _decoder_start_token_id(self, config: GenerationConfig) -> int:
+        """Where an encoder-decoder's decoder starts: the generation config's
+        ``decoder_start_token_id``, else the model config's, else ``bos_token_id`` (as in
+        transformers)."""
+        for value in (config.decoder_start_token_id, getattr(self.config, "decoder_start_token_id", None),
+                      config.bos_token_id):
+            if value is not None:
+                return int(value)
+        raise ValueError(
+            f"{type(self).__name__} is an encoder-decoder, so its decoder needs a first token, but neither the "
+            "generation config nor the model config sets decoder_start_token_id (nor bos_token_id). Pass "
+            "generate(..., decoder_start_token_id=ID) or set model.config.decoder_start_token_id."
+        )
+
+    # -- what the model decides: its inputs per step, its position limit -------------------
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values=None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        encoder_outputs=None,
+        decoder_attention_mask: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
+        """The forward arguments of one decoding step, as transformers' method of that name.
+
+        ``input_ids`` (b, s) is the whole sequence so far (an encoder-decoder's: the
+        decoder's); with a cache, only the positions it has not seen are fed (the whole
+        prompt on the first step, then one token), without one the whole sequence again.
+        ``attention_mask`` (b, s) is its padding (an encoder-decoder's: the source's, and
+        ``decoder_attention_mask`` the decoder's), or None when nothing is padded.
+
+        Decoder-only: ``position_ids`` are counted from the mask (``cumsum - 1``, so each
+        left-padded row starts at 0), passed only to a forward that takes them (without a
+        mask the forward's own default, past .. past+new, is the same). ``logits_to_keep=1``
+        where the forward has it: only the last position's logits are needed.
+        Override in a family whose forward wants something else.
+        """
+        past = past_key_values.get_seq_length() if past_key_values is not None else 0
+        new_ids = input_ids[:, past:]  # (b, new)
+        forward_parameters = _forward_parameters(type(self))
+        inputs: dict[str, Any] = {"past_key_values": past_key_values, "use_cache": past_key_values is not None}
+        if getattr(self.config, "is_encoder_decoder", False):
+            inputs.update(decoder_input_ids=new_ids, encoder_outputs=encoder_outputs, attention_mask=attention_mask)
+            if decoder_attention_mask is not None:
+                inputs["decoder_attention_mask"] = decoder_attention_mask
+        else:
+            inputs.update(input_ids=new_ids, attention_mask=attention_mask)
+            if attention_mask is not None and "position_ids" in forward_parameters:
+                position_ids = (attention_mask.cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)  # (b, s)
+                inputs["position_ids"] = position_ids[:, past:]  # (b, new)
+        if "logits_to_keep" in forward_parameters:
+            inputs["logits_to_keep"] = 1
+        return inputs
+
+    def generation_position_limit(self) -> int | None:
+        """How many positions the model learned (the rows of a position table), which caps
+        prompt + new tokens; ``None`` (the default) for computed positions (rotary,
+        relative, sinusoidal) with no hard limit. Families with a learned table override
+        it (GPT-2: ``config.n_positions``)."""
         return None
 
-    def _next_token_logits(self, input_ids, attention_mask, position_ids, cache, prepared: _Prepared) -> torch.Tensor:
-        """One forward pass; returns the next token's logits (b, v) in float32.
+    def _new_generation_cache(self):
+        """An empty cache of the kind this model's forward fills."""
+        return EncoderDecoderCache() if getattr(self.config, "is_encoder_decoder", False) else KVCache()
 
-        With a cache, only the positions the cache has not seen are fed (the whole
-        prompt on the first call, then one token); without, the whole sequence again.
-        """
-        new = input_ids.shape[1] - (cache.get_seq_length() if cache is not None else 0)
-        outputs = self(
-            input_ids=input_ids[:, -new:],
-            past_key_values=cache,
-            attention_mask=attention_mask,
-            position_ids=position_ids[:, -new:],
-            use_cache=cache is not None,
-            **prepared.extra_forward_args,
-        )
+    def _next_token_logits(self, input_ids, attention_mask, cache, prepared: _Prepared) -> torch.Tensor:
+        """One forward pass; returns the next token's logits (b, v) in float32."""
+        if prepared.encoder_outputs is not None:
+            inputs = self.prepare_inputs_for_generation(
+                input_ids, cache, prepared.encoder_attention_mask, encoder_outputs=prepared.encoder_outputs,
+                decoder_attention_mask=attention_mask,
+            )
+        else:
+            inputs = self.prepare_inputs_for_generation(input_ids, cache, attention_mask)
+        outputs = self(**inputs)
         return outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)  # (b, v)
 
     # -- greedy decoding and sampling -----------------------------------------------------
@@ -323,15 +416,15 @@ class GenerationMixin:
     def _sample(self, prepared: _Prepared, streamer=None, recorder: _StepRecorder | None = None) -> torch.Tensor:
         """Greedy decoding (argmax) or multinomial sampling, one token per step."""
         config = prepared.config
-        input_ids, attention_mask, position_ids = prepared.input_ids, prepared.attention_mask, prepared.position_ids
+        input_ids, attention_mask = prepared.input_ids, prepared.attention_mask
         eos, pad = prepared.eos_token_ids, prepared.pad_token_id
-        cache = KVCache() if config.use_cache else None
+        cache = self._new_generation_cache() if config.use_cache else None
         unfinished = torch.ones(input_ids.shape[0], dtype=torch.long, device=input_ids.device)  # (b,) 1 = running
         if streamer is not None:
             streamer.put(input_ids.cpu())
 
         while True:
-            logits = self._next_token_logits(input_ids, attention_mask, position_ids, cache, prepared)  # (b, v)
+            logits = self._next_token_logits(input_ids, attention_mask, cache, prepared)  # (b, v)
             trace = [] if recorder is not None else None
             scores = prepared.processors(input_ids, logits, trace=trace)  # (b, v)
             if config.do_sample:
@@ -353,8 +446,7 @@ class GenerationMixin:
                 streamer.put(next_tokens.cpu())
             if unfinished.max() == 0:
                 break
-            # The new token sits one position after the last; the mask gains a column.
-            position_ids = torch.cat([position_ids, position_ids[:, -1:] + 1], dim=-1)  # (b, s + 1)
+            # The new token is a real one: the mask gains a column.
             if attention_mask is not None:
                 attention_mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], 1))], -1)
 
@@ -409,10 +501,10 @@ class GenerationMixin:
         running_origin = torch.full((batch, num_beams, max_length - cur_len), -1, dtype=torch.long, device=device)
         finished_origin = running_origin.clone()
 
-        cache = KVCache() if config.use_cache else None
-        attention_mask, position_ids = prepared.attention_mask, prepared.position_ids
+        cache = self._new_generation_cache() if config.use_cache else None
+        attention_mask = prepared.attention_mask
         while True:
-            logits = self._next_token_logits(flat_ids, attention_mask, position_ids, cache, prepared)  # (b*n, v)
+            logits = self._next_token_logits(flat_ids, attention_mask, cache, prepared)  # (b*n, v)
             vocab = logits.shape[-1]
             log_probs = F.log_softmax(logits, dim=-1)
             log_probs = prepared.processors(flat_ids, log_probs)  # (b*n, v)
@@ -477,7 +569,6 @@ class GenerationMixin:
             if not bool(can_improve.any()) or all_pools_full or bool(cand_ends.all()):
                 break
             flat_ids = running[:, :, :cur_len].reshape(batch * num_beams, cur_len)  # (b*n, s)
-            position_ids = torch.cat([position_ids, position_ids[:, -1:] + 1], dim=-1)
             if attention_mask is not None:
                 attention_mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], 1))], -1)
 
@@ -499,6 +590,26 @@ def _check_can_generate(model) -> None:
             "and cannot generate. Load a causal LM instead: AutoModelForCausalLM.from_pretrained(...) "
             "(e.g. GPT2LMHeadModel rather than GPT2Model)."
         )
+
+
+@functools.cache
+def _forward_parameters(model_class: type) -> frozenset[str]:
+    """The argument names of a model class's ``forward`` (read once per class)."""
+    return frozenset(inspect.signature(model_class.forward).parameters)
+
+
+def _repeat_rows(outputs, copies: int):
+    """An encoder's output with each row repeated ``copies`` times (one per beam or
+    sample), like ``input_ids.repeat_interleave``; fields that are not tensors (tuples
+    of per-layer states) are left as they are."""
+    if copies == 1:
+        return outputs
+    repeated = {
+        name: value.repeat_interleave(copies, dim=0)
+        for name, value in ((f.name, getattr(outputs, f.name)) for f in dataclasses.fields(outputs))
+        if isinstance(value, torch.Tensor)
+    }
+    return dataclasses.replace(outputs, **repeated)
 
 
 def _take_beams(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
