@@ -217,3 +217,28 @@ def test_each_option_takes_effect(pair):
     suppressed = ours.generate(ids, attention_mask=mask, max_new_tokens=6, suppress_tokens=list(range(VOCAB // 2)),
                                eos_token_id=None, pad_token_id=PAD)
     assert bool((suppressed[:, ids.shape[1]:] >= VOCAB // 2).all())
+
+
+# ------------------------------------------------------------------------- the widget uses the same function
+
+
+def test_generation_explorer_builds_its_processors_with_the_library(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from hfexplain.widgets import generation as widget
+
+    settings = [(0.7, 5, 0.9), (1.0, 0, 1.0), (2.0, 0, 0.5)]
+    shown = [[repr(p) for p in widget.logits_processors(*s)] for s in settings]
+    assert shown == [
+        ["TemperatureLogitsWarper(temperature=0.7)", "TopKLogitsWarper(top_k=5)", "TopPLogitsWarper(top_p=0.9)"],
+        [],
+        ["TemperatureLogitsWarper(temperature=2.0)", "TopPLogitsWarper(top_p=0.5)"],
+    ]
+    calls = []
+
+    def spy(config, **kwargs):
+        calls.append(config)
+        return build_logits_processors(config, **kwargs)
+
+    monkeypatch.setattr(widget, "build_logits_processors", spy)
+    widget.logits_processors(0.5, 3, 1.0)
+    assert len(calls) == 1 and calls[0].do_sample and calls[0].top_k == 3
