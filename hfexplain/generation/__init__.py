@@ -8,23 +8,32 @@ asking it again and again:
        ▲                                                                                │
        └──────────────────────── append the token, repeat ◄─────────────────────────────┘
 
-The pieces, each small enough to show on its own in a lesson:
+The rooms of this package, each small enough to show on its own in a lesson:
 
-* :class:`GenerationConfig` holds the knobs (``max_new_tokens``, ``do_sample``,
-  ``temperature``, ``top_k``, ``top_p``, ``num_beams`` ...) with transformers' names, and
-  reads/writes the same ``generation_config.json``.
-* Logits processors reshape the next-token scores, one idea per class:
-  :class:`RepetitionPenaltyLogitsProcessor`, :class:`TemperatureLogitsWarper`,
-  :class:`TopKLogitsWarper`, :class:`TopPLogitsWarper` (and the minimum-length ones). A
-  :class:`LogitsProcessorList` applies them in the order transformers does, so sampling
+* ``configuration_utils``: :class:`GenerationConfig` holds the knobs (``max_new_tokens``,
+  ``do_sample``, ``temperature``, ``top_k``, ``top_p``, ``num_beams`` ...) with transformers'
+  names, and reads/writes the same ``generation_config.json``.
+* ``logits_process``: logits processors reshape the next-token scores, one idea per class:
+  :class:`RepetitionPenaltyLogitsProcessor`, :class:`NoRepeatNGramLogitsProcessor`, the
+  minimum-length ones, :class:`ForcedBOSTokenLogitsProcessor` /
+  :class:`ForcedEOSTokenLogitsProcessor`, :class:`SuppressTokensLogitsProcessor` /
+  :class:`SuppressTokensAtBeginLogitsProcessor`, and the sampling warpers
+  :class:`TemperatureLogitsWarper`, :class:`TopKLogitsWarper`, :class:`TopPLogitsWarper`.
+  :func:`build_logits_processors` puts them in the order transformers does, so sampling
   with the same seed draws the same tokens.
-* Picking: ``argmax`` (greedy), ``torch.multinomial`` (sampling), or beam search, which
-  keeps the ``num_beams`` best partial sequences instead of one.
-* The KV cache (:class:`hfexplain.layers.KVCache`) keeps every layer's keys and values,
-  so after the prompt each step feeds only the newest token.
-* :class:`TextStreamer` prints words as they are produced.
-* :func:`explain_generation` (also ``model.generate_steps``) records every step: the
-  top candidates before and after each processor, the chosen token, and the cache size.
+* ``utils``: :class:`GenerationMixin`, the loop. Picking: ``argmax`` (greedy),
+  ``torch.multinomial`` (sampling), or beam search, which keeps the ``num_beams`` best
+  partial sequences instead of one. The KV cache (:class:`hfexplain.layers.KVCache`) keeps
+  every layer's keys and values, so after the prompt each step feeds only the newest
+  token. The model says what one step feeds its forward
+  (``prepare_inputs_for_generation``) and how many positions it learned
+  (``generation_position_limit``). An encoder-decoder (``config.is_encoder_decoder``)
+  encodes its source once and the loop extends the decoder's sequence from
+  ``decoder_start_token_id``, with an :class:`hfexplain.layers.EncoderDecoderCache`.
+* ``streamers``: :class:`TextStreamer` prints words as they are produced.
+* ``explain``: :func:`explain_generation` (also ``model.generate_steps``) records every
+  step: the top candidates before and after each processor, the chosen token, and the
+  cache size.
 
 Left-padded batches work as in transformers: position ids come from the attention mask
 (``cumsum - 1``, so each row counts from its first real token) and the mask grows by one

@@ -115,7 +115,10 @@ def explain_generation(
     step. Give a ``tokenizer`` to see the tokens as text too.
 
     One prompt at a time (input_ids of shape (1, s)), greedy or sampling (not beam
-    search). With the same seed, the tokens are those ``generate`` returns.
+    search). With the same seed, the tokens are those ``generate`` returns. On an
+    encoder-decoder, ``input_ids`` is the source and the steps follow the decoder
+    (``position`` counts from its start token; the cache sizes are the decoder's
+    positions and the bytes of self- and cross-attention keys and values).
 
     >>> steps = explain_generation(model, ids, max_new_tokens=5, do_sample=True, top_k=10)  # doctest: +SKIP
     >>> [(s.token, round(s.token_prob, 3), s.kv_cache_positions) for s in steps]          # doctest: +SKIP
