@@ -205,6 +205,10 @@ class ToySeq2SeqForConditionalGeneration(GenerationMixin, PreTrainedModel):
     def get_encoder(self):
         return self.encoder
 
+    def generation_position_limit(self) -> int:
+        """The decoder's learned position table caps the target length."""
+        return self.config.max_positions
+
     def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
                 encoder_outputs=None, past_key_values=None, use_cache=None, output_attentions=False,
                 output_hidden_states=False, labels=None, return_dict=None):

@@ -25,7 +25,7 @@ import warnings
 
 import torch
 
-from hfexplain.generation import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from hfexplain.generation import GenerationConfig, LogitsProcessorList, build_logits_processors
 from hfexplain.layers import KVCache
 
 from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, styled
@@ -51,15 +51,11 @@ def model_generation_problem(model) -> str | None:
 
 
 def logits_processors(temperature: float, top_k: int, top_p: float) -> LogitsProcessorList:
-    """The sampling warpers for these settings, in ``generate``'s order (neutral ones left out)."""
-    processors = LogitsProcessorList()
-    if temperature != 1.0:
-        processors.append(TemperatureLogitsWarper(temperature))
-    if top_k:
-        processors.append(TopKLogitsWarper(top_k))
-    if top_p < 1.0:
-        processors.append(TopPLogitsWarper(top_p))
-    return processors
+    """The sampling warpers for these settings, built by the library's own
+    :func:`~hfexplain.generation.build_logits_processors` (so in ``generate``'s order;
+    neutral ones left out)."""
+    config = GenerationConfig(do_sample=True, num_beams=1, temperature=temperature, top_k=top_k, top_p=top_p)
+    return build_logits_processors(config, prompt_length=0)
 
 
 class GenerationExplorer(Dashboard):

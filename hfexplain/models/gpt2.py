@@ -321,6 +321,10 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
+    def generation_position_limit(self) -> int:
+        """GPT-2 learned one position vector per slot of its context window (``wpe``)."""
+        return self.config.n_positions
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,

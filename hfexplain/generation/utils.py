@@ -1,0 +1,619 @@
+"""The decoding loop: :class:`GenerationMixin` and its ``generate``.
+
+Greedy decoding, sampling and beam search over a model's ``forward``, with a KV cache.
+Preparation (checking arguments, resolving the config, building processors) happens once,
+before any forward pass. The model has the last word on two things, through methods a
+family may override:
+
+* :meth:`GenerationMixin.prepare_inputs_for_generation`: the forward arguments of one step
+  (which ids the cache has not seen, position ids from the padding mask where the forward
+  takes them, the encoder's output for an encoder-decoder);
+* :meth:`GenerationMixin.generation_position_limit`: how many positions the model learned
+  (GPT-2's ``n_positions``), or ``None`` when positions are computed (rotary, relative).
+
+Encoder-decoders (``config.is_encoder_decoder``: T5, BART, Whisper ...): ``input_ids`` is the
+source. The encoder (``model.get_encoder()``) runs once; the decoder starts from
+``decoder_start_token_id`` and the loop extends *its* sequence, feeding
+``decoder_input_ids`` with an :class:`~hfexplain.layers.EncoderDecoderCache` (the
+cross-attention keys and values are computed on the first step and then read back).
+``generate`` returns the decoder's sequences, start token included, as transformers does.
+
+Shapes: b=batch (times beams where beams are used), s=sequence so far, n=beams,
+v=vocabulary, c=candidates kept per step in beam search.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import functools
+import inspect
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from ..configuration import HUB_KWARGS
+from ..heads import check_input_ids
+from ..layers import EncoderDecoderCache, KVCache
+from .configuration_utils import (
+    GENERATION_CONFIG_NAME,
+    GENERATION_DEFAULTS,
+    UNSUPPORTED_OPTIONS,
+    GenerationConfig,
+    _read_json_object,
+)
+from .logits_process import LogitsProcessorList, _as_id_list, build_logits_processors
+from .streamers import BaseStreamer
+
+if TYPE_CHECKING:
+    from .explain import GenerationStep, _StepRecorder
+
+
+@dataclass
+class _Prepared:
+    """Everything a decoding loop needs, after the arguments were checked and resolved."""
+
+    config: GenerationConfig
+    input_ids: torch.Tensor  # (b, s) prompt (an encoder-decoder's: the decoder start), rows repeated for beams
+    attention_mask: torch.Tensor | None  # (b, s) padding of input_ids; None when nothing is padded
+    processors: LogitsProcessorList
+    eos_token_ids: torch.Tensor | None  # (e,)
+    pad_token_id: int | None
+    prompt_length: int
+    encoder_outputs: Any = None  # encoder-decoders: the encoder's output, rows repeated like input_ids
+    encoder_attention_mask: torch.Tensor | None = None  # (b, source) padding of the source
+
+
+class GenerationMixin:
+    """Adds ``generate`` (and ``generate_steps``) to models with a language-modelling head.
+
+    Mixed in first by causal-LM classes (``class GPT2LMHeadModel(GenerationMixin,
+    GPT2PreTrainedModel)``). It relies on the model's ``forward`` returning ``.logits``
+    and taking what :meth:`prepare_inputs_for_generation` hands it: by default
+    ``input_ids, past_key_values, attention_mask, use_cache`` and, where the forward
+    has them, ``position_ids`` and ``logits_to_keep``; an encoder-decoder's forward
+    takes ``decoder_input_ids, encoder_outputs, attention_mask`` (the source's) instead,
+    and its ``get_encoder()`` returns the encoder.
+    """
+
+    def __init__(self, config, *args, **kwargs):
+        super().__init__(config, *args, **kwargs)
+        self.generation_config = GenerationConfig.from_model_config(config)
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
+
+    # -- loading and saving the generation config -------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, generation_config: GenerationConfig | None = None,
+                        **kwargs):
+        """Load the model (see ``PreTrainedModel.from_pretrained``), then its
+        ``generation_config.json`` if the checkpoint has one; otherwise the generation
+        settings come from ``config.json`` (``GenerationConfig.from_model_config``)."""
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        if generation_config is not None:
+            model.generation_config = copy.deepcopy(generation_config)
+        else:
+            from ..hub import cached_file
+
+            hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if kwargs.get(key) is not None}
+            path = cached_file(pretrained_model_name_or_path, GENERATION_CONFIG_NAME, required=False, **hub_kwargs)
+            if path is not None:
+                model.generation_config = GenerationConfig.from_dict(_read_json_object(path))
+        return loaded
+
+    def _save_extra_files(self, save_directory: str) -> None:
+        super()._save_extra_files(save_directory)
+        self.generation_config.save_pretrained(save_directory)
+
+    # -- generate ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        generation_config: GenerationConfig | None = None,
+        streamer: BaseStreamer | None = None,
+        logits_processor: list | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        """Continue the prompt; returns token ids (b, prompt + new) as transformers does.
+
+        Args:
+            input_ids: (b, s) prompt ids; left-pad a batch (``padding_side="left"``).
+                ``None`` starts from ``bos_token_id``. For an encoder-decoder: the source,
+                and the result holds the decoder's tokens (from ``decoder_start_token_id``).
+            attention_mask: (b, s) 1 for real tokens, 0 for padding. Without it, padding
+                is inferred from ``pad_token_id`` when that differs from the EOS token.
+            generation_config: a :class:`GenerationConfig` to start from instead of
+                ``model.generation_config``.
+            streamer: e.g. ``TextStreamer(tokenizer)``; receives the prompt, then each token.
+            logits_processor: extra processors, applied after the built-in ones and
+                before temperature/top-k/top-p.
+            **kwargs: any :class:`GenerationConfig` field, e.g. ``max_new_tokens=20,
+                do_sample=True, top_p=0.9, num_beams=4``.
+
+        Greedy decoding when ``do_sample=False`` and ``num_beams=1``; sampling when
+        ``do_sample=True``; beam search when ``num_beams > 1``.
+        """
+        _check_can_generate(self)
+        prepared = self._prepare_generation(
+            input_ids, attention_mask, generation_config, logits_processor, streamer, kwargs
+        )
+        if prepared.config.num_beams > 1:
+            return self._beam_search(prepared)
+        return self._sample(prepared, streamer)
+
+    def generate_steps(self, input_ids: torch.Tensor | None = None, **kwargs: Any) -> list[GenerationStep]:
+        """Generate while recording every step; see :func:`explain_generation`."""
+        from .explain import explain_generation
+
+        return explain_generation(self, input_ids, **kwargs)
+
+    # -- preparation ----------------------------------------------------------------------
+
+    def _resolve_generation_config(self, generation_config: GenerationConfig | None, kwargs: dict) -> GenerationConfig:
+        """Merge, highest priority first: the call's kwargs, ``generation_config``, the
+        model's ``generation_config``, :data:`GENERATION_DEFAULTS`."""
+        if generation_config is not None and not isinstance(generation_config, GenerationConfig):
+            raise TypeError(
+                f"generation_config must be a GenerationConfig, got {type(generation_config).__name__}; "
+                "pass the options as keyword arguments instead, e.g. generate(ids, max_new_tokens=20)."
+            )
+        config = copy.deepcopy(generation_config) if generation_config is not None else GenerationConfig()
+        own = getattr(self, "generation_config", None) or GenerationConfig.from_model_config(self.config)
+        for source in (own.to_dict(), GENERATION_DEFAULTS):
+            for key, value in source.items():
+                if getattr(config, key, None) is None:
+                    setattr(config, key, copy.deepcopy(value))
+
+        unknown = [key for key in kwargs if not hasattr(config, key) and key not in UNSUPPORTED_OPTIONS]
+        if unknown:
+            options = [name for name in vars(config) if not name.startswith("_")]
+            hints = [f"{key!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, options, 1))
+                     else repr(key) for key in unknown]
+            raise ValueError(
+                f"generate() got argument(s) it does not know: {', '.join(hints)}. Pass GenerationConfig fields "
+                f"such as max_new_tokens, do_sample, temperature, top_k, top_p, num_beams, eos_token_id."
+            )
+        for key, value in kwargs.items():
+            setattr(config, key, value)
+        # A max_length from the call (not max_new_tokens) decides the length, as in transformers.
+        if "max_length" in kwargs and "max_new_tokens" not in kwargs:
+            config.max_new_tokens = None
+        config.validate()
+
+        switched_on = {key: getattr(config, key) for key, off in UNSUPPORTED_OPTIONS.items()
+                       if getattr(config, key, off) not in (None, off)}
+        if config.return_dict_in_generate:
+            switched_on["return_dict_in_generate"] = True
+        if switched_on:
+            raise NotImplementedError(
+                f"hfexplain's generate does not implement {switched_on}; unset these options (also in "
+                "model.generation_config), or use transformers for them. For per-step scores, use "
+                "explain_generation(model, input_ids)."
+            )
+        return config
+
+    def _prepare_generation(self, input_ids, attention_mask, generation_config, logits_processor, streamer,
+                            kwargs) -> _Prepared:
+        """Check everything and build the tensors the loops need, before any forward pass."""
+        config = self._resolve_generation_config(generation_config, kwargs)
+        eos = _as_id_list(config.eos_token_id)
+        pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else None)
+        device = next(self.parameters()).device
+
+        if streamer is not None:
+            if not (callable(getattr(streamer, "put", None)) and callable(getattr(streamer, "end", None))):
+                raise TypeError(
+                    f"streamer must have put() and end() methods (e.g. TextStreamer(tokenizer)), "
+                    f"got {type(streamer).__name__}."
+                )
+            if config.num_beams > 1:
+                raise ValueError(
+                    "a streamer cannot be used with beam search: the best beam is known only at the end. "
+                    "Use num_beams=1 to stream."
+                )
+
+        # 1. The prompt (for an encoder-decoder, the source).
+        is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
+        if input_ids is None and is_encoder_decoder:
+            raise ValueError(
+                f"{type(self).__name__} is an encoder-decoder: generate() needs input_ids, the source to encode "
+                "(e.g. input_ids=tokenizer(text, return_tensors='pt').input_ids)."
+            )
+        if input_ids is None:
+            if config.bos_token_id is None:
+                raise ValueError(
+                    "generate() needs input_ids (a tokenized prompt) or a bos_token_id to start from; pass "
+                    "input_ids=tokenizer(text, return_tensors='pt').input_ids."
+                )
+            input_ids = torch.full((1, 1), config.bos_token_id, dtype=torch.long, device=device)
+        vocab_size = getattr(self.config, "vocab_size", None)
+        check_input_ids(input_ids, max_positions=None, vocab_size=vocab_size)
+        input_ids = input_ids.to(device=device, dtype=torch.long)
+        batch, prompt_length = input_ids.shape
+        if prompt_length == 0:
+            raise ValueError("input_ids is empty (0 tokens); give generate() at least one token to continue.")
+        attention_mask = self._generation_attention_mask(input_ids, attention_mask, config, eos, device)
+        source_ids = source_mask = None
+        if is_encoder_decoder:
+            # The loop extends the decoder's sequence, which starts as one start token per row.
+            source_ids, source_mask = input_ids, attention_mask
+            start = self._decoder_start_token_id(config)
+            input_ids = torch.full((batch, 1), start, dtype=torch.long, device=device)  # (b, 1)
+            attention_mask = None
+            prompt_length = 1
+
+        # 2. How long to generate.
+        default_length = "max_length" not in kwargs and getattr(self.generation_config, "max_length", None) is None \
+            and (generation_config is None or generation_config.max_length is None)
+        n_positions = self.generation_position_limit()
+        if config.max_new_tokens is not None:
+            config.max_length = prompt_length + config.max_new_tokens
+        elif default_length:
+            warnings.warn(
+                f"Using the default max_length ({config.max_length}) to limit the length; set max_new_tokens "
+                "to say how many tokens to generate.",
+                UserWarning,
+                stacklevel=3,
+            )
+            config.max_length = config.max_length + prompt_length
+            limit = getattr(self.config, "max_position_embeddings", None)
+            if limit is not None:
+                config.max_length = min(config.max_length, limit)
+        if prompt_length >= config.max_length:
+            raise ValueError(
+                f"the prompt is {prompt_length} tokens long but max_length is {config.max_length}, which leaves "
+                "no room for new tokens; set max_new_tokens (the number of tokens to add) instead."
+            )
+        if n_positions is not None and config.max_length > n_positions:
+            raise ValueError(
+                f"the prompt ({prompt_length} tokens) plus {config.max_length - prompt_length} new tokens needs "
+                f"{config.max_length} positions, but {type(self).__name__} learned only {n_positions} "
+                f"(its context window). Lower max_new_tokens to at most {n_positions - prompt_length}, or "
+                f"shorten the prompt (tokenizer(..., truncation=True, max_length=...))."
+            )
+
+        # 3. A left-padded batch: new tokens must follow real tokens, not padding.
+        if not is_encoder_decoder and batch > 1 and attention_mask is not None and \
+                bool((attention_mask[:, -1] == 0).any()):
+            warnings.warn(
+                "the batch is right-padded: new tokens would follow the padding. Pad on the left for "
+                "generation (tokenizer.padding_side = 'left').",
+                UserWarning,
+                stacklevel=3,
+            )
+
+        # 4. One row per hypothesis: beams, or several samples per prompt.
+        copies = max(config.num_beams, config.num_return_sequences)
+        if copies > 1:
+            input_ids = input_ids.repeat_interleave(copies, dim=0)  # (b * copies, s)
+            if attention_mask is not None:
+                attention_mask = attention_mask.repeat_interleave(copies, dim=0)
+
+        processors = build_logits_processors(
+            config, prompt_length=prompt_length, attention_mask=attention_mask, extra=logits_processor
+        )
+        eos_tensor = torch.tensor(eos, dtype=torch.long, device=device) if eos else None
+        prepared = _Prepared(config, input_ids, attention_mask, processors, eos_tensor, pad, prompt_length)
+
+        # 5. An encoder-decoder reads its source once, here; every beam/sample row gets a copy.
+        if is_encoder_decoder:
+            encoder_outputs = self.get_encoder()(input_ids=source_ids, attention_mask=source_mask)
+            prepared.encoder_outputs = _repeat_rows(encoder_outputs, copies)
+            prepared.encoder_attention_mask = None if source_mask is None else \
+                source_mask.repeat_interleave(copies, dim=0)  # (b * copies, source)
+        return prepared
+
+    def _generation_attention_mask(self, input_ids, attention_mask, config, eos, device) -> torch.Tensor | None:
+        """The prompt's padding mask, (b, s), or None when nothing is padded (the causal
+        mask is then enough). Without one, padding is inferred from ``pad_token_id``."""
+        if attention_mask is None:
+            if config.pad_token_id is None or config.pad_token_id in eos or \
+                    not bool((input_ids == config.pad_token_id).any()):
+                return None
+            attention_mask = (input_ids != config.pad_token_id).long()  # padding inferred from the pad id
+        elif not isinstance(attention_mask, torch.Tensor) or attention_mask.shape != input_ids.shape:
+            shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else attention_mask
+            raise ValueError(
+                f"attention_mask must be a tensor shaped like input_ids {tuple(input_ids.shape)}, got {shape}; "
+                "pass the tokenizer's output as is: model.generate(**tokenizer(texts, return_tensors='pt', "
+                "padding=True))."
+            )
+        attention_mask = attention_mask.to(device=device, dtype=torch.long)
+        return None if bool(attention_mask.bool().all()) else attention_mask
+
+    def _decoder_start_token_id(self, config: GenerationConfig) -> int:
+        """Where an encoder-decoder's decoder starts: the generation config's
+        ``decoder_start_token_id``, else the model config's, else ``bos_token_id`` (as in
+        transformers)."""
+        for value in (config.decoder_start_token_id, getattr(self.config, "decoder_start_token_id", None),
+                      config.bos_token_id):
+            if value is not None:
+                return int(value)
+        raise ValueError(
+            f"{type(self).__name__} is an encoder-decoder, so its decoder needs a first token, but neither the "
+            "generation config nor the model config sets decoder_start_token_id (nor bos_token_id). Pass "
+            "generate(..., decoder_start_token_id=ID) or set model.config.decoder_start_token_id."
+        )
+
+    # -- what the model decides: its inputs per step, its position limit -------------------
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values=None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        encoder_outputs=None,
+        decoder_attention_mask: torch.Tensor | None = None,
+    ) -> dict[str, Any]:
+        """The forward arguments of one decoding step, as transformers' method of that name.
+
+        ``input_ids`` (b, s) is the whole sequence so far (an encoder-decoder's: the
+        decoder's); with a cache, only the positions it has not seen are fed (the whole
+        prompt on the first step, then one token), without one the whole sequence again.
+        ``attention_mask`` (b, s) is its padding (an encoder-decoder's: the source's, and
+        ``decoder_attention_mask`` the decoder's), or None when nothing is padded.
+
+        Decoder-only: ``position_ids`` are counted from the mask (``cumsum - 1``, so each
+        left-padded row starts at 0), passed only to a forward that takes them (without a
+        mask the forward's own default, past .. past+new, is the same). ``logits_to_keep=1``
+        where the forward has it: only the last position's logits are needed.
+        Override in a family whose forward wants something else.
+        """
+        past = past_key_values.get_seq_length() if past_key_values is not None else 0
+        new_ids = input_ids[:, past:]  # (b, new)
+        forward_parameters = _forward_parameters(type(self))
+        inputs: dict[str, Any] = {"past_key_values": past_key_values, "use_cache": past_key_values is not None}
+        if getattr(self.config, "is_encoder_decoder", False):
+            inputs.update(decoder_input_ids=new_ids, encoder_outputs=encoder_outputs, attention_mask=attention_mask)
+            if decoder_attention_mask is not None:
+                inputs["decoder_attention_mask"] = decoder_attention_mask
+        else:
+            inputs.update(input_ids=new_ids, attention_mask=attention_mask)
+            if attention_mask is not None and "position_ids" in forward_parameters:
+                position_ids = (attention_mask.cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)  # (b, s)
+                inputs["position_ids"] = position_ids[:, past:]  # (b, new)
+        if "logits_to_keep" in forward_parameters:
+            inputs["logits_to_keep"] = 1
+        return inputs
+
+    def generation_position_limit(self) -> int | None:
+        """How many positions the model learned (the rows of a position table), which caps
+        prompt + new tokens; ``None`` (the default) for computed positions (rotary,
+        relative, sinusoidal) with no hard limit. Families with a learned table override
+        it (GPT-2: ``config.n_positions``)."""
+        return None
+
+    def _new_generation_cache(self):
+        """An empty cache of the kind this model's forward fills."""
+        return EncoderDecoderCache() if getattr(self.config, "is_encoder_decoder", False) else KVCache()
+
+    def _next_token_logits(self, input_ids, attention_mask, cache, prepared: _Prepared) -> torch.Tensor:
+        """One forward pass; returns the next token's logits (b, v) in float32."""
+        if prepared.encoder_outputs is not None:
+            inputs = self.prepare_inputs_for_generation(
+                input_ids, cache, prepared.encoder_attention_mask, encoder_outputs=prepared.encoder_outputs,
+                decoder_attention_mask=attention_mask,
+            )
+        else:
+            inputs = self.prepare_inputs_for_generation(input_ids, cache, attention_mask)
+        outputs = self(**inputs)
+        return outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)  # (b, v)
+
+    # -- greedy decoding and sampling -----------------------------------------------------
+
+    def _sample(self, prepared: _Prepared, streamer=None, recorder: _StepRecorder | None = None) -> torch.Tensor:
+        """Greedy decoding (argmax) or multinomial sampling, one token per step."""
+        config = prepared.config
+        input_ids, attention_mask = prepared.input_ids, prepared.attention_mask
+        eos, pad = prepared.eos_token_ids, prepared.pad_token_id
+        cache = self._new_generation_cache() if config.use_cache else None
+        unfinished = torch.ones(input_ids.shape[0], dtype=torch.long, device=input_ids.device)  # (b,) 1 = running
+        if streamer is not None:
+            streamer.put(input_ids.cpu())
+
+        while True:
+            logits = self._next_token_logits(input_ids, attention_mask, cache, prepared)  # (b, v)
+            trace = [] if recorder is not None else None
+            scores = prepared.processors(input_ids, logits, trace=trace)  # (b, v)
+            if config.do_sample:
+                probs = F.softmax(scores, dim=-1)  # (b, v)
+                next_tokens = torch.multinomial(probs, num_samples=1).squeeze(1)  # (b,)
+            else:
+                next_tokens = torch.argmax(scores, dim=-1)  # (b,)
+            if eos is not None:  # a finished row keeps receiving padding
+                next_tokens = next_tokens * unfinished + pad * (1 - unfinished)
+            if recorder is not None:
+                recorder.record(input_ids, logits, trace, int(next_tokens[0]), cache)
+
+            input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)  # (b, s + 1)
+            done = torch.full_like(unfinished, input_ids.shape[1] >= config.max_length, dtype=torch.bool)
+            if eos is not None:
+                done |= torch.isin(next_tokens, eos)
+            unfinished = unfinished & ~done
+            if streamer is not None:
+                streamer.put(next_tokens.cpu())
+            if unfinished.max() == 0:
+                break
+            # The new token is a real one: the mask gains a column.
+            if attention_mask is not None:
+                attention_mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], 1))], -1)
+
+        if streamer is not None:
+            streamer.end()
+        return input_ids
+
+    # -- beam search ---------------------------------------------------------------------
+
+    def _beam_search(self, prepared: _Prepared) -> torch.Tensor:
+        """Keep the ``num_beams`` most probable partial sequences per prompt.
+
+        Each step, every running beam proposes every token; the sum of log-probabilities
+        ranks all ``num_beams * vocab`` candidates. The best ``c`` candidates (``c`` =
+        2 x beams, more with several EOS ids) are kept so that, even if some of them end
+        here, ``num_beams`` can continue. Candidates that end (EOS, or max_length) among
+        the top ``num_beams`` join the *finished* pool, scored
+        ``sum log p / new_length ** length_penalty``; the pool keeps its best
+        ``num_beams``. The search stops at max_length, when ``early_stopping=True`` and
+        every pool is full, or when no running beam can beat its pool any more.
+
+        The bookkeeping follows transformers' vectorised beam search step for step, so
+        the same weights return the same sequences.
+        """
+        config = prepared.config
+        eos = prepared.eos_token_ids
+        num_beams, max_length = config.num_beams, config.max_length
+        length_penalty, early_stopping = config.length_penalty, config.early_stopping
+        flat_ids = prepared.input_ids  # (b * n, s)
+        batch = flat_ids.shape[0] // num_beams
+        prompt_length = cur_len = flat_ids.shape[1]
+        device = flat_ids.device
+        n_eos = eos.shape[0] if eos is not None else 0
+        n_candidates = max(2, 1 + n_eos) * num_beams
+        is_top_beam = torch.arange(n_candidates, device=device) < num_beams  # (c,) the first n candidates
+        # Unused slots show the pad id (transformers' `pad or eos[0]`, so a pad id of 0 reads as unset).
+        pad = prepared.pad_token_id
+        fill = (pad if pad else int(eos[0])) if eos is not None else -1
+
+        # Running beams and the finished pool, with room for every position up to max_length.
+        running = torch.full((batch, num_beams, max_length), fill, dtype=torch.long, device=device)  # (b, n, L)
+        running[:, :, :cur_len] = flat_ids.view(batch, num_beams, cur_len)
+        finished = running.clone()  # (b, n, L)
+        # Start with one live beam per prompt (the others are copies, scored -1e9, so the
+        # first step does not pick the same token n times).
+        running_scores = torch.zeros((batch, num_beams), device=device)  # (b, n) sum of log-probs
+        running_scores[:, 1:] = -1e9
+        finished_scores = torch.full((batch, num_beams), -1e9, device=device)  # (b, n) length-normalised
+        is_finished = torch.zeros((batch, num_beams), dtype=torch.bool, device=device)  # (b, n) pool slot used
+        can_improve = torch.ones((batch, 1), dtype=torch.bool, device=device)  # (b, 1)
+        # For each generated position, the flat row (beam) the token was appended to; -1 = none yet.
+        running_origin = torch.full((batch, num_beams, max_length - cur_len), -1, dtype=torch.long, device=device)
+        finished_origin = running_origin.clone()
+
+        cache = self._new_generation_cache() if config.use_cache else None
+        attention_mask = prepared.attention_mask
+        while True:
+            logits = self._next_token_logits(flat_ids, attention_mask, cache, prepared)  # (b*n, v)
+            vocab = logits.shape[-1]
+            log_probs = F.log_softmax(logits, dim=-1)
+            log_probs = prepared.processors(flat_ids, log_probs)  # (b*n, v)
+            totals = log_probs.view(batch, num_beams, vocab) + running_scores[:, :, None]  # (b, n, v)
+            totals = totals.view(batch, num_beams * vocab)  # (b, n*v)
+
+            # a. The best candidates over all beams (or sampled ones, for beam sampling).
+            if config.do_sample:
+                picked = torch.multinomial(F.softmax(totals, dim=-1), num_samples=n_candidates)  # (b, c)
+                cand_scores = torch.gather(totals, 1, picked)
+            else:
+                cand_scores, picked = torch.topk(totals, n_candidates)  # (b, c)
+            cand_beam = picked // vocab  # (b, c) which beam each candidate extends
+            cand_token = picked % vocab  # (b, c) with which token
+            cand_seqs = _take_beams(running, cand_beam)  # (b, c, L)
+            cand_seqs[:, :, cur_len] = cand_token
+            cand_origin = _take_beams(running_origin, cand_beam)  # (b, c, L - prompt)
+            row_offset = torch.arange(batch, device=device)[:, None] * num_beams  # (b, 1) first flat row of a prompt
+            cand_origin[:, :, cur_len - prompt_length] = cand_beam + row_offset
+
+            # b. Which candidates end here.
+            cand_ends = torch.full_like(cand_beam, cur_len + 1 >= max_length, dtype=torch.bool)  # (b, c)
+            if eos is not None:
+                cand_ends |= torch.isin(cand_token, eos)
+
+            # c. The best candidates that do not end keep running.
+            alive_scores = cand_scores + cand_ends.float() * -1e9
+            keep = torch.topk(alive_scores, num_beams).indices  # (b, n)
+            running = _take_beams(cand_seqs, keep)
+            running_scores = _take_beams(alive_scores, keep)
+            running_origin = _take_beams(cand_origin, keep)
+
+            # d. Ending candidates among the top n enter the finished pool if they beat it.
+            new_scores = cand_scores / ((cur_len + 1 - prompt_length) ** length_penalty)
+            pool_full = is_finished.all(dim=-1, keepdim=True) & (early_stopping is True)  # (b, 1)
+            new_scores = new_scores + pool_full.float() * -1e9
+            new_scores = new_scores + (~can_improve).float() * -1e9
+            enters = cand_ends & is_top_beam[None, :]  # (b, c)
+            new_scores = new_scores + (~enters) * -1e9
+            merged_scores = torch.cat([finished_scores, new_scores], dim=1)  # (b, n + c)
+            best = torch.topk(merged_scores, num_beams).indices  # (b, n)
+            finished = _take_beams(torch.cat([finished, cand_seqs], dim=1), best)
+            finished_scores = _take_beams(merged_scores, best)
+            finished_origin = _take_beams(torch.cat([finished_origin, cand_origin], dim=1), best)
+            is_finished = _take_beams(torch.cat([is_finished, enters], dim=1), best)
+
+            # e. The cache follows the beams: row i now continues the row it was copied from.
+            if cache is not None:
+                cache.reorder_cache(running_origin[:, :, cur_len - prompt_length].reshape(-1))
+            cur_len += 1
+
+            # f. Could a running beam still beat the worst finished one?
+            if early_stopping == "never" and length_penalty > 0.0:
+                best_length = max_length - prompt_length  # it may grow until max_length
+            else:
+                best_length = cur_len - prompt_length
+            best_running = running_scores[:, :1] / (best_length**length_penalty)  # (b, 1)
+            worst_finished = torch.where(is_finished, finished_scores.min(dim=1, keepdim=True).values, -1e9)  # (b, n)
+            can_improve = can_improve & (best_running > worst_finished).any(dim=-1, keepdim=True)
+
+            all_pools_full = bool(is_finished.all()) and early_stopping is True
+            if not bool(can_improve.any()) or all_pools_full or bool(cand_ends.all()):
+                break
+            flat_ids = running[:, :, :cur_len].reshape(batch * num_beams, cur_len)  # (b*n, s)
+            if attention_mask is not None:
+                attention_mask = torch.cat([attention_mask, attention_mask.new_ones((attention_mask.shape[0], 1))], -1)
+
+        # The best num_return_sequences of each pool, cut to the longest one returned.
+        keep_n = config.num_return_sequences
+        sequences = finished[:, :keep_n].reshape(batch * keep_n, max_length)
+        origins = finished_origin[:, :keep_n].reshape(batch * keep_n, -1)
+        generated = int((origins >= 0).sum(dim=1).max())
+        return sequences[:, : prompt_length + generated]
+
+
+def _check_can_generate(model) -> None:
+    """Generation needs next-token logits, i.e. a language-modelling head."""
+    get_head = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
+    if head is None or not isinstance(model, GenerationMixin):
+        raise TypeError(
+            f"{type(model).__name__} has no language-modelling head, so it cannot predict the next token "
+            "and cannot generate. Load a causal LM instead: AutoModelForCausalLM.from_pretrained(...) "
+            "(e.g. GPT2LMHeadModel rather than GPT2Model)."
+        )
+
+
+@functools.cache
+def _forward_parameters(model_class: type) -> frozenset[str]:
+    """The argument names of a model class's ``forward`` (read once per class)."""
+    return frozenset(inspect.signature(model_class.forward).parameters)
+
+
+def _repeat_rows(outputs, copies: int):
+    """An encoder's output with each row repeated ``copies`` times (one per beam or
+    sample), like ``input_ids.repeat_interleave``; fields that are not tensors (tuples
+    of per-layer states) are left as they are."""
+    if copies == 1:
+        return outputs
+    repeated = {
+        name: value.repeat_interleave(copies, dim=0)
+        for name, value in ((f.name, getattr(outputs, f.name)) for f in dataclasses.fields(outputs))
+        if isinstance(value, torch.Tensor)
+    }
+    return dataclasses.replace(outputs, **repeated)
+
+
+def _take_beams(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Pick along dim 1: (b, m, ...) and (b, k) indices -> (b, k, ...)."""
+    while indices.dim() < tensor.dim():
+        indices = indices.unsqueeze(-1)
+    return torch.take_along_dim(tensor, indices, dim=1)
