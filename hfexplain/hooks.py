@@ -340,7 +340,8 @@ class HookIndex:
     - ``points``: full name -> HookPoint, in the order of the tree;
     - ``by_key``: (alias, layer, stack) -> full name (layer and stack ``None`` where they do not apply);
     - ``by_alias``: alias -> full names; ``alias_stacks``: alias -> the stacks it lives in;
-    - ``stacks``: the named stacks; ``layers``: stack -> number of blocks (``None``: over all stacks).
+    - ``stacks``: the named stacks; ``layers``: stack -> number of blocks (the key ``None`` in a
+      single-stack model); ``layers_all``: blocks over every stack.
 
     **When it is rebuilt.** The index is valid while the tree it was built from is unchanged.
     Additions and replacements anywhere in the tree (``model.transformer.h[0] = block``,
@@ -399,11 +400,11 @@ class HookIndex:
         return True
 
 
-
 class HookedMixin:
     """Hook-point access for a model: names, aliases, caching and temporary hooks.
 
-    Mixed into ``PreTrainedModel``; it only relies on ``nn.Module.named_modules``.
+    Mixed into ``PreTrainedModel``; it only relies on ``nn.Module.named_modules`` (one walk,
+    kept as a :class:`HookIndex` in ``self.__dict__["_hook_index"]``).
     """
 
     def _name_hook_points(self) -> None:
