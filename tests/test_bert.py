@@ -138,6 +138,10 @@ def load_pair(folder: str, case: str, *, eager: bool = True):
 # (SDPA) path, the aliases against transformers' outputs, and our save loading in transformers.
 HEADS = {"BertModel": {}, "BertForMaskedLM": {}, "BertForSequenceClassification": dict(num_labels=3),
          "BertForTokenClassification": dict(num_labels=5), "BertForQuestionAnswering": {}}
+AUTO_CLASSES = {"base": "AutoModel", "masked-lm": "AutoModelForMaskedLM",
+                "sequence-classification": "AutoModelForSequenceClassification",
+                "token-classification": "AutoModelForTokenClassification",
+                "question-answering": "AutoModelForQuestionAnswering"}
 SHAPES = {case: dict(vocab_size=VOCAB, num_hidden_layers=2, max_position_embeddings=16,
                      **{key: value for key, value in fields.items() if key != "num_labels"})
           for case, (_, _, fields) in CASES.items()}
@@ -154,8 +158,7 @@ def test_parity_with_transformers(reference_class, our_class, config, tmp_path):
     assert set(report.aliases) & {"logits", "class_logits"} == head_alias
     assert {"embed", "resid_pre", "resid_post", "pattern", "final"} <= set(report.aliases)
     # transformers' Auto class for the task picks our class from the config we write
-    auto = getattr(transformers, CASES[{"base": "base", "masked-lm": "mlm", "sequence-classification": "seq",
-                                        "token-classification": "tok", "question-answering": "qa"}[report.task]][1])
+    auto = getattr(transformers, AUTO_CLASSES[report.task])
     assert type(auto.from_pretrained(os.path.join(tmp_path, "ours"))).__name__ == our_class.__name__
 
 
