@@ -14,6 +14,12 @@ GPT-2, BERT or LLaMA.
 
 A hook function has the signature ``fn(tensor, hook) -> tensor | None``: return
 ``None`` to only read, or a tensor of the same shape to replace the activation.
+
+Lookups (``hook_name``, ``hook_names``, ``hook_points``, ``hook_stacks``,
+``num_hook_layers``, the ``names_filter`` of ``run_with_cache``) read a :class:`HookIndex`
+built by one walk of the module tree and rebuilt only when the tree changed (see its
+docstring for how a change is noticed), so a lesson that asks for ``cache["pattern", i]`` in
+a loop does not walk hundreds of modules every time.
 """
 from __future__ import annotations
 
@@ -135,10 +141,15 @@ class _CallHook:
 
 
 class _Recorder:
-    """A hook that stores the activation it sees in a dict (detached)."""
+    """A hook that stores the activation it sees in a dict (detached), under ``name``.
 
-    def __init__(self, store: dict, detach: bool, device: torch.device | str | None):
+    The name is the one the model that runs the cache resolved, not ``hook.name``: a bare
+    model inside a task model (``model.bert``) names the same hook point without the prefix.
+    """
+
+    def __init__(self, store: dict, name: str, detach: bool, device: torch.device | str | None):
         self.store = store
+        self.name = name
         self.detach = detach
         self.device = device
 
@@ -146,7 +157,7 @@ class _Recorder:
         saved = tensor.detach() if self.detach else tensor
         if self.device is not None:
             saved = saved.to(self.device)
-        self.store[hook.name] = saved
+        self.store[self.name] = saved
         return None
 
 
@@ -306,28 +317,136 @@ def _is_alias_pair(value) -> bool:
 
 NamesFilter = str | Iterable[str] | Callable[[str], bool] | None
 
+# -- the index: one walk of the module tree, reused until the tree changes -----------------
+
+# Bumped by torch whenever any module anywhere registers a submodule (``module.x = child``,
+# ``add_module``, ``register_module``, ``ModuleList.append`` / ``__setitem__``, ``ModuleDict``
+# ...): torch's documented global registration hook. Building a module bumps it too, so a
+# new model in a notebook cell costs every index one rebuild; nothing more.
+_tree_version = 0
+
+
+def _count_registration(module: nn.Module, name: str, submodule: nn.Module | None) -> None:
+    global _tree_version
+    _tree_version += 1
+
+
+_registration_handle = torch.nn.modules.module.register_module_module_registration_hook(_count_registration)
+
+
+class HookIndex:
+    """Everything the hook lookups need, from one walk of the module tree.
+
+    - ``points``: full name -> HookPoint, in the order of the tree;
+    - ``by_key``: (alias, layer, stack) -> full name (layer and stack ``None`` where they do not apply);
+    - ``by_alias``: alias -> full names; ``alias_stacks``: alias -> the stacks it lives in;
+    - ``stacks``: the named stacks; ``layers``: stack -> number of blocks (the key ``None`` in a
+      single-stack model); ``layers_all``: blocks over every stack.
+
+    **When it is rebuilt.** The index is valid while the tree it was built from is unchanged.
+    Additions and replacements anywhere in the tree (``model.transformer.h[0] = block``,
+    ``set_input_embeddings``, ``ModuleList.append``) go through torch's module registration,
+    which bumps ``_tree_version``. Removals (``del module.child``, ``del blocks[3]``,
+    ``ModuleList.pop``) announce nothing in torch, but each shrinks a container's ``_modules``
+    or swaps it for a new dict (``ModuleList.insert`` grows it): ``is_current`` compares the
+    size and identity of every container's ``_modules`` with what the walk saw, a flat loop
+    over the few modules that have children (39 of 324 in GPT-2), not a walk. Only writing
+    into a private ``_modules`` dict directly, over an existing key, goes unseen: call
+    ``model.refresh_hook_index()`` after that.
+    """
+
+    def __init__(self, root: nn.Module):
+        self.version = _tree_version  # read before the walk: a change during it means stale
+        self.points: dict[str, HookPoint] = {}
+        self._containers: list[tuple[nn.Module, dict, int]] = []  # (module, its _modules, their count)
+        for name, module in root.named_modules():
+            if module._modules:
+                self._containers.append((module, module._modules, len(module._modules)))
+            if isinstance(module, HookPoint):
+                self.points[name] = module
+        self.by_key: dict[tuple, str] = {}
+        self.by_alias: dict[str | None, list[str]] = {}
+        self.by_alias_stack: dict[tuple, list[str]] = {}
+        self.by_stack: dict[str | None, list[str]] = {}
+        self.alias_stacks: dict[str, list[str | None]] = {}
+        self.per_layer: set[tuple] = set()  # (alias, stack) pairs with a hook point per block
+        stacks: set[str] = set()
+        self.layers: dict[str | None, int] = {}  # stack (None in a single-stack model) -> blocks
+        self.layers_all = 0  # blocks over every stack: what a model with one stack has
+        for name, point in self.points.items():
+            self.by_key[(point.alias, point.layer, point.stack)] = name  # a duplicate key: the last one wins
+            self.by_alias.setdefault(point.alias, []).append(name)
+            self.by_alias_stack.setdefault((point.alias, point.stack), []).append(name)
+            self.by_stack.setdefault(point.stack, []).append(name)
+            if point.stack is not None:
+                stacks.add(point.stack)
+            if point.layer is not None:
+                self.per_layer.add((point.alias, point.stack))
+                self.layers[point.stack] = max(self.layers.get(point.stack, 0), point.layer + 1)
+                self.layers_all = max(self.layers_all, point.layer + 1)
+        for alias, stack in self.by_alias_stack:
+            self.alias_stacks.setdefault(alias, []).append(stack)
+        for alias, found in self.alias_stacks.items():
+            found.sort(key=str)
+        self.stacks = sorted(stacks)
+
+    def is_current(self) -> bool:
+        """True while the module tree is the one this index was built from (see the class docstring)."""
+        if self.version != _tree_version:
+            return False
+        for module, children, count in self._containers:
+            if module._modules is not children or len(children) != count:
+                return False
+        return True
+
 
 class HookedMixin:
     """Hook-point access for a model: names, aliases, caching and temporary hooks.
 
-    Mixed into ``PreTrainedModel``; it only relies on ``nn.Module.named_modules``.
+    Mixed into ``PreTrainedModel``; it only relies on ``nn.Module.named_modules`` (one walk,
+    kept as a :class:`HookIndex` in ``self.__dict__["_hook_index"]``).
     """
 
     def _name_hook_points(self) -> None:
-        for name, module in self.named_modules():
-            if isinstance(module, HookPoint):
-                module.name = name
+        """Give every hook point its full name (the model's ``post_init`` calls this) and index them."""
+        index = self.refresh_hook_index()
+        for name, point in index.points.items():
+            point.name = name
+
+    def refresh_hook_index(self) -> HookIndex:
+        """Walk the module tree and rebuild the lookup index (done by itself when the tree changes).
+
+        A hook point that arrived since (a replaced block) gets its full name; one that
+        already carries a longer name ending in this path keeps it: it is named from an
+        enclosing model (``bert.encoder...`` seen from ``BertForMaskedLM``).
+        """
+        index = HookIndex(self)
+        for name, point in index.points.items():
+            if point.name != name and not (point.name or "").endswith("." + name):
+                point.name = name
+        self.__dict__["_hook_index"] = index  # a plain attribute, not a module or parameter
+        return index
+
+    def _hooks_index(self) -> HookIndex:
+        index = self.__dict__.get("_hook_index")
+        if index is None or not index.is_current():
+            index = self.refresh_hook_index()
+        return index
 
     def hook_points(self) -> dict[str, HookPoint]:
         """Every hook point, by full name, in forward order of definition."""
-        return {name: m for name, m in self.named_modules() if isinstance(m, HookPoint)}
+        return dict(self._hooks_index().points)
 
     def hook_names(self, alias: str | None = None, stack: str | None = None) -> list[str]:
         """The full names of every hook point, or of those with an ``alias`` and/or in a ``stack``."""
+        index = self._hooks_index()
         if stack is not None:
             self._check_stack(stack)
-        return [name for name, hp in self.hook_points().items()
-                if (alias is None or hp.alias == alias) and (stack is None or hp.stack == stack)]
+        if alias is None:
+            return list(index.points) if stack is None else list(index.by_stack.get(stack, ()))
+        if stack is None:
+            return list(index.by_alias.get(alias, ()))
+        return list(index.by_alias_stack.get((alias, stack), ()))
 
     def get_final_norm(self, stack: str | None = None) -> nn.Module:
         """The norm a family applies after its last block (``_final_norm`` names it on the bare model)."""
@@ -344,28 +463,27 @@ class HookedMixin:
 
     def hook_stacks(self) -> list[str]:
         """The stacks this model's hook points name (``[]`` for a single-stack model)."""
-        return sorted({hp.stack for hp in self.hook_points().values() if hp.stack is not None})
+        return list(self._hooks_index().stacks)
 
     def _check_stack(self, stack: str) -> None:
-        stacks = self.hook_stacks()
+        stacks = self._hooks_index().stacks
         if stack not in stacks:
             have = f"its stacks are {', '.join(map(repr, stacks))}" if stacks else "it has a single stack: pass no stack"
             raise KeyError(f"{type(self).__name__} has no stack {stack!r}; {have}.")
 
     def num_hook_layers(self, stack: str | None = None) -> int:
         """How many blocks carry hook points (in ``stack``, for a model with several stacks)."""
+        index = self._hooks_index()
         if stack is not None:
             self._check_stack(stack)
-        else:
-            counts = {s: self.num_hook_layers(s) for s in self.hook_stacks()}
-            if len(counts) > 1:
-                raise ValueError(
-                    f"{type(self).__name__} has several stacks ({', '.join(f'{s!r}: {n} layers' for s, n in counts.items())}); "
-                    "say which one: num_hook_layers('encoder')."
-                )
-        layers = [hp.layer for hp in self.hook_points().values()
-                  if hp.layer is not None and (stack is None or hp.stack == stack)]
-        return max(layers) + 1 if layers else 0
+            return index.layers.get(stack, 0)
+        if len(index.stacks) > 1:
+            counts = {s: index.layers.get(s, 0) for s in index.stacks}
+            raise ValueError(
+                f"{type(self).__name__} has several stacks ({', '.join(f'{s!r}: {n} layers' for s, n in counts.items())}); "
+                "say which one: num_hook_layers('encoder')."
+            )
+        return index.layers_all
 
     def hook_name(self, alias: str, layer: int | None = None, stack: str | None = None) -> str:
         """The full hook name for an alias of the shared vocabulary (and a layer, and a stack).
@@ -382,18 +500,15 @@ class HookedMixin:
             close = difflib.get_close_matches(alias, ALIASES, n=3)
             hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
             raise KeyError(f"{alias!r} is not a hook alias.{hint} Known aliases: {', '.join(ALIASES)}.")
-        all_points = self.hook_points()
-        points = [hp for hp in all_points.values() if hp.alias == alias]
-        names = {id(hp): name for name, hp in all_points.items()}
-        if not points:
+        index = self._hooks_index()
+        stacks = index.alias_stacks.get(alias)
+        if not stacks:
             raise KeyError(f"{type(self).__name__} has no hook point for alias {alias!r}.")
         if stack is not None:
             self._check_stack(stack)
-            points = [hp for hp in points if hp.stack == stack]
-            if not points:
+            if stack not in stacks:
                 raise KeyError(f"{type(self).__name__} has no hook point for alias {alias!r} in stack {stack!r}.")
         else:
-            stacks = sorted({hp.stack for hp in points}, key=str)
             if len(stacks) > 1:
                 example = f"({alias!r}, {layer if layer is not None else 0}, {stacks[0]!r})"
                 raise KeyError(
@@ -401,26 +516,26 @@ class HookedMixin:
                     f"e.g. cache[{example}] or model.hook_name({alias!r}, {layer}, stack={stacks[0]!r})."
                 )
             stack = stacks[0]
-        matches = {hp.layer: names[id(hp)] for hp in points}
-        per_layer = any(key is not None for key in matches)
+        per_layer = (alias, stack) in index.per_layer
         if per_layer and layer is None:
             raise KeyError(f"alias {alias!r} is per layer: pass a layer, e.g. ({alias!r}, 0).")
         if not per_layer:
             if layer is not None:
                 raise KeyError(f"alias {alias!r} is not per layer: use it without a layer index.")
-            return matches[None]
-        n_layers = 1 + max(hp.layer for hp in all_points.values() if hp.layer is not None and hp.stack == stack)
-        index = layer + n_layers if layer < 0 else layer
-        if index not in matches:
+            return index.by_key[(alias, None, stack)]
+        n_layers = index.layers[stack]
+        name = index.by_key.get((alias, layer + n_layers if layer < 0 else layer, stack))
+        if name is None:
             where = f" in stack {stack!r}" if stack is not None else ""
             raise KeyError(
                 f"layer {layer} is out of range for alias {alias!r}: the model has {n_layers} layers{where}."
             )
-        return matches[index]
+        return name
 
     def _resolve_hook_names(self, names_filter: NamesFilter) -> list[str]:
         """Turn a filter (name, alias, list of those, regex-free predicate) into full names."""
-        points = self.hook_points()
+        index = self._hooks_index()
+        points = index.points
         if names_filter is None:
             return list(points)
         if callable(names_filter):
@@ -434,7 +549,7 @@ class HookedMixin:
             elif item in points:
                 chosen.append(item)
             elif item in ALIASES:
-                found = [name for name, hp in points.items() if hp.alias == item]
+                found = index.by_alias.get(item)
                 if not found:
                     raise KeyError(f"{type(self).__name__} has no hook point for alias {item!r}.")
                 chosen.extend(found)
@@ -467,8 +582,9 @@ class HookedMixin:
         handles = []
         try:
             for target, fn in fwd_hooks:
-                points = self.hook_points()
-                for name in self._resolve_hook_names(target):
+                names = self._resolve_hook_names(target)
+                points = self._hooks_index().points
+                for name in names:
                     handles.append(points[name].register_forward_hook(_CallHook(fn, points[name])))
             yield self
         finally:
@@ -495,9 +611,8 @@ class HookedMixin:
         what is asked for is stored; the default stores everything.
         """
         store: dict[str, torch.Tensor] = {}
-        recorder = _Recorder(store, detach, device)
         names = self._resolve_hook_names(names_filter)
-        with self.hooks([(name, recorder) for name in names]):
+        with self.hooks([(name, _Recorder(store, name, detach, device)) for name in names]):
             output = self(*args, **kwargs)
         ordered = {name: store[name] for name in names if name in store}
         cache = ActivationCache(ordered, self)

@@ -2,7 +2,10 @@
 
 Every checkpoint here is written by transformers (tiny random configs with odd sizes,
 several activations and token-type vocabularies), then loaded by both libraries and
-compared output by output. The last test runs the real all-MiniLM-L6-v2 encoder.
+compared output by output: the parity of every class on every config goes through the
+shared harness (tests/parity.py); the tests after it check what is BERT's own (q/k/v and
+the other intermediates against transformers' modules, the tied MLM head, loading reports,
+errors). The last parity test runs the real all-MiniLM-L6-v2 encoder.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 transformers = pytest.importorskip("transformers")
+
+import parity  # noqa: E402
 
 from hfexplain.hooks import ALIASES, CROSS_ALIASES  # noqa: E402
 from hfexplain.models import bert as hb  # noqa: E402
@@ -128,28 +133,33 @@ def load_pair(folder: str, case: str, *, eager: bool = True):
 # --------------------------------------------------------------------------- parity
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_outputs_match_transformers(checkpoints, case):
-    ours, theirs = load_pair(checkpoints[case], case)
-    assert type(ours).__name__ == type(theirs).__name__
-    inputs = make_inputs(ours.config.type_vocab_size)
-    labels = make_labels(case, inputs)
-    with torch.no_grad():
-        ref = theirs(**inputs, **labels, output_hidden_states=True, output_attentions=True)
-        out = ours(**inputs, **labels, output_hidden_states=True, output_attentions=True)
-    assert len(out.hidden_states) == ours.config.num_hidden_layers + 1
-    assert len(out.attentions) == ours.config.num_hidden_layers
-    if labels:
-        assert out.loss is not None and torch.isfinite(out.loss)
-    assert_outputs_equal(out, ref)
+# Every BERT class on every config of CASES (odd sizes, relu / gelu / gelu_new, one to three token
+# types), through the shared harness: logits and losses, every hidden state and attention, the fast
+# (SDPA) path, the aliases against transformers' outputs, and our save loading in transformers.
+HEADS = {"BertModel": {}, "BertForMaskedLM": {}, "BertForSequenceClassification": dict(num_labels=3),
+         "BertForTokenClassification": dict(num_labels=5), "BertForQuestionAnswering": {}}
+AUTO_CLASSES = {"base": "AutoModel", "masked-lm": "AutoModelForMaskedLM",
+                "sequence-classification": "AutoModelForSequenceClassification",
+                "token-classification": "AutoModelForTokenClassification",
+                "question-answering": "AutoModelForQuestionAnswering"}
+SHAPES = {case: dict(vocab_size=VOCAB, num_hidden_layers=2, max_position_embeddings=16,
+                     **{key: value for key, value in fields.items() if key != "num_labels"})
+          for case, (_, _, fields) in CASES.items()}
 
-    # Without the optional outputs both return None for them; the fast (SDPA) path matches too.
-    theirs_sdpa = getattr(transformers, CASES[case][1]).from_pretrained(checkpoints[case])
-    with torch.no_grad():
-        plain = ours(**inputs, **labels)
-        plain_ref = theirs_sdpa(**inputs, **labels)
-    assert plain.hidden_states is None and plain.attentions is None
-    assert_outputs_equal(plain, plain_ref)
+
+@pytest.mark.parametrize("reference_class, our_class, config", [
+    case for head, fields in HEADS.items()
+    for case in parity.cases([(getattr(transformers, head), getattr(hb, head))],
+                             {name: {**shape, **fields} for name, shape in SHAPES.items()})
+])
+def test_parity_with_transformers(reference_class, our_class, config, tmp_path):
+    report = parity.check_parity(reference_class, our_class, config, tmp_path)
+    head_alias = {"base": set(), "masked-lm": {"logits"}}.get(report.task, {"class_logits"})
+    assert set(report.aliases) & {"logits", "class_logits"} == head_alias
+    assert {"embed", "resid_pre", "resid_post", "pattern", "final"} <= set(report.aliases)
+    # transformers' Auto class for the task picks our class from the config we write
+    auto = getattr(transformers, AUTO_CLASSES[report.task])
+    assert type(auto.from_pretrained(os.path.join(tmp_path, "ours"))).__name__ == our_class.__name__
 
 
 def test_inputs_embeds_and_default_token_types(checkpoints):
@@ -297,18 +307,6 @@ def test_hook_replacement_flows_downstream(checkpoints):
 def _keys(folder: str) -> set[str]:
     with safe_open(os.path.join(folder, "model.safetensors"), "pt") as f:
         return set(f.keys())
-
-
-@pytest.mark.parametrize("case", list(CASES))
-def test_save_pretrained_loads_in_transformers(checkpoints, case, tmp_path):
-    ours = getattr(hb, CASES[case][0]).from_pretrained(checkpoints[case])
-    ours.save_pretrained(tmp_path)
-    assert _keys(tmp_path) == _keys(checkpoints[case]), "we must write the keys transformers writes"
-    theirs = getattr(transformers, CASES[case][1]).from_pretrained(tmp_path, attn_implementation="eager")
-    assert type(theirs).__name__ == CASES[case][0]
-    inputs = make_inputs(ours.config.type_vocab_size)
-    with torch.no_grad():
-        assert_outputs_equal(ours(**inputs, output_hidden_states=True), theirs(**inputs, output_hidden_states=True))
 
 
 def test_masked_lm_tying_survives_round_trip(checkpoints, tmp_path):

@@ -175,3 +175,155 @@ def test_bare_model_cannot_generate():
     bare = GPT2Model(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=10, n_positions=8))
     with pytest.raises(TypeError, match="GPT2Model has no language-modelling head.*AutoModelForCausalLM"):
         bare.generate(torch.zeros(1, 2, dtype=torch.long), max_new_tokens=2)
+
+
+# -- the lookup index: one walk, kept in step with the module tree -------------------------
+
+
+def _walk(model) -> dict:
+    """What the lookups must answer, computed by hand from a fresh walk of the tree."""
+    from hfexplain.hooks import HookPoint
+
+    points = {name: m for name, m in torch.nn.Module.named_modules(model) if isinstance(m, HookPoint)}
+    keys = {(hp.alias, hp.layer, hp.stack): name for name, hp in points.items() if hp.alias is not None}
+    return dict(points=points, keys=keys, stacks=sorted({hp.stack for hp in points.values() if hp.stack}))
+
+
+def _four_families():
+    from hfexplain.models.bert import BertConfig, BertForMaskedLM
+    from hfexplain.models.llama import LlamaConfig, LlamaForCausalLM
+    from toy_seq2seq import ToySeq2SeqConfig, ToySeq2SeqForConditionalGeneration
+
+    torch.manual_seed(0)
+    return {
+        "gpt2": GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=3, n_head=2, vocab_size=30, n_positions=16)),
+        "bert": BertForMaskedLM(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                           intermediate_size=20, max_position_embeddings=16)),
+        "llama": LlamaForCausalLM(LlamaConfig(vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                              num_key_value_heads=1, intermediate_size=24)),
+        "toy-seq2seq": ToySeq2SeqForConditionalGeneration(ToySeq2SeqConfig()),
+    }
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert", "llama", "toy-seq2seq"])
+def test_index_answers_what_a_walk_of_the_tree_answers(family):
+    model = _four_families()[family]
+    truth = _walk(model)
+    assert model.hook_points() == truth["points"]
+    assert list(model.hook_points()) == list(truth["points"])  # the tree's order
+    assert all(hp.name == name for name, hp in truth["points"].items())
+    assert model.hook_stacks() == truth["stacks"]
+    stacks = truth["stacks"] or [None]
+    for stack in stacks:
+        layered = [layer for (_, layer, s) in truth["keys"] if layer is not None and s == stack]
+        if stack is not None or len(stacks) == 1:
+            assert model.num_hook_layers(stack) == max(layered) + 1
+        for alias in ALIASES:
+            expected = [name for name, hp in truth["points"].items() if hp.alias == alias and hp.stack == stack]
+            if stack is not None:
+                assert model.hook_names(alias, stack) == expected
+    for alias in ALIASES:
+        assert model.hook_names(alias) == [name for name, hp in truth["points"].items() if hp.alias == alias]
+    for (alias, layer, stack), name in truth["keys"].items():
+        # a stack is only needed where the alias lives in several; passing it always works
+        assert model.hook_name(alias, layer, stack) == name
+        needs_stack = len({s for (a, _, s) in truth["keys"] if a == alias}) > 1
+        if not needs_stack:
+            assert model.hook_name(alias, layer) == name
+        if layer is not None:
+            n = max(l for (a, l, s) in truth["keys"] if l is not None and s == stack) + 1
+            assert model.hook_name(alias, layer - n, stack) == name  # negative layers count from the end
+    with pytest.raises(KeyError, match="out of range"):
+        model.hook_name("pattern", 99, truth["stacks"][0] if truth["stacks"] else None)
+
+
+def test_lookups_walk_the_tree_only_the_first_time(monkeypatch):
+    model = GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=2, n_head=2, vocab_size=30, n_positions=16)).eval()
+    model.__dict__.pop("_hook_index")  # as if nothing had looked yet
+    walks = []
+    original = torch.nn.Module.named_modules
+
+    def counting(self, *args, **kwargs):
+        if self is model:  # a walk recurses through every submodule: count the walks, not the steps
+            walks.append(type(self).__name__)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.Module, "named_modules", counting)
+    ids = torch.randint(0, 30, (1, 5))
+    for _ in range(3):
+        for layer in range(2):
+            model.hook_name("pattern", layer)
+        model.hook_names("resid_post")
+        model.hook_points()
+        model.hook_stacks()
+        model.num_hook_layers()
+        _, cache = model.run_with_cache(ids, names_filter=["pattern", ("resid_post", -1)])
+        cache["pattern", 1]
+        cache.stack("pattern")
+    assert walks == ["GPT2LMHeadModel"]
+    model.refresh_hook_index()  # by hand: one more
+    assert len(walks) == 2
+
+
+def test_index_follows_a_replaced_block_and_new_hook_points():
+    from hfexplain.hooks import HookPoint
+    from hfexplain.models.gpt2 import GPT2Block
+
+    torch.manual_seed(0)
+    config = GPT2Config(n_embd=16, n_layer=3, n_head=2, vocab_size=30, n_positions=16)
+    model = GPT2LMHeadModel(config).eval()
+    old = model.hook_points()["transformer.h.0.attn.hook_pattern"]
+    fresh = GPT2Block(config, layer_idx=0).eval()
+    model.transformer.h[0] = fresh  # ModuleList.__setitem__: a registration
+    point = model.hook_points()["transformer.h.0.attn.hook_pattern"]
+    assert point is fresh.attn.hook_pattern and point is not old
+    assert point.name == "transformer.h.0.attn.hook_pattern"  # named where it now sits
+    seen = []
+    handle = point.register_forward_hook(lambda module, args, output: seen.append(output))
+    try:
+        _, cache = model.run_with_cache(torch.randint(0, 30, (1, 5)), names_filter=("pattern", 0))
+    finally:
+        handle.remove()
+    assert torch.equal(cache["pattern", 0], seen[0])  # the new block's pattern, under the old name
+
+    model.lm_head.hook_probe = HookPoint()  # a hook point under a leaf module
+    model.transformer.h[2].mlp.hook_extra = HookPoint("mlp_out", 3)
+    assert "lm_head.hook_probe" in model.hook_names() and model.hook_points()["lm_head.hook_probe"].name == "lm_head.hook_probe"
+    assert model.num_hook_layers() == 4 and model.hook_name("mlp_out", 3) == "transformer.h.2.mlp.hook_extra"
+
+    model.transformer.set_input_embeddings(torch.nn.Embedding(31, 16))  # a new embedding table: still right
+    assert model.hook_name("embed") == "transformer.hook_embed"
+
+
+def test_index_follows_deletions():
+    model = GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=3, n_head=2, vocab_size=30, n_positions=16)).eval()
+    from hfexplain.hooks import HookPoint
+
+    model.lm_head.hook_probe = HookPoint()
+    assert "lm_head.hook_probe" in model.hook_names()
+    del model.lm_head.hook_probe  # Module.__delattr__: torch announces nothing
+    assert "lm_head.hook_probe" not in model.hook_names()
+
+    del model.transformer.h[2]  # ModuleList.__delitem__: a smaller, new _modules dict
+    assert model.num_hook_layers() == 2
+    assert model.hook_name("pattern", -1) == "transformer.h.1.attn.hook_pattern"
+    with pytest.raises(KeyError, match="layer 2 is out of range for alias 'pattern': the model has 2 layers"):
+        model.hook_name("pattern", 2)
+    model.transformer.h.pop(1)
+    assert model.num_hook_layers() == 1 and len(model.hook_names("pattern")) == 1
+    _, cache = model.run_with_cache(torch.randint(0, 30, (1, 4)))
+    assert set(cache) == set(model.hook_names())
+
+
+def test_a_bare_model_inside_a_task_model_caches_under_its_own_names():
+    from hfexplain.models.bert import BertConfig, BertForMaskedLM
+
+    model = BertForMaskedLM(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=20, max_position_embeddings=16)).eval()
+    ids = torch.randint(1, 30, (1, 5))
+    _, inner = model.bert.run_with_cache(ids, names_filter="pattern")
+    assert list(inner) == ["encoder.layer.0.attention.self.hook_pattern"]
+    _, outer = model.run_with_cache(ids, names_filter="pattern")
+    assert torch.equal(inner["pattern", 0], outer["pattern", 0])
+    # the hook point keeps the name the outer model gave it (what print(model) and hook functions show)
+    assert model.hook_points()["bert.encoder.layer.0.attention.self.hook_pattern"].name.startswith("bert.")

@@ -445,6 +445,110 @@ def test_errors_inside_callbacks_become_messages(gpt2, bpe_tok, monkeypatch):
     assert dash.notice.kind == "error" and "RuntimeError: the model broke" in dash.notice.message
 
 
+# AttentionDashboard on a model with several stacks (the toy encoder-decoder of tests/toy_seq2seq.py)
+
+SOURCE, TARGET = "the cat sat on the mat", "le chat est assis"
+
+
+@pytest.fixture(scope="module")
+def word_tok():
+    """A word-level tokenizer small enough for the toy's 37 ids; no special tokens added."""
+    from tokenizers import Tokenizer as BackendTokenizer
+    from tokenizers import models, pre_tokenizers
+
+    words = ["<pad>", "<s>", "</s>", "<unk>"] + "the cat sat on mat le chat est assis sur tapis".split()
+    backend = BackendTokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    return Tokenizer(tokenizer_object=backend, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@pytest.fixture(scope="module")
+def seq2seq():
+    from toy_seq2seq import ToySeq2SeqConfig, ToySeq2SeqForConditionalGeneration
+
+    torch.manual_seed(0)
+    return ToySeq2SeqForConditionalGeneration(ToySeq2SeqConfig()).eval()
+
+
+def _seq2seq_cache(model, tok):
+    """The reference: the model's own cache on the same ids (the decoder starts with its start token)."""
+    source = torch.tensor([tok(SOURCE)["input_ids"]])
+    target = torch.tensor([[model.config.decoder_start_token_id] + tok(TARGET)["input_ids"]])
+    with torch.no_grad():
+        _, cache = model.run_with_cache(source, attention_mask=torch.ones_like(source), decoder_input_ids=target)
+    return source, target, cache
+
+
+def test_a_two_stack_model_offers_each_stack_and_the_cross_attention(seq2seq, word_tok, monkeypatch):
+    source, target, cache = _seq2seq_cache(seq2seq, word_tok)
+    dash = AttentionDashboard(seq2seq, word_tok, SOURCE, decoder_text=TARGET, layer=1, head=1)
+    assert [value for _, value in dash.stack_dropdown.options] == ["encoder", "decoder", "cross"]
+    assert dash.stack_dropdown in dash.widget.children[2].children  # shown beside the sliders
+    assert dash.stack == "encoder" and dash.tokens == SOURCE.split()
+    assert dash.decoder_tokens == ["<s>"] + TARGET.split()
+    s, t = source.shape[1], target.shape[1]
+
+    expected = {"encoder": ("pattern", "encoder", (s, s)),
+                "decoder": ("pattern", "decoder", (t, t)), "cross": ("cross_pattern", "decoder", (t, s))}
+    monkeypatch.setattr(seq2seq, "run_with_cache", None)  # switching views reuses the one forward pass
+    for view, (alias, stack, (rows, columns)) in expected.items():
+        dash.stack_dropdown.value = view
+        assert dash.patterns.shape == (2, 2, rows, columns)  # (layers, heads, q, k)
+        for layer in range(2):
+            torch.testing.assert_close(dash.patterns[layer], cache[alias, layer, stack][0], atol=1e-6, rtol=0)
+        z = from_typed_array(dash.heatmap.z)
+        assert z.shape == (rows, columns) and (dash.layer, dash.head) == (1, 1)
+        np.testing.assert_allclose(z, cache[alias, 1, stack][0, 1].numpy(), atol=5e-4 + 1e-6)
+        queries = dash.decoder_tokens if view != "encoder" else dash.tokens
+        keys = dash.tokens if view != "decoder" else dash.decoder_tokens
+        assert list(dash.heatmap.y) == [f"{tok} ·{i}" for i, tok in enumerate(queries)]
+        assert list(dash.heatmap.x) == [f"{tok} ·{i}" for i, tok in enumerate(keys)]
+        assert len(dash.key_tokens.y) == columns and len(dash.query_tokens.y) == rows
+    assert dash.notice.kind != "error"
+    dash.stack_dropdown.value = "decoder"
+    assert np.all(np.triu(from_typed_array(dash.heatmap.z), 1) == 0)  # the decoder is causal
+
+    dash.stack_dropdown.value = "cross"
+    assert "cross-attention: decoder queries × encoder keys" in dash.text()
+    assert dash.figure.layout.annotations[0].text.endswith("(cross-attention: decoder queries × encoder keys)")
+    dash.highlight(t - 1, s - 1)  # the last decoder token, the last source token
+    row, column, _ = dash.figure.layout.shapes
+    assert (row.x1, column.y1) == (s - 0.5, t - 0.5)
+    assert len(dash.key_tokens.marker.size) == s
+    with pytest.raises(IndexError, match=f"query {t} is out of range: there are {t} query tokens"):
+        dash.highlight(t, 0)
+
+
+def test_the_stack_is_asked_for_never_guessed(seq2seq, word_tok, gpt2, bpe_tok):
+    from hfexplain.widgets.attention import attention_patterns
+
+    source, target, cache = _seq2seq_cache(seq2seq, word_tok)
+    mask = torch.ones_like(source)
+    with pytest.raises(ValueError, match="several stacks: pass stack= one of 'encoder', 'decoder', 'cross'"):
+        attention_patterns(seq2seq, source, mask, decoder_input_ids=target)
+    cross = attention_patterns(seq2seq, source, mask, stack="cross", decoder_input_ids=target)
+    torch.testing.assert_close(cross[0], cache["cross_pattern", 0, "decoder"][0])
+    with pytest.raises(ValueError, match="encoder-decoder: pass decoder_input_ids"):
+        attention_patterns(seq2seq, source, mask, stack="encoder")
+    with pytest.raises(ValueError, match="no stack 'vision': choose one of 'encoder', 'decoder', 'cross'"):
+        AttentionDashboard(seq2seq, word_tok, SOURCE, stack="vision")
+    with pytest.raises(ValueError, match="single stack: leave stack= out"):
+        AttentionDashboard(gpt2, bpe_tok, SENTENCE, stack="encoder")
+    assert AttentionDashboard(seq2seq, word_tok, SOURCE, stack="decoder").patterns.shape[-2:] == (7, 7)  # <s> + text
+
+    from hfexplain.hooks import HookedMixin, HookPoint
+
+    class TwoTowers(HookedMixin, torch.nn.Module):  # text and vision stacks: two inputs, one text box
+        def __init__(self):
+            super().__init__()
+            self.text_pattern = HookPoint("pattern", 0, "text")
+            self.vision_pattern = HookPoint("pattern", 0, "vision")
+
+    dash = AttentionDashboard(TwoTowers(), bpe_tok, "hi")
+    assert dash.notice.kind == "error" and "several stacks ('text', 'vision')" in dash.text()
+    assert "cache['pattern', layer, stack]" in dash.text()
+
+
 # ---------------------------------------------------------------------------------------------
 # GenerationExplorer
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,13 @@ Python (``.patterns``). All three views live in one plotly figure, so a change o
 head is one message.
 The same code serves encoders (BERT: every token sees every token) and decoders
 (GPT-2, LLaMA: a causal triangle), because every family names its pattern hook ``pattern``.
+
+A model with several stacks names which one to show. For an encoder-decoder (T5, BART, the
+tests' toy seq2seq) a dropdown offers each stack's self-attention and the decoder's
+cross-attention (``cross_pattern``: decoder queries down, encoder keys across); the decoder
+reads ``decoder_text`` (default: the same text) after its start token. One forward pass keeps
+all of them, so switching costs no rerun. ``attention_patterns(..., stack=)`` is the same
+choice from Python, and leaving it out on such a model is an error naming the stacks.
 """
 from __future__ import annotations
 
@@ -39,6 +46,27 @@ LINK_BINS = ((0.05, 0.2, 0.15, 1.0), (0.2, 0.4, 0.3, 1.5), (0.4, 0.7, 0.55, 2.5)
 HEAD_VIEW_MAX_LABELS = 100
 DECIMALS = 3
 FIGURE_WIDTH = 960
+
+
+# The cross-attention view of an encoder-decoder (not a stack: the decoder's cross_pattern hooks).
+CROSS = "cross"
+
+
+def attention_views(model) -> list[tuple[str, str, str | None, str]]:
+    """What the dashboard can show: ``(view, alias, stack, label)`` for each attention the model hooks.
+
+    A single-stack model has one view (``None``); a multi-stack model one per stack with
+    ``pattern`` hooks, in the order of the module tree, and ``"cross"`` where it has cross-attention.
+    """
+    if not model.hook_stacks():
+        return [(None, "pattern", None, "self-attention")]
+    points = model.hook_points().values()
+    stacks = list(dict.fromkeys(point.stack for point in points if point.alias == "pattern"))
+    views = [(stack, "pattern", stack, f"{stack} self-attention") for stack in stacks]
+    cross = list(dict.fromkeys(point.stack for point in points if point.alias == "cross_pattern"))
+    if cross:
+        views.append((CROSS, "cross_pattern", cross[0], f"cross-attention: {cross[0]} queries × encoder keys"))
+    return views
 
 
 def model_support_problem(model) -> str | None:
@@ -62,6 +90,13 @@ def model_support_problem(model) -> str | None:
             f"{name} has no attention hook points (alias 'pattern'), so there is no attention pattern to show. "
             "Give its attention layers a HookPoint('pattern', layer) on the softmax output, as the GPT-2, BERT "
             "and LLaMA files in hfexplain.models do."
+        )
+    stacks = model.hook_stacks()
+    if stacks and not getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        return (
+            f"{name} has several stacks ({', '.join(map(repr, stacks))}) that read different inputs, and the "
+            "dashboard feeds them one text. It shows one text model or an encoder-decoder; for such a model, "
+            "read the patterns from run_with_cache: cache['pattern', layer, stack]."
         )
     return None
 
@@ -98,23 +133,66 @@ def tokenize_for_model(tokenizer, text: str, limit: int | None):
     return torch.tensor([ids]), torch.tensor([mask]), tokens, full_length
 
 
-def attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Every layer's attention pattern for one sequence: ``(layers, heads, seq, seq)``, float32.
+def decoder_inputs(model, tokenizer, text: str, limit: int | None):
+    """An encoder-decoder's decoder input for ``text``: ``(ids (1, t), mask (1, t), tokens)``, starting
+    with the model's ``decoder_start_token_id`` (as transformers' ``shift_tokens_right`` does)."""
+    ids, mask, tokens, _ = tokenize_for_model(tokenizer, text, limit)
+    start = getattr(model.config, "decoder_start_token_id", None)
+    if start is not None and (not tokens or int(ids[0, 0]) != start):
+        ids = torch.cat([torch.tensor([[start]]), ids], dim=1)  # (1, 1 + t)
+        mask = torch.cat([torch.ones(1, 1, dtype=mask.dtype), mask], dim=1)
+        tokens = [str(tokenizer.convert_ids_to_tokens([start])[0])] + tokens
+        if limit is not None:
+            ids, mask, tokens = ids[:, :limit], mask[:, :limit], tokens[:limit]
+    return ids, mask, tokens
 
-    The model runs in eval mode (no dropout) without gradients; only the ``pattern`` hooks
-    are stored.
+
+def all_attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                           decoder_input_ids: torch.Tensor | None = None) -> dict:
+    """Every view's patterns for one sequence, from one forward pass: ``{view: (layers, heads, q, k)}``, float32.
+
+    Views as in :func:`attention_views`. The model runs in eval mode (no dropout) without
+    gradients; only the pattern hooks are stored.
     """
+    views = attention_views(model)
+    extra = {}
+    if views[0][0] is not None:  # an encoder-decoder: the decoder needs its input
+        if decoder_input_ids is None:
+            raise ValueError(f"{type(model).__name__} is an encoder-decoder: pass decoder_input_ids too.")
+        extra = dict(decoder_input_ids=decoder_input_ids)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            _, cache = model.run_with_cache(input_ids, attention_mask=attention_mask, names_filter="pattern")
+            _, cache = model.run_with_cache(input_ids, attention_mask=attention_mask, **extra,
+                                            names_filter=sorted({alias for _, alias, _, _ in views}))
     finally:
         model.train(was_training)
-    layers = sorted(
-        (point.layer, name) for name, point in model.hook_points().items() if point.alias == "pattern"
-    )
-    return torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+    points = model.hook_points()
+    patterns = {}
+    for view, alias, stack, _ in views:
+        layers = sorted((point.layer, name) for name, point in points.items()
+                        if point.alias == alias and point.stack == stack)
+        patterns[view] = torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+    return patterns
+
+
+def attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, stack: str | None = None,
+                       decoder_input_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Every layer's attention pattern for one sequence: ``(layers, heads, q, k)``, float32.
+
+    A model with several stacks needs ``stack``: one of its stacks, or ``"cross"`` for the
+    decoder's cross-attention (q = decoder, k = encoder positions).
+    """
+    views = {view: label for view, _, _, label in attention_views(model)}
+    if stack not in views:
+        if None in views:
+            raise ValueError(f"{type(model).__name__} has a single stack: call attention_patterns without stack=.")
+        raise ValueError(
+            f"{type(model).__name__} has several stacks: pass stack= one of "
+            f"{', '.join(map(repr, views))} ({'; '.join(f'{v!r}: {label}' for v, label in views.items())})."
+        )
+    return all_attention_patterns(model, input_ids, attention_mask, decoder_input_ids)[stack]
 
 
 def thumbnails(patterns: torch.Tensor, size: int) -> tuple[np.ndarray, int]:
@@ -125,9 +203,9 @@ def thumbnails(patterns: torch.Tensor, size: int) -> tuple[np.ndarray, int]:
     Tiles are separated by one empty (NaN) row and column. Returns the grid (rows follow
     layers, columns follow heads) and the tile pitch (``size + 1``).
     """
-    layers, heads, seq, _ = patterns.shape
-    size = min(size, seq)
-    pooled = torch.nn.functional.adaptive_max_pool2d(patterns.reshape(layers * heads, 1, seq, seq), size)
+    layers, heads, queries, keys = patterns.shape
+    size = min(size, queries, keys)
+    pooled = torch.nn.functional.adaptive_max_pool2d(patterns.reshape(layers * heads, 1, queries, keys), size)
     pooled = pooled.reshape(layers, heads, size, size)  # (l, h, t, t)
     tiles = torch.full((layers, heads, size + 1, size + 1), float("nan"))
     tiles[:, :, :size, :size] = pooled
@@ -145,11 +223,16 @@ class AttentionDashboard(Dashboard):
         layer, head: where to start.
         max_tokens: show at most this many tokens (default: what the model takes).
         thumbnail: side of each model-view thumbnail, in cells.
+        stack: for a model with several stacks, what to show first: a stack (``"encoder"``,
+            ``"decoder"``) or ``"cross"`` (default: the first stack, e.g. the encoder).
+        decoder_text: an encoder-decoder's decoder input (default: ``text``).
 
-    Drive it from Python: ``layer_slider.value``, ``head_slider.value``, ``set_text(...)``,
-    ``highlight(query, key)``, ``select(layer, head)``. Read ``patterns`` (all layers, a
-    tensor), ``tokens``, ``figure`` (the one plotly FigureWidget) and its traces ``heatmap``,
-    ``link_traces``, ``query_tokens`` / ``key_tokens``, ``query_links`` / ``key_links``, ``model_view``.
+    Drive it from Python: ``layer_slider.value``, ``head_slider.value``, ``stack_dropdown.value``,
+    ``set_text(...)``, ``highlight(query, key)``, ``select(layer, head)``. Read ``patterns`` (all
+    layers of the shown stack, a tensor), ``tokens`` (the text's), ``decoder_tokens``,
+    ``query_labels`` / ``key_labels`` (the shown axes), ``figure`` (the one plotly FigureWidget)
+    and its traces ``heatmap``, ``link_traces``, ``query_tokens`` / ``key_tokens``,
+    ``query_links`` / ``key_links``, ``model_view``.
     """
 
     title = "Attention dashboard"
@@ -164,21 +247,37 @@ class AttentionDashboard(Dashboard):
         head: int = 0,
         max_tokens: int | None = None,
         thumbnail: int = 24,
+        stack: str | None = None,
+        decoder_text: str | None = None,
     ):
         super().__init__()
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}.")
+        if decoder_text is not None and not isinstance(decoder_text, str):
+            raise TypeError(f"decoder_text must be a str, got {type(decoder_text).__name__}.")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {max_tokens}.")
         self.model = model
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.thumbnail = thumbnail
-        self.patterns: torch.Tensor | None = None  # (layers, heads, seq, seq)
-        self.tokens: list[str] = []
-        self.labels: list[str] = []  # unique axis labels: "token ·index"
+        self.patterns: torch.Tensor | None = None  # (layers, heads, q, k) of the shown stack
+        self.all_patterns: dict = {}  # view -> (layers, heads, q, k), from one forward pass
+        self.tokens: list[str] = []  # the text's tokens (the encoder's, in an encoder-decoder)
+        self.decoder_tokens: list[str] = []
+        self.query_labels: list[str] = []  # unique axis labels: "token ·index"
+        self.key_labels: list[str] = []
         self.focus: tuple[int | None, int | None] = (None, None)  # highlighted (query, key)
         self.problem = model_support_problem(model)
+        self.views = attention_views(model) if self.problem is None else [(None, "pattern", None, "")]
+        choices = [view for view, _, _, _ in self.views]
+        if stack is not None and stack not in choices:
+            if None in choices:
+                raise ValueError(f"{type(model).__name__} has a single stack: leave stack= out.")
+            raise ValueError(f"{type(model).__name__} has no stack {stack!r}: choose one of {', '.join(map(repr, choices))}.")
+        self.decoder_text = decoder_text
+        # the stack that reads the decoder input: the one with cross-attention
+        self._decoder_stack = next((stack for view, _, stack, _ in self.views if view == CROSS), "decoder")
         self._pitch = 1
         self._quiet = False
 
@@ -193,6 +292,14 @@ class AttentionDashboard(Dashboard):
         self.layer_slider.add_class("hfx-layer-slider")
         self.head_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="head")
         self.head_slider.add_class("hfx-head-slider")
+        self.stack_dropdown = ipywidgets.Dropdown(
+            options=[(label, view) for view, _, _, label in self.views], value=stack if stack is not None else choices[0],
+            description="show",
+        )
+        self.stack_dropdown.add_class("hfx-stack-dropdown")
+        controls = [self.layer_slider, self.head_slider]
+        if choices != [None]:  # several stacks: say which one
+            controls.insert(0, self.stack_dropdown)
 
         # One FigureWidget holds the three views (each FigureWidget ships plotly's 4.7 MiB
         # widget bundle to the browser once, and one figure means one message per update):
@@ -263,13 +370,14 @@ class AttentionDashboard(Dashboard):
             self._root = ipywidgets.VBox([self.notice.widget])
         else:
             self._root = ipywidgets.VBox(
-                [self.text_box, self.notice.widget, ipywidgets.HBox([self.layer_slider, self.head_slider]), self.figure]
+                [self.text_box, self.notice.widget, ipywidgets.HBox(controls), self.figure]
             )
         self._root.add_class("hfx-attention-dashboard")
         self._start: tuple[int, int] | None = (layer, head)  # applied once the model has run
         self.text_box.observe(self._on_text, names="value")
         self.layer_slider.observe(self._on_select, names="value")
         self.head_slider.observe(self._on_select, names="value")
+        self.stack_dropdown.observe(self._on_stack, names="value")
         if self.problem is None:
             self._on_text(None)  # the first run, guarded like every later one
 
@@ -281,6 +389,16 @@ class AttentionDashboard(Dashboard):
     @property
     def head(self) -> int:
         return self.head_slider.value
+
+    @property
+    def stack(self) -> str | None:
+        """What is shown: a stack name, ``"cross"``, or ``None`` in a single-stack model."""
+        return self.stack_dropdown.value
+
+    @property
+    def labels(self) -> list[str]:
+        """The key axis' labels (the same as the query axis' in self-attention)."""
+        return self.key_labels
 
     @property
     def num_layers(self) -> int:
@@ -312,10 +430,9 @@ class AttentionDashboard(Dashboard):
 
     def highlight(self, query: int | None = None, key: int | None = None) -> None:
         """Highlight a query row and a key column (what hovering does); ``None`` clears."""
-        count = len(self.tokens)
-        for name, value in (("query", query), ("key", key)):
+        for name, value, count in (("query", query, len(self.query_labels)), ("key", key, len(self.key_labels))):
             if value is not None and not 0 <= value < count:
-                raise IndexError(f"{name} {value} is out of range: the text has {count} tokens (0 to {count - 1}).")
+                raise IndexError(f"{name} {value} is out of range: there are {count} {name} tokens (0 to {count - 1}).")
         self.focus = (query, key)
         self._draw_focus()
 
@@ -324,22 +441,24 @@ class AttentionDashboard(Dashboard):
             return f"AttentionDashboard: {self.problem}"
         if self.patterns is None:
             return "AttentionDashboard: " + (self.notice.message or "no text yet.")
+        queries, keys = self._axes()
+        shown = "" if self.stack is None else f" · {self._view_label()}"
         lines = [
-            f"AttentionDashboard: {type(self.model).__name__} · {self.num_layers} layers × {self.num_heads} heads · "
-            f"{len(self.tokens)} tokens"
+            f"AttentionDashboard: {type(self.model).__name__}{shown} · {self.num_layers} layers × {self.num_heads} heads · "
+            f"{len(queries)} tokens" + ("" if keys is queries else f" × {len(keys)} keys")
         ]
         if self.notice.message:
             lines.append(f"note: {self.notice.message}")
         lines.append(f"layer {self.layer}, head {self.head}: each token, the key it attends to most, and the weight")
         pattern = self.pattern()
-        for query in range(min(len(self.tokens), 40)):
+        for query in range(min(len(queries), 40)):
             key = int(pattern[query].argmax())
             lines.append(
-                f"  {query:>3} {self.tokens[query]!s:<14} -> {key:>3} {self.tokens[key]!s:<14} "
+                f"  {query:>3} {queries[query]!s:<14} -> {key:>3} {keys[key]!s:<14} "
                 f"({float(pattern[query, key]):.3f})"
             )
-        if len(self.tokens) > 40:
-            lines.append(f"  … {len(self.tokens) - 40} more tokens")
+        if len(queries) > 40:
+            lines.append(f"  … {len(queries) - 40} more tokens")
         return "\n".join(lines)
 
     # -- callbacks -----------------------------------------------------------------------------
@@ -353,17 +472,28 @@ class AttentionDashboard(Dashboard):
             self._draw_selection()
 
     @guarded
+    def _on_stack(self, change) -> None:
+        if self.all_patterns:
+            self._show(self.layer, self.head)
+
+    @guarded
     def _on_heatmap_hover(self, trace, points, state) -> None:
         if not points.xs:
             return
-        index = {label: position for position, label in enumerate(self.labels)}
-        self.highlight(index.get(points.ys[0]), index.get(points.xs[0]))
+        rows = {label: position for position, label in enumerate(self.query_labels)}
+        columns = {label: position for position, label in enumerate(self.key_labels)}
+        self.highlight(rows.get(points.ys[0]), columns.get(points.xs[0]))
 
     @guarded
     def _on_token_hover(self, trace, points, state) -> None:
         if points.point_inds:
             token = int(points.point_inds[0])
-            self.highlight(token, token)
+            if self.query_labels is self.key_labels:  # self-attention: the token's row and column
+                self.highlight(token, token)
+            elif trace is self.query_tokens:
+                self.highlight(token, None)
+            else:
+                self.highlight(None, token)
 
     @guarded
     def _on_model_view_click(self, trace, points, state) -> None:
@@ -374,24 +504,42 @@ class AttentionDashboard(Dashboard):
         self.select(layer, head)
 
     # -- work ----------------------------------------------------------------------------------
+    def _axes(self) -> tuple[list[str], list[str]]:
+        """The tokens down (queries) and across (keys) of the shown view."""
+        if self.stack == CROSS:
+            return self.decoder_tokens, self.tokens
+        if self.stack is not None and self.stack == self._decoder_stack:
+            return self.decoder_tokens, self.decoder_tokens
+        return self.tokens, self.tokens
+
+    def _view_label(self) -> str:
+        return next(label for view, _, _, label in self.views if view == self.stack)
+
+    def _clear(self) -> None:
+        self.patterns, self.all_patterns, self.tokens, self.decoder_tokens = None, {}, [], []
+        self.query_labels, self.key_labels = [], []
+
     def _run(self) -> None:
         text = self.text_box.value
         self.focus = (None, None)
         if not text.strip():
-            self.patterns, self.tokens, self.labels = None, [], []
+            self._clear()
             self.notice.show("Type some text above to see where each token looks.", kind="info")
             self._clear_figures()
             return
         limit = max_positions(self.model, self.tokenizer, self.max_tokens)
         input_ids, attention_mask, tokens, full_length = tokenize_for_model(self.tokenizer, text, limit)
         if not tokens:
-            self.patterns, self.tokens, self.labels = None, [], []
+            self._clear()
             self.notice.show("The tokenizer gives no tokens for this text: type some more.", kind="info")
             self._clear_figures()
             return
-        self.patterns = attention_patterns(self.model, input_ids, attention_mask)
+        decoder_ids, self.decoder_tokens = None, []
+        if self.views[0][0] is not None:  # an encoder-decoder: the decoder reads decoder_text after its start token
+            decoder_text = text if self.decoder_text is None else self.decoder_text
+            decoder_ids, _, self.decoder_tokens = decoder_inputs(self.model, self.tokenizer, decoder_text, limit)
+        self.all_patterns = all_attention_patterns(self.model, input_ids, attention_mask, decoder_ids)
         self.tokens = tokens
-        self.labels = [f"{token} ·{index}" for index, token in enumerate(tokens)]
         if full_length > len(tokens):
             self.notice.show(
                 f"The text has {full_length} tokens, but {type(self.model).__name__} takes at most {limit}: "
@@ -402,6 +550,15 @@ class AttentionDashboard(Dashboard):
             self.notice.clear()
         start_layer, start_head = self._start or (self.layer, self.head)
         self._start = None
+        self._show(start_layer, start_head)
+
+    def _show(self, start_layer: int, start_head: int) -> None:
+        """Draw the chosen view of the patterns the last run kept (a stack change needs no rerun)."""
+        self.patterns = self.all_patterns[self.stack]
+        queries, keys = self._axes()
+        self.query_labels = [f"{token} ·{index}" for index, token in enumerate(queries)]
+        self.key_labels = self.query_labels if keys is queries else [f"{token} ·{index}" for index, token in enumerate(keys)]
+        self.focus = (None, None)
         self._quiet = True
         try:
             self.layer_slider.max = self.num_layers - 1
@@ -427,9 +584,9 @@ class AttentionDashboard(Dashboard):
 
     def _draw_tokens(self) -> None:
         """What depends only on the tokens: labels, the head view's token columns, the sizes."""
-        count = len(self.tokens)
+        queries, keys = self._axes()
+        count = max(len(queries), len(keys))
         show_text = count <= HEAD_VIEW_MAX_LABELS
-        positions = list(range(count))
         layout = self.figure.layout
         # pixel heights: the pattern grows with the text, the model view keeps square-ish tiles
         top = int(min(860, max(420, 14 * count + 160)))
@@ -442,13 +599,14 @@ class AttentionDashboard(Dashboard):
         layout.yaxis3.domain = [0, bottom / plot]
         layout.annotations[2].y = bottom / plot
         self.heatmap.colorbar.len = top / plot
-        self.heatmap.update(x=self.labels, y=self.labels)
+        self.heatmap.update(x=self.key_labels, y=self.query_labels)
         layout.xaxis.showticklabels = count <= 200
         layout.yaxis.showticklabels = count <= 200
         layout.yaxis2.range = [count - 0.5, -0.5]  # the heatmap's rows, top to bottom
-        for trace, column in ((self.query_tokens, 0), (self.key_tokens, 1)):
-            trace.update(x=[column] * count, y=positions, text=self.tokens if show_text else None,
-                         hovertext=self.labels, mode="markers+text" if show_text else "markers")
+        for trace, column, tokens, labels in ((self.query_tokens, 0, queries, self.query_labels),
+                                              (self.key_tokens, 1, keys, self.key_labels)):
+            trace.update(x=[column] * len(tokens), y=list(range(len(tokens))), text=tokens if show_text else None,
+                         hovertext=labels, mode="markers+text" if show_text else "markers")
 
     def _draw_model_view(self) -> None:
         grid, pitch = thumbnails(self.patterns, self.thumbnail)
@@ -472,7 +630,8 @@ class AttentionDashboard(Dashboard):
         pattern = np.round(self.pattern().double().numpy(), DECIMALS)  # (q, k), what the browser gets
         with self.figure.batch_update():
             self.heatmap.z = typed_array(pattern)
-            self.figure.layout.annotations[0].text = f"layer {self.layer}, head {self.head}: attention pattern"
+            shown = "" if self.stack is None else f" ({self._view_label()})"
+            self.figure.layout.annotations[0].text = f"layer {self.layer}, head {self.head}: attention pattern{shown}"
             self.figure.layout.annotations[1].text = f"head view: layer {self.layer}, head {self.head}"
             for trace, (xs, ys) in zip(self.link_traces, _link_segments(pattern)):
                 trace.update(x=xs, y=ys)
@@ -488,14 +647,14 @@ class AttentionDashboard(Dashboard):
     def _set_focus(self, pattern: np.ndarray) -> None:
         """Row and column frames on the heatmap, the focused links, the model-view frame."""
         query, key = self.focus
-        count = len(self.tokens)
+        rows, columns = pattern.shape  # (q, k)
         shapes = []
         if query is not None:
-            shapes.append(dict(type="rect", xref="x", yref="y", x0=-0.5, x1=count - 0.5, y0=query - 0.5,
+            shapes.append(dict(type="rect", xref="x", yref="y", x0=-0.5, x1=columns - 0.5, y0=query - 0.5,
                                y1=query + 0.5, line=dict(color="#e07000", width=2)))
         if key is not None:
             shapes.append(dict(type="rect", xref="x", yref="y", x0=key - 0.5, x1=key + 0.5, y0=-0.5,
-                               y1=count - 0.5, line=dict(color="#2a9d3a", width=2)))
+                               y1=rows - 0.5, line=dict(color="#2a9d3a", width=2)))
         pitch, size = self._pitch, self._pitch - 1
         shapes.append(dict(
             type="rect", xref="x3", yref="y3", line=dict(color="#e07000", width=2),
@@ -505,20 +664,20 @@ class AttentionDashboard(Dashboard):
 
         out_x, out_y, in_x, in_y = [], [], [], []
         if query is not None:
-            for target in range(count):
+            for target in range(columns):
                 if pattern[query, target] >= 0.01:
                     out_x += [0, 1, None]
                     out_y += [query, target, None]
         if key is not None:
-            for source in range(count):
+            for source in range(rows):
                 if pattern[source, key] >= 0.01:
                     in_x += [0, 1, None]
                     in_y += [source, key, None]
         self.query_links.update(x=out_x, y=out_y)
         self.key_links.update(x=in_x, y=in_y)
-        sizes = [7] * count
+        sizes = [7] * columns
         if query is not None:  # key markers grow with the weight the query gives them
-            sizes = [7 + 16 * float(pattern[query, target]) for target in range(count)]
+            sizes = [7 + 16 * float(pattern[query, target]) for target in range(columns)]
         self.key_tokens.marker.size = sizes
 
     def _figures(self) -> list:
@@ -532,8 +691,10 @@ class AttentionDashboard(Dashboard):
         if self.patterns is None:
             return sections
         sections.append(
-            f'<div class="hfx-counts">{escape(type(self.model).__name__)} · {self.num_layers} layers × '
-            f"{self.num_heads} heads · {len(self.tokens)} tokens · layer {self.layer}, head {self.head}</div>"
+            f'<div class="hfx-counts">{escape(type(self.model).__name__)}'
+            + ("" if self.stack is None else f" · {escape(self._view_label())}")
+            + f' · {self.num_layers} layers × '
+            f"{self.num_heads} heads · {len(self.query_labels)} tokens · layer {self.layer}, head {self.head}</div>"
             f'<div class="hfx-source">{escape(self.text_box.value)}</div>'
         )
         sections.append(self.figure)
@@ -547,7 +708,7 @@ def _link_segments(pattern: np.ndarray) -> list[tuple[list, list]]:
     ``HEAD_VIEW_MIN_WEIGHT``: at most ``6 * seq`` links in four traces, not ``seq**2`` lines.
     """
     count = pattern.shape[0]
-    keep = min(HEAD_VIEW_TOP_K, count)
+    keep = min(HEAD_VIEW_TOP_K, pattern.shape[1])
     strongest = np.argsort(-pattern, axis=1, kind="stable")[:, :keep]  # (q, keep)
     segments = [([], []) for _ in LINK_BINS]
     for query in range(count):
