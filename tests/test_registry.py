@@ -458,3 +458,31 @@ def test_the_trainer_reads_checkpoints_with_hubs_reader(tmp_path):
     index_path.write_text(json.dumps(index))
     with pytest.raises(ValueError, match="'../../elsewhere.safetensors', which is not a plain file name"):
         trainer._read_checkpoint_weights(os.fspath(tmp_path / "sharded"))
+
+
+def test_a_family_that_declares_an_image_processor_feeds_auto_image_processor(monkeypatch, tmp_path):
+    from hfexplain.processing import BaseImageProcessor
+    from hfexplain.processing import auto as processing_auto
+
+    class ToyRegImageProcessor(BaseImageProcessor):
+        pass
+
+    module = types.ModuleType("hfexplain.models.toyvis")
+    module.ToyRegConfig, module.ToyRegImageProcessor = ToyRegConfig, ToyRegImageProcessor
+    module.ToyRegPreTrainedModel = ToyRegPreTrainedModel
+    monkeypatch.setitem(sys.modules, "hfexplain.models.toyvis", module)
+    assert "toyvis" not in processing_auto.IMAGE_PROCESSOR_MAPPING_NAMES
+    monkeypatch.setitem(FAMILIES, "toyvis", Family(
+        module="toyvis", config="ToyRegConfig", pretrained_model="ToyRegPreTrainedModel", models={},
+        tokenizer=None, image_processor="ToyRegImageProcessor",
+    ))
+    assert processing_auto.IMAGE_PROCESSOR_MAPPING_NAMES["toyvis"] == ("toyvis", "ToyRegImageProcessor")
+    assert "toyvis" not in processing_auto.FEATURE_EXTRACTOR_MAPPING_NAMES
+    # saved with its class name -> found by name; saved without one -> found by config.json's model_type
+    ToyRegImageProcessor(size=6).save_pretrained(tmp_path / "named")
+    loaded = hfexplain.AutoImageProcessor.from_pretrained(tmp_path / "named")
+    assert type(loaded) is ToyRegImageProcessor and loaded.size == ToyRegImageProcessor(size=6).size
+    (tmp_path / "typed").mkdir()
+    (tmp_path / "typed" / "config.json").write_text(json.dumps({"model_type": "toyvis"}))
+    (tmp_path / "typed" / "preprocessor_config.json").write_text(json.dumps({"do_resize": False}))
+    assert type(hfexplain.AutoImageProcessor.from_pretrained(tmp_path / "typed")) is ToyRegImageProcessor

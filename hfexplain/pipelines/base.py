@@ -430,9 +430,11 @@ class Pipeline:
         from ..hooks import ActivationCache
 
         store: dict[str, torch.Tensor] = {}
+        # Names as this model resolves them (a bare model inside a task model has no prefix).
+        names = {id(point): name for name, point in self.model.hook_points().items()}
 
         def record(tensor: torch.Tensor, hook) -> None:
-            store[hook.name] = tensor.detach().cpu()
+            store[names.get(id(hook), hook.name)] = tensor.detach().cpu()
 
         with self.model.hooks([(cache, record)]):  # cache: a name, an alias, a list of them (see hooks.py)
             outputs = self.forward(row, **forward_params)

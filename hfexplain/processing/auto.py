@@ -12,8 +12,10 @@ then ``tokenizer_config.json``), then for config.json's model_type in PROCESSOR_
 a model with neither gets its tokenizer (a text-only model, as in transformers) or, without
 tokenizer files, its image processor / feature extractor.
 
-The tables map ``model_type -> (module under hfexplain.models, class name)`` and are empty
-until the vision and speech families fill them (from the family registry). A test, or a
+The tables map ``model_type -> (module under hfexplain.models, class name)``; they are read
+from the family declarations (``hfexplain.models.FAMILIES``: a family's ``image_processor``,
+``feature_extractor`` and ``processor`` fields) and are empty until the vision and speech
+families declare theirs. A test, or a
 learner's own family, adds one with ``register_image_processor(model_type, cls)`` (and the
 feature-extractor / processor versions), as ``hfexplain.register`` does for models.
 """
@@ -21,14 +23,43 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .. import models as _models
 from .base import HUB_ARGUMENTS, PREPROCESSOR_CONFIG_FILE, PROCESSOR_CONFIG_FILE, read_preprocessor_config
 
-# model_type -> (module under hfexplain.models, class name). Empty of families for now.
-IMAGE_PROCESSOR_MAPPING_NAMES: dict[str, tuple[str, str]] = {}
-FEATURE_EXTRACTOR_MAPPING_NAMES: dict[str, tuple[str, str]] = {}
-PROCESSOR_MAPPING_NAMES: dict[str, tuple[str, str]] = {}
+
+
+class _FamilyTable(Mapping):
+    """``model_type -> (module under hfexplain.models, class name)`` for one ``Family`` field
+    (``image_processor``, ``feature_extractor`` or ``processor``), read from ``FAMILIES`` each time."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def _rows(self) -> dict[str, tuple[str, str]]:
+        return {model_type: (family.module, getattr(family, self.field))
+                for model_type, family in _models.FAMILIES.items() if getattr(family, self.field)}
+
+    def __getitem__(self, model_type: str) -> tuple[str, str]:
+        return self._rows()[model_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+    def __repr__(self) -> str:
+        return repr(self._rows())
+
+
+# model_type -> (module under hfexplain.models, class name): views of the family declarations
+# (empty until the vision and speech families declare their processors).
+IMAGE_PROCESSOR_MAPPING_NAMES: Mapping[str, tuple[str, str]] = _FamilyTable("image_processor")
+FEATURE_EXTRACTOR_MAPPING_NAMES: Mapping[str, tuple[str, str]] = _FamilyTable("feature_extractor")
+PROCESSOR_MAPPING_NAMES: Mapping[str, tuple[str, str]] = _FamilyTable("processor")
 
 # Classes registered at run time (model_type -> class).
 _REGISTERED: dict[str, dict[str, type]] = {"image processor": {}, "feature extractor": {}, "processor": {}}
