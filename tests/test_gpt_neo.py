@@ -57,7 +57,7 @@ def offline(monkeypatch):
 
 @pytest.mark.parametrize("reference_class, our_class, config", parity.cases(PAIRS, CONFIGS))
 def test_parity_with_transformers(reference_class, our_class, config, tmp_path):
-    report = parity.check_parity(reference_class, our_class, config, tmp_path, token_types=0)
+    report = parity.check_parity(reference_class, our_class, config, tmp_path, token_types=3)
     assert report.generated == (our_class is GPTNeoForCausalLM)
     assert {"embed", "resid_pre", "resid_post", "pattern", "final"} <= set(report.aliases)
 

@@ -152,6 +152,12 @@ FAMILIES: dict[str, Family] = {
             "sequence-classification": "GPTNeoForSequenceClassification",
         },
     ),
+    "gptj": Family(
+        module="gptj",
+        config="GPTJConfig",
+        pretrained_model="GPTJPreTrainedModel",
+        models={"base": "GPTJModel", "causal-lm": "GPTJForCausalLM"},
+    ),
 }
 
 
