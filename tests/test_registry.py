@@ -42,6 +42,9 @@ TINY = {
                  max_position_embeddings=16),
     "llama": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
                   intermediate_size=16, vocab_size=11, max_position_embeddings=16, pad_token_id=0),
+    "gpt_neo": dict(hidden_size=8, num_layers=2, num_heads=2, attention_types=[[["global", "local"], 1]],
+                    window_size=2, vocab_size=11, max_position_embeddings=16, pad_token_id=0),
+    "gptj": dict(n_embd=8, n_layer=1, n_head=2, rotary_dim=2, vocab_size=11, n_positions=16),
 }
 
 
@@ -109,7 +112,9 @@ def test_the_declarations_module_is_names_only():
 
 def test_auto_tables_are_the_declarations():
     assert dict(auto.CONFIG_MAPPING_NAMES) == {"gpt2": ("gpt2", "GPT2Config"), "bert": ("bert", "BertConfig"),
-                                                "llama": ("llama", "LlamaConfig")}
+                                                "llama": ("llama", "LlamaConfig"),
+                                                "gpt_neo": ("gpt_neo", "GPTNeoConfig"),
+                                                "gptj": ("gptj", "GPTJConfig")}
     assert list(auto.MODEL_MAPPING_NAMES) == list(TASKS)
     assert auto.MODEL_MAPPING_NAMES["question-answering"] == {"bert": "BertForQuestionAnswering",
                                                               "llama": "LlamaForQuestionAnswering"}

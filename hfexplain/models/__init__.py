@@ -142,6 +142,22 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "LlamaForQuestionAnswering",
         },
     ),
+    "gpt_neo": Family(
+        module="gpt_neo",
+        config="GPTNeoConfig",
+        pretrained_model="GPTNeoPreTrainedModel",
+        models={
+            "base": "GPTNeoModel",
+            "causal-lm": "GPTNeoForCausalLM",
+            "sequence-classification": "GPTNeoForSequenceClassification",
+        },
+    ),
+    "gptj": Family(
+        module="gptj",
+        config="GPTJConfig",
+        pretrained_model="GPTJPreTrainedModel",
+        models={"base": "GPTJModel", "causal-lm": "GPTJForCausalLM"},
+    ),
 }
 
 
