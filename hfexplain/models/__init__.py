@@ -142,6 +142,18 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "LlamaForQuestionAnswering",
         },
     ),
+    "roberta": Family(
+        module="roberta",
+        config="RobertaConfig",
+        pretrained_model="RobertaPreTrainedModel",
+        models={
+            "base": "RobertaModel",
+            "masked-lm": "RobertaForMaskedLM",
+            "sequence-classification": "RobertaForSequenceClassification",
+            "token-classification": "RobertaForTokenClassification",
+            "question-answering": "RobertaForQuestionAnswering",
+        },
+    ),
 }
 
 
