@@ -44,6 +44,7 @@ TINY = {
                   intermediate_size=16, vocab_size=11, max_position_embeddings=16, pad_token_id=0),
     "roberta": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, vocab_size=11,
                     max_position_embeddings=18),
+    "distilbert": dict(dim=8, n_layers=1, n_heads=2, hidden_dim=16, vocab_size=11, max_position_embeddings=16),
 }
 
 
@@ -112,11 +113,13 @@ def test_the_declarations_module_is_names_only():
 def test_auto_tables_are_the_declarations():
     assert dict(auto.CONFIG_MAPPING_NAMES) == {"gpt2": ("gpt2", "GPT2Config"), "bert": ("bert", "BertConfig"),
                                                 "llama": ("llama", "LlamaConfig"),
-                                                "roberta": ("roberta", "RobertaConfig")}
+                                                "roberta": ("roberta", "RobertaConfig"),
+                                                "distilbert": ("distilbert", "DistilBertConfig")}
     assert list(auto.MODEL_MAPPING_NAMES) == list(TASKS)
     assert auto.MODEL_MAPPING_NAMES["question-answering"] == {"bert": "BertForQuestionAnswering",
                                                               "llama": "LlamaForQuestionAnswering",
-                                                              "roberta": "RobertaForQuestionAnswering"}
+                                                              "roberta": "RobertaForQuestionAnswering",
+                                                              "distilbert": "DistilBertForQuestionAnswering"}
     for task in TASKS:
         assert auto.MODEL_MAPPING_NAMES[task] == {t: f.models[task] for t, f in FAMILIES.items() if task in f.models}
     for task in NEW_TASKS:

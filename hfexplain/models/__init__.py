@@ -154,6 +154,18 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "RobertaForQuestionAnswering",
         },
     ),
+    "distilbert": Family(
+        module="distilbert",
+        config="DistilBertConfig",
+        pretrained_model="DistilBertPreTrainedModel",
+        models={
+            "base": "DistilBertModel",
+            "masked-lm": "DistilBertForMaskedLM",
+            "sequence-classification": "DistilBertForSequenceClassification",
+            "token-classification": "DistilBertForTokenClassification",
+            "question-answering": "DistilBertForQuestionAnswering",
+        },
+    ),
 }
 
 
