@@ -345,3 +345,20 @@ def test_question_answering_pipeline_matches_a_hand_computation(pipeline_folders
     ours = pipeline("question-answering", model=folder)
     for question, top_k in (("What is used to iterate?", 1), ("What is used?", 3)):
         assert_same(ours(question=question, context=TEXT, top_k=top_k), reference_answers(folder, question, TEXT, top_k))
+
+
+def test_attention_dashboard_shows_transformers_patterns(pipeline_folders):
+    widgets = pytest.importorskip("hfexplain.widgets", reason="needs the widget extras")
+    from hfexplain.widgets._common import from_typed_array
+
+    folder = pipeline_folders["fill-mask"]
+    ours = hr.RobertaForMaskedLM.from_pretrained(folder)
+    theirs = transformers.RobertaForMaskedLM.from_pretrained(folder, attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    dash = widgets.AttentionDashboard(ours, tokenizer, TEXT, layer=1, head=2)
+    assert dash.tokens[0] == "<s>" and dash.tokens[-1] == "</s>"
+    with torch.no_grad():
+        reference = theirs(**tokenizer(TEXT, return_tensors="pt"), output_attentions=True).attentions
+    z = from_typed_array(dash.heatmap.z)
+    assert z.shape == tuple(reference[1][0, 2].shape)
+    assert abs(z - reference[1][0, 2].numpy()).max() <= 5e-4 + 1e-6  # the widget sends float16
