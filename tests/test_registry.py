@@ -45,6 +45,9 @@ TINY = {
     "gpt_neo": dict(hidden_size=8, num_layers=2, num_heads=2, attention_types=[[["global", "local"], 1]],
                     window_size=2, vocab_size=11, max_position_embeddings=16, pad_token_id=0),
     "gptj": dict(n_embd=8, n_layer=1, n_head=2, rotary_dim=2, vocab_size=11, n_positions=16),
+    "roberta": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, vocab_size=11,
+                    max_position_embeddings=18),
+    "distilbert": dict(dim=8, n_layers=1, n_heads=2, hidden_dim=16, vocab_size=11, max_position_embeddings=16),
 }
 
 
@@ -114,10 +117,14 @@ def test_auto_tables_are_the_declarations():
     assert dict(auto.CONFIG_MAPPING_NAMES) == {"gpt2": ("gpt2", "GPT2Config"), "bert": ("bert", "BertConfig"),
                                                 "llama": ("llama", "LlamaConfig"),
                                                 "gpt_neo": ("gpt_neo", "GPTNeoConfig"),
-                                                "gptj": ("gptj", "GPTJConfig")}
+                                                "gptj": ("gptj", "GPTJConfig"),
+                                                "roberta": ("roberta", "RobertaConfig"),
+                                                "distilbert": ("distilbert", "DistilBertConfig")}
     assert list(auto.MODEL_MAPPING_NAMES) == list(TASKS)
     assert auto.MODEL_MAPPING_NAMES["question-answering"] == {"bert": "BertForQuestionAnswering",
-                                                              "llama": "LlamaForQuestionAnswering"}
+                                                              "llama": "LlamaForQuestionAnswering",
+                                                              "roberta": "RobertaForQuestionAnswering",
+                                                              "distilbert": "DistilBertForQuestionAnswering"}
     for task in TASKS:
         assert auto.MODEL_MAPPING_NAMES[task] == {t: f.models[task] for t, f in FAMILIES.items() if task in f.models}
     for task in NEW_TASKS:

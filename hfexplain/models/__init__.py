@@ -158,6 +158,30 @@ FAMILIES: dict[str, Family] = {
         pretrained_model="GPTJPreTrainedModel",
         models={"base": "GPTJModel", "causal-lm": "GPTJForCausalLM"},
     ),
+    "roberta": Family(
+        module="roberta",
+        config="RobertaConfig",
+        pretrained_model="RobertaPreTrainedModel",
+        models={
+            "base": "RobertaModel",
+            "masked-lm": "RobertaForMaskedLM",
+            "sequence-classification": "RobertaForSequenceClassification",
+            "token-classification": "RobertaForTokenClassification",
+            "question-answering": "RobertaForQuestionAnswering",
+        },
+    ),
+    "distilbert": Family(
+        module="distilbert",
+        config="DistilBertConfig",
+        pretrained_model="DistilBertPreTrainedModel",
+        models={
+            "base": "DistilBertModel",
+            "masked-lm": "DistilBertForMaskedLM",
+            "sequence-classification": "DistilBertForSequenceClassification",
+            "token-classification": "DistilBertForTokenClassification",
+            "question-answering": "DistilBertForQuestionAnswering",
+        },
+    ),
 }
 
 

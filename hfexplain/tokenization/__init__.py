@@ -12,7 +12,8 @@ tokenization/
                       special-token attributes (tok.pad_token, tok.pad_token_id, ...)
   batch_encoding.py   BatchEncoding: what a call returns (a dict + the backend Encodings)
   legacy.py           rebuilding a backend from vocab.txt (WordPiece) or vocab.json + merges.txt
-                      (byte-level BPE) when a folder has no tokenizer.json
+                      (byte-level BPE: GPT-2's, or RoBERTa's with <s> ... </s>) when a folder has
+                      no tokenizer.json
   files.py            file names, strategy names, which classes return token_type_ids, config readers
 ```
 
@@ -47,7 +48,7 @@ from .files import (
     VERY_LARGE_INTEGER,
     WORDPIECE_VOCAB_FILE,
 )
-from .legacy import build_byte_level_bpe_backend, build_wordpiece_backend
+from .legacy import build_byte_level_bpe_backend, build_roberta_backend, build_wordpiece_backend
 from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "VERY_LARGE_INTEGER",
     "WORDPIECE_VOCAB_FILE",
     "build_byte_level_bpe_backend",
+    "build_roberta_backend",
     "build_wordpiece_backend",
     "clean_up_tokenization",
 ]

@@ -1,7 +1,7 @@
 """Rebuilding a backend from the older vocabulary files, when a folder has no ``tokenizer.json``.
 
 ``vocab.txt`` gives BERT's WordPiece pipeline, ``vocab.json`` + ``merges.txt`` GPT-2's
-byte-level BPE; ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
+byte-level BPE (and RoBERTa's: the same BPE with ``<s> A </s></s> B </s>`` around the text); ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
 tokens back on their saved ids. Other families (SentencePiece ``spiece.model``, ...) need a
 ``tokenizer.json``; a builder for them would go here, next to these two.
 """
@@ -17,7 +17,7 @@ from tokenizers.models import BPE, WordPiece
 from .files import SPECIAL_TOKENS_ATTRIBUTES, _as_token, _read_json
 
 # Without tokenizer.json we rebuild the pipeline ourselves, which we only know how to do for
-# these families (a RobertaTokenizer also has vocab.json + merges.txt, but adds <s> ... </s>).
+# these families (a RobertaTokenizer has GPT-2's vocab.json + merges.txt, but adds <s> ... </s>).
 _WORDPIECE_CLASSES = frozenset(
     {
         "BertTokenizer",
@@ -29,7 +29,11 @@ _WORDPIECE_CLASSES = frozenset(
         "ConvBertTokenizer",
     }
 )
-_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer"})
+_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer", "RobertaTokenizer"})
+# Of those, the ones that wrap the text in <s> ... </s> (RobertaTokenizer's defaults, in transformers' order).
+_ROBERTA_CLASSES = frozenset({"RobertaTokenizer"})
+ROBERTA_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                          "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
 
 
 def build_wordpiece_backend(
@@ -92,6 +96,36 @@ def build_byte_level_bpe_backend(
     backend.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
     return backend
 
+
+def build_roberta_backend(
+    vocab_file: str,
+    merges_file: str,
+    *,
+    add_prefix_space: bool = False,
+    trim_offsets: bool = True,
+    cls_token: str = "<s>",
+    sep_token: str = "</s>",
+) -> BackendTokenizer:
+    """RoBERTa's pipeline from ``vocab.json`` + ``merges.txt``: GPT-2's byte-level BPE, then
+    ``<s> A </s>`` for one text and ``<s> A </s></s> B </s>`` for a pair (all token type 0).
+
+    The post-processor (``RobertaProcessing``) also trims the spaces the byte-level split keeps at
+    the front of a token out of its offsets (``trim_offsets``), as transformers' RobertaTokenizer.
+    """
+    backend = build_byte_level_bpe_backend(vocab_file, merges_file, add_prefix_space=add_prefix_space)
+    ids = {}
+    for name, token in (("cls_token", cls_token), ("sep_token", sep_token)):
+        ids[name] = backend.token_to_id(token)
+        if ids[name] is None:
+            raise OSError(
+                f"{vocab_file} has no {name} {token!r}: RoBERTa puts it around every text. Name the right token in "
+                f"tokenizer_config.json (e.g. \"{name}\": \"...\") or pass {name}=... to from_pretrained()."
+            )
+    backend.post_processor = processors.RobertaProcessing(
+        (sep_token, ids["sep_token"]), (cls_token, ids["cls_token"]),
+        trim_offsets=trim_offsets, add_prefix_space=add_prefix_space,
+    )
+    return backend
 
 
 def _add_tokens_with_ids(backend: BackendTokenizer, config: dict, added_tokens_file: str | None, where) -> None:

@@ -54,9 +54,12 @@ from .files import (
 )
 from .legacy import (
     _BYTE_LEVEL_BPE_CLASSES,
+    _ROBERTA_CLASSES,
     _WORDPIECE_CLASSES,
+    ROBERTA_SPECIAL_TOKENS,
     _add_tokens_with_ids,
     build_byte_level_bpe_backend,
+    build_roberta_backend,
     build_wordpiece_backend,
 )
 
@@ -326,6 +329,14 @@ class Tokenizer:
                     unk_token=str(_as_token(config["unk_token"])),
                     cls_token=str(_as_token(config["cls_token"])),
                     sep_token=str(_as_token(config["sep_token"])),
+                )
+            elif tokenizer_class in _ROBERTA_CLASSES:
+                for name, default in ROBERTA_SPECIAL_TOKENS.items():  # RobertaTokenizer's defaults
+                    config.setdefault(name, default)
+                backend = build_roberta_backend(
+                    vocab_json, merges_txt, add_prefix_space=config.get("add_prefix_space", False),
+                    trim_offsets=config.get("trim_offsets", True),
+                    cls_token=str(_as_token(config["cls_token"])), sep_token=str(_as_token(config["sep_token"])),
                 )
             else:
                 # GPT2Tokenizer's defaults: one token plays unk, bos and eos; no pad token.
