@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -203,3 +204,100 @@ def test_bad_token_types_are_refused(tmp_path):
     ours, _, _ = _reference(tmp_path, head="AlbertModel")
     with pytest.raises(ValueError, match="type_vocab_size=2"):
         ours(torch.tensor([[3, 4]]), token_type_ids=torch.tensor([[0, 2]]))
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+PIPELINE_HEADS = {
+    "fill-mask": ("AlbertForMaskedLM", {}),
+    "text-classification": ("AlbertForSequenceClassification", dict(id2label={0: "NEGATIVE", 1: "POSITIVE"})),
+    "token-classification": ("AlbertForTokenClassification", dict(id2label={0: "O", 1: "B-PER", 2: "I-PER"})),
+    "question-answering": ("AlbertForQuestionAnswering", {}),
+}
+PIPELINE_CALLS = {
+    "fill-mask": (["The capital of [MASK] is Paris.", "A [MASK] is playing a guitar."], dict(top_k=3)),
+    "text-classification": (["I love this movie.", "Café déjà vu, 😀!", "A man is playing a guitar."],
+                            dict(top_k=None)),
+    "token-classification": (["Ada Lovelace met Charles Babbage in London."], dict(aggregation_strategy="simple")),
+    "question-answering": ([dict(question="Who wrote the notes?",
+                                 context="The notes on the engine were written by Ada Lovelace in 1843.")], {}),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("task", list(PIPELINE_HEADS))
+def test_pipeline_matches_transformers(task, tmp_path):
+    """pipeline(task, model=folder) on an ALBERT checkpoint with the SentencePiece tokenizer of
+    tests/data/albert-spiece: the same answers as transformers' pipeline on the same folder."""
+    from test_pipelines import assert_same
+
+    from hfexplain import pipeline
+
+    parity.quiet_transformers()
+    head, fields = PIPELINE_HEADS[task]
+    data = os.path.join(os.path.dirname(__file__), "data", "albert-spiece")
+    config = {**SHAPES["shared"], **fields, "vocab_size": 1000, "max_position_embeddings": 64}
+    folder, _ = parity.save_reference(getattr(transformers, head), config, tmp_path / "model")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(data, name), folder)
+    inputs, kwargs = PIPELINE_CALLS[task]
+    ours = pipeline(task, model=folder)
+    if task == "question-answering":  # transformers 5 has no QA pipeline: its algorithm, on its model
+        from test_pipelines import classic_question_answering
+
+        # That algorithm feeds token types (question 0, context 1): a folder may ask for them.
+        config_file = os.path.join(folder, "tokenizer_config.json")
+        with open(config_file, encoding="utf-8") as f:
+            tokenizer_config = json.load(f)
+        tokenizer_config["model_input_names"] = ["input_ids", "token_type_ids", "attention_mask"]
+        with open(config_file, "w", encoding="utf-8") as f:
+            json.dump(tokenizer_config, f)
+        ours = pipeline(task, model=folder)
+
+        model = transformers.AutoModelForQuestionAnswering.from_pretrained(folder).eval()
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+        for item in inputs:
+            for options in (dict(max_seq_len=64), dict(max_seq_len=24, doc_stride=6, top_k=2)):
+                expected = classic_question_answering(model, tokenizer, item["question"], item["context"], **options)
+                assert_same(ours(**item, **options), expected)
+        return
+    theirs = transformers.pipeline(task, model=folder)
+    for item in inputs:
+        assert_same(ours(item, **kwargs), theirs(item, **kwargs))
+    assert_same(ours(inputs, **kwargs), theirs(inputs, **kwargs))
+
+
+# --------------------------------------------------------------------------- widgets and the residual stream
+
+
+def test_attention_dashboard_and_residual_stream_on_shared_layers(tmp_path):
+    """The attention dashboard shows every application of the shared layers (layers 0 and 1 are
+    group 0's weights, 2 and 3 group 1's) with transformers' patterns; the residual stream reads
+    per application too."""
+    pytest.importorskip("plotly")
+    from hfexplain.tokenization import Tokenizer
+    from hfexplain.widgets import AttentionDashboard
+
+    parity.quiet_transformers()
+    tokenizer = Tokenizer.from_pretrained(os.path.join(os.path.dirname(__file__), "data", "albert-spiece"))
+    config = {**SHAPES["two_groups"], "vocab_size": 1000, "max_position_embeddings": 64}
+    folder, _ = parity.save_reference(transformers.AlbertModel, config, tmp_path / "model")
+    theirs = transformers.AlbertModel.from_pretrained(folder, attn_implementation="eager").eval()
+    ours = ha.AlbertModel.from_pretrained(folder)
+    text = "A man is playing a guitar."
+    encoded = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        expected = theirs(**encoded, output_attentions=True, output_hidden_states=True)
+    dash = AttentionDashboard(ours, tokenizer, text, layer=3, head=1)
+    assert dash.tokens[0] == "[CLS]" and dash.tokens[-1] == "[SEP]"
+    assert dash.patterns.shape[0] == 4
+    for layer in range(4):
+        parity.assert_close(dash.patterns[layer], expected.attentions[layer][0], f"dashboard layer {layer}")
+    with torch.no_grad():
+        _, cache = ours.run_with_cache(**encoded)
+    stream = cache.accumulated_resid()  # (5, 1, s, d): entering each application, then leaving the last
+    for row in range(5):
+        parity.assert_close(stream[row], expected.hidden_states[row], f"accumulated_resid {row}")
+    with pytest.raises(ValueError, match="post-norm"):
+        cache.decompose_resid()
