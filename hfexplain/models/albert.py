@@ -18,8 +18,8 @@ ALBERT is BERT's post-norm encoder with two ways of spending fewer parameters:
 
 The layer itself is BERT's layer with other names: the attention's output projection and its
 LayerNorm sit inside ``attention`` (``dense``, ``LayerNorm``), the MLP is ``ffn`` -> activation ->
-``ffn_output``, its LayerNorm is ``full_layer_layer_norm``. The pooler is a plain ``pooler``
-Linear + tanh on the bare model, and there are no token-type-free or decoder variants.
+``ffn_output``, its LayerNorm is ``full_layer_layer_norm`` (and, as in transformers, no dropout after
+the MLP). The pooler is a plain ``pooler`` Linear + tanh on the bare model (``albert.pooler``).
 
     tokens ─► word + position + token-type embeddings (E) ─► LayerNorm ─► dropout
            ─► embedding_hidden_mapping_in (E -> d)
