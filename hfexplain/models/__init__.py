@@ -182,6 +182,18 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "DistilBertForQuestionAnswering",
         },
     ),
+    "albert": Family(
+        module="albert",
+        config="AlbertConfig",
+        pretrained_model="AlbertPreTrainedModel",
+        models={
+            "base": "AlbertModel",
+            "masked-lm": "AlbertForMaskedLM",
+            "sequence-classification": "AlbertForSequenceClassification",
+            "token-classification": "AlbertForTokenClassification",
+            "question-answering": "AlbertForQuestionAnswering",
+        },
+    ),
 }
 
 

@@ -15,13 +15,14 @@ tokenization/
                       (byte-level BPE: GPT-2's, or RoBERTa's with <s> ... </s>) when a folder has
                       no tokenizer.json
   files.py            file names, strategy names, which classes return token_type_ids, config readers
+  sentencepiece.py    reading spiece.model without sentencepiece or protobuf, and ALBERT's Unigram
+                      pipeline rebuilt from it (as legacy.py does for vocab.txt)
 ```
 
 Where the next tokenizers go (one module each, subclassing or wrapping ``Tokenizer``):
 
-- ``sentencepiece.py``: T5, ALBERT (``spiece.model``, Unigram with ``▁`` for spaces). With a
-  ``tokenizer.json`` they already load through ``Tokenizer``; this module would rebuild the
-  backend from ``spiece.model`` alone, as ``legacy.py`` does for ``vocab.txt``.
+- T5 and other SentencePiece families: with a ``tokenizer.json`` they already load through
+  ``Tokenizer``; ``sentencepiece.py``'s reader gives their pieces, their pipelines differ.
 - ``ctc.py``: Wav2Vec2's ``Wav2Vec2CTCTokenizer`` (a character vocabulary, ``|`` between words;
   decoding collapses repeated ids and drops the blank/pad id before joining characters).
 - ``whisper.py``: ``WhisperTokenizer`` (GPT-2's byte-level BPE plus language, task and timestamp
@@ -49,6 +50,7 @@ from .files import (
     WORDPIECE_VOCAB_FILE,
 )
 from .legacy import build_byte_level_bpe_backend, build_roberta_backend, build_wordpiece_backend
+from .sentencepiece import SPIECE_FILE, build_albert_backend, read_spiece_model
 from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
 
 __all__ = [
@@ -61,14 +63,17 @@ __all__ = [
     "PreTrainedTokenizerFast",
     "SPECIAL_TOKENS_ATTRIBUTES",
     "SPECIAL_TOKENS_MAP_FILE",
+    "SPIECE_FILE",
     "TOKENIZER_CONFIG_FILE",
     "TOKENIZER_FILE",
     "TRUNCATION_STRATEGIES",
     "Tokenizer",
     "VERY_LARGE_INTEGER",
     "WORDPIECE_VOCAB_FILE",
+    "build_albert_backend",
     "build_byte_level_bpe_backend",
     "build_roberta_backend",
     "build_wordpiece_backend",
     "clean_up_tokenization",
+    "read_spiece_model",
 ]

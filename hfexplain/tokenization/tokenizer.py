@@ -62,6 +62,7 @@ from .legacy import (
     build_roberta_backend,
     build_wordpiece_backend,
 )
+from .sentencepiece import SPIECE_FILE, backend_from_spiece
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,8 +254,9 @@ class Tokenizer:
         """Load a tokenizer from a local folder or a Hub repo id (through ``huggingface_hub``'s cache).
 
         Reads ``tokenizer.json`` when there is one; otherwise rebuilds the pipeline from
-        ``vocab.txt`` (BERT's WordPiece) or ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level
-        BPE). ``tokenizer_config.json`` and ``special_tokens_map.json`` give the special tokens,
+        ``vocab.txt`` (BERT's WordPiece), ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level
+        BPE) or ``spiece.model`` (ALBERT's SentencePiece). ``tokenizer_config.json`` and
+        ``special_tokens_map.json`` give the special tokens,
         ``model_max_length``, ``padding_side``... ``overrides`` (e.g. ``padding_side="left"``,
         ``pad_token="<|endoftext|>"``) win over the files.
         """
@@ -283,6 +285,10 @@ class Tokenizer:
         family = None  # which pipeline we rebuild when there is no tokenizer.json
         if tokenizer_file is not None:
             backend = BackendTokenizer.from_file(tokenizer_file)
+        elif (spiece_file := find(SPIECE_FILE)) is not None:  # ALBERT's SentencePiece model (sentencepiece.py)
+            family = "sentencepiece"
+            backend = backend_from_spiece(spiece_file, config, tokenizer_class, path_or_repo_id)
+            _add_tokens_with_ids(backend, config, find(ADDED_TOKENS_FILE), path_or_repo_id)
         else:
             vocab_txt = find(WORDPIECE_VOCAB_FILE)
             vocab_json = find(BPE_VOCAB_FILE) if vocab_txt is None else None
@@ -292,7 +298,8 @@ class Tokenizer:
                 raise OSError(
                     f"Can't load a tokenizer from {os.fspath(path_or_repo_id)!r}"
                     f"{' (subfolder ' + repr(subfolder) + ')' if subfolder else ''}: it has none of "
-                    f"{TOKENIZER_FILE}, {WORDPIECE_VOCAB_FILE}, or {BPE_VOCAB_FILE} + {BPE_MERGES_FILE}. "
+                    f"{TOKENIZER_FILE}, {WORDPIECE_VOCAB_FILE}, or {BPE_VOCAB_FILE} + {BPE_MERGES_FILE} "
+                    f"(or ALBERT's {SPIECE_FILE}). "
                     + (
                         "Save a tokenizer into that folder with save_pretrained(), "
                         "or point to the folder that has these files."
@@ -360,7 +367,8 @@ class Tokenizer:
             extra = config.pop("extra_special_tokens")
             config["additional_special_tokens"] = list(extra.values()) if isinstance(extra, Mapping) else extra
         if config.get("tokenizer_class") is None and family is not None:
-            config["tokenizer_class"] = "BertTokenizer" if family == "wordpiece" else "GPT2Tokenizer"
+            config["tokenizer_class"] = {"wordpiece": "BertTokenizer", "byte_level_bpe": "GPT2Tokenizer",
+                                         "sentencepiece": "AlbertTokenizer"}[family]
 
         named_arguments = {
             *SPECIAL_TOKENS_ATTRIBUTES,
