@@ -182,6 +182,17 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "DistilBertForQuestionAnswering",
         },
     ),
+    "bart": Family(
+        module="bart",
+        config="BartConfig",
+        pretrained_model="BartPreTrainedModel",
+        models={
+            "base": "BartModel",
+            "seq2seq-lm": "BartForConditionalGeneration",
+            "sequence-classification": "BartForSequenceClassification",
+        },
+        hook_stacks=("encoder", "decoder"),
+    ),
 }
 
 
