@@ -29,6 +29,11 @@ import parity
 TARGET = 5  # decoder positions fed in the forward checks (!= parity.SEQ)
 
 
+def target_vocab(config) -> int:
+    """The decoder's vocabulary (Marian may have its own, ``decoder_vocab_size``)."""
+    return getattr(config, "decoder_vocab_size", None) or config.vocab_size
+
+
 def seq2seq_inputs(config, task: str) -> tuple[dict, torch.Tensor]:
     """The source batch of parity.make_inputs and a decoder input; returns (inputs, real source positions)."""
     inputs = parity.make_inputs(config, token_types=0)
@@ -41,7 +46,7 @@ def seq2seq_inputs(config, task: str) -> tuple[dict, torch.Tensor]:
         inputs["input_ids"] = ids
         return inputs, real
     generator = torch.Generator().manual_seed(3)
-    decoder = torch.randint(3, config.vocab_size, (parity.BATCH, TARGET), generator=generator)
+    decoder = torch.randint(3, target_vocab(config), (parity.BATCH, TARGET), generator=generator)
     decoder[:, 0] = config.decoder_start_token_id
     inputs["decoder_input_ids"] = decoder
     return inputs, real
@@ -121,7 +126,7 @@ def check_seq2seq_parity(reference_class, our_class, config_kwargs, tmp_path, *,
     if task != "base":
         generator = torch.Generator().manual_seed(4)
         if task == "seq2seq-lm":
-            labels = torch.randint(3, config.vocab_size, (parity.BATCH, TARGET), generator=generator)
+            labels = torch.randint(3, target_vocab(config), (parity.BATCH, TARGET), generator=generator)
             labels[0, -2:] = -100
             labelled = {k: v for k, v in inputs.items() if k != "decoder_input_ids"}
         else:

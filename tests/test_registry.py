@@ -50,6 +50,9 @@ TINY = {
     "distilbert": dict(dim=8, n_layers=1, n_heads=2, hidden_dim=16, vocab_size=11, max_position_embeddings=16),
     "bart": dict(d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
                  encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, max_position_embeddings=16),
+    "marian": dict(d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                   encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, max_position_embeddings=16, pad_token_id=10,
+                   decoder_start_token_id=10),
 }
 
 
@@ -122,7 +125,8 @@ def test_auto_tables_are_the_declarations():
                                                 "gptj": ("gptj", "GPTJConfig"),
                                                 "roberta": ("roberta", "RobertaConfig"),
                                                 "distilbert": ("distilbert", "DistilBertConfig"),
-                                                "bart": ("bart", "BartConfig")}
+                                                "bart": ("bart", "BartConfig"),
+                                                "marian": ("marian", "MarianConfig")}
     assert list(auto.MODEL_MAPPING_NAMES) == list(TASKS)
     assert auto.MODEL_MAPPING_NAMES["question-answering"] == {"bert": "BertForQuestionAnswering",
                                                               "llama": "LlamaForQuestionAnswering",

@@ -193,6 +193,13 @@ FAMILIES: dict[str, Family] = {
         },
         hook_stacks=("encoder", "decoder"),
     ),
+    "marian": Family(
+        module="marian",
+        config="MarianConfig",
+        pretrained_model="MarianPreTrainedModel",
+        models={"base": "MarianModel", "seq2seq-lm": "MarianMTModel"},
+        hook_stacks=("encoder", "decoder"),
+    ),
 }
 
 
