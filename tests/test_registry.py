@@ -33,7 +33,7 @@ from hfexplain.models.llama import LlamaForQuestionAnswering
 transformers = parity.quiet_transformers()
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NEW_TASKS = ["seq2seq-lm", "image-classification", "object-detection", "ctc", "speech-seq2seq"]
+NEW_TASKS = ["image-classification", "object-detection", "ctc", "speech-seq2seq"]
 
 # One tiny config per declared family, to build every class it declares.
 TINY = {
@@ -50,6 +50,11 @@ TINY = {
     "distilbert": dict(dim=8, n_layers=1, n_heads=2, hidden_dim=16, vocab_size=11, max_position_embeddings=16),
     "albert": dict(embedding_size=6, hidden_size=8, num_hidden_layers=2, num_attention_heads=2, intermediate_size=16,
                    vocab_size=11, max_position_embeddings=16),
+    "bart": dict(d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                 encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, max_position_embeddings=16),
+    "marian": dict(d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                   encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, max_position_embeddings=16, pad_token_id=10,
+                   decoder_start_token_id=10),
 }
 
 
@@ -249,7 +254,7 @@ def toy_family(monkeypatch):
 def test_a_family_added_to_families_shows_up_in_auto_exports_and_pipelines(toy_family, tmp_path):
     # 1. the Auto tables and classes
     assert auto.CONFIG_MAPPING_NAMES["toyreg"] == ("toyreg", "ToyRegConfig")
-    assert auto.MODEL_MAPPING_NAMES["seq2seq-lm"] == {"toyreg": "ToyRegForSeq2SeqLM"}
+    assert auto.MODEL_MAPPING_NAMES["seq2seq-lm"]["toyreg"] == "ToyRegForSeq2SeqLM"
     assert "toyreg" in auto.supported_model_types()
     config = ToyRegConfig(n_embd=8, n_layer=1, n_head=2, n_positions=16, vocab_size=4096, num_labels=2)
     assert type(hfexplain.AutoModelForSeq2SeqLM.from_config(config)) is ToyRegForSeq2SeqLM  # the room is filled

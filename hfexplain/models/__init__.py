@@ -194,6 +194,24 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "AlbertForQuestionAnswering",
         },
     ),
+    "bart": Family(
+        module="bart",
+        config="BartConfig",
+        pretrained_model="BartPreTrainedModel",
+        models={
+            "base": "BartModel",
+            "seq2seq-lm": "BartForConditionalGeneration",
+            "sequence-classification": "BartForSequenceClassification",
+        },
+        hook_stacks=("encoder", "decoder"),
+    ),
+    "marian": Family(
+        module="marian",
+        config="MarianConfig",
+        pretrained_model="MarianPreTrainedModel",
+        models={"base": "MarianModel", "seq2seq-lm": "MarianMTModel"},
+        hook_stacks=("encoder", "decoder"),
+    ),
 }
 
 
