@@ -182,6 +182,13 @@ FAMILIES: dict[str, Family] = {
             "question-answering": "DistilBertForQuestionAnswering",
         },
     ),
+    "t5": Family(
+        module="t5",
+        config="T5Config",
+        pretrained_model="T5PreTrainedModel",
+        models={"base": "T5Model", "seq2seq-lm": "T5ForConditionalGeneration"},
+        hook_stacks=("encoder", "decoder"),
+    ),
 }
 
 
