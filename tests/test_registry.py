@@ -33,7 +33,7 @@ from hfexplain.models.llama import LlamaForQuestionAnswering
 transformers = parity.quiet_transformers()
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NEW_TASKS = ["seq2seq-lm", "image-classification", "object-detection", "ctc", "speech-seq2seq"]
+NEW_TASKS = ["image-classification", "object-detection", "ctc", "speech-seq2seq"]
 
 # One tiny config per declared family, to build every class it declares.
 TINY = {
@@ -48,6 +48,7 @@ TINY = {
     "roberta": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, vocab_size=11,
                     max_position_embeddings=18),
     "distilbert": dict(dim=8, n_layers=1, n_heads=2, hidden_dim=16, vocab_size=11, max_position_embeddings=16),
+    "t5": dict(d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2, vocab_size=11, decoder_start_token_id=0),
 }
 
 
@@ -119,7 +120,8 @@ def test_auto_tables_are_the_declarations():
                                                 "gpt_neo": ("gpt_neo", "GPTNeoConfig"),
                                                 "gptj": ("gptj", "GPTJConfig"),
                                                 "roberta": ("roberta", "RobertaConfig"),
-                                                "distilbert": ("distilbert", "DistilBertConfig")}
+                                                "distilbert": ("distilbert", "DistilBertConfig"),
+                                                "t5": ("t5", "T5Config")}
     assert list(auto.MODEL_MAPPING_NAMES) == list(TASKS)
     assert auto.MODEL_MAPPING_NAMES["question-answering"] == {"bert": "BertForQuestionAnswering",
                                                               "llama": "LlamaForQuestionAnswering",
@@ -251,7 +253,7 @@ def toy_family(monkeypatch):
 def test_a_family_added_to_families_shows_up_in_auto_exports_and_pipelines(toy_family, tmp_path):
     # 1. the Auto tables and classes
     assert auto.CONFIG_MAPPING_NAMES["toyreg"] == ("toyreg", "ToyRegConfig")
-    assert auto.MODEL_MAPPING_NAMES["seq2seq-lm"] == {"toyreg": "ToyRegForSeq2SeqLM"}
+    assert auto.MODEL_MAPPING_NAMES["seq2seq-lm"]["toyreg"] == "ToyRegForSeq2SeqLM"
     assert "toyreg" in auto.supported_model_types()
     config = ToyRegConfig(n_embd=8, n_layer=1, n_head=2, n_positions=16, vocab_size=4096, num_labels=2)
     assert type(hfexplain.AutoModelForSeq2SeqLM.from_config(config)) is ToyRegForSeq2SeqLM  # the room is filled

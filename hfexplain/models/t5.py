@@ -571,7 +571,7 @@ class T5ForConditionalGeneration(GenerationMixin, T5PreTrainedModel):
         self.encoder = T5Stack(config, "encoder")
         self.decoder = T5Stack(config, "decoder")
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.hook_logits = HookPoint("logits")  # (b, t, v): the decoder's
+        self.hook_logits = HookPoint("logits", stack="decoder")  # (b, t, v): cache["logits"] needs no stack
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
