@@ -612,6 +612,7 @@ class T5EncoderModel(T5PreTrainedModel):
 
     _tied_weights_keys = {"encoder.embed_tokens.weight": "shared.weight"}
     _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^lm_head\."]
+    _final_norm = {"encoder": "encoder.final_layer_norm"}
 
     def __init__(self, config: T5Config):
         super().__init__(config)
