@@ -4,7 +4,8 @@ Relu and gated-gelu feed-forwards, tied (rescaled) and untied heads, a v1.1-styl
 with its own ``lm_head``, padded sources (left and right) and a padded target: logits, every
 encoder and decoder hidden state, self and cross attentions (1e-5), the fast path, labels ->
 loss, the hook vocabulary on both stacks (``cache["cross_pattern", l, "decoder"]``), greedy and
-beam generation (length_penalty, no_repeat_ngram_size) with the cache on and off, our save in
+beam generation (length_penalty, no_repeat_ngram_size), min_new_tokens and sampling with one seed, with
+the cache on and off, the step-by-step explainer, our save in
 transformers, the position buckets against transformers' and by hand, and the named errors.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 import parity
 from hfexplain import AutoModelForSeq2SeqLM
+from hfexplain.generation import explain_generation
 from hfexplain.models.t5 import (
     T5Config,
     T5EncoderModel,
@@ -229,17 +231,32 @@ def generation_sources():
 @pytest.mark.parametrize("settings", [
     pytest.param(dict(do_sample=False, max_new_tokens=8, eos_token_id=None), id="greedy"),
     pytest.param(dict(do_sample=False, max_new_tokens=8, eos_token_id=3), id="greedy-eos"),  # row 1 stops early
+    pytest.param(dict(do_sample=False, max_new_tokens=8, min_new_tokens=5, eos_token_id=3), id="min-new-tokens"),
+    pytest.param(dict(do_sample=True, top_k=10, temperature=0.8, max_new_tokens=8), id="sampling-same-seed"),
     pytest.param(dict(do_sample=False, num_beams=3, max_new_tokens=7, length_penalty=0.6, no_repeat_ngram_size=2,
                       early_stopping=True, num_return_sequences=2, eos_token_id=3), id="beam"),
 ])
 def test_generate_matches_transformers_with_the_cache_on_and_off(generation_pair, settings):
     reference, ours = generation_pair
     source, mask = generation_sources()
+    torch.manual_seed(5)
     expected = reference.generate(source, attention_mask=mask, **settings)
     for use_cache in (True, False):
+        torch.manual_seed(5)
         actual = ours.generate(source, attention_mask=mask, use_cache=use_cache, **settings)
         assert torch.equal(actual, expected), f"use_cache={use_cache}:\n{actual}\n{expected}"
     assert expected[:, 0].eq(0).all()  # the decoder started at decoder_start_token_id (the pad, 0)
+
+
+def test_explain_generation_follows_transformers_greedy(generation_pair):
+    reference, ours = generation_pair
+    source, mask = generation_sources()
+    steps = explain_generation(ours, source[1:2], attention_mask=mask[1:2], max_new_tokens=6, eos_token_id=None,
+                               top_n=3)
+    expected = reference.generate(source[1:2], attention_mask=mask[1:2], max_new_tokens=6, eos_token_id=None,
+                                  do_sample=False)
+    assert [step.token_id for step in steps] == expected[0, 1:].tolist()
+    assert [step.kv_cache_positions for step in steps] == list(range(1, 7))  # the decoder's positions
 
 
 def test_decoding_step_by_step_with_the_cache_matches_transformers(generation_pair):
