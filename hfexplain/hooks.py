@@ -249,7 +249,8 @@ class ActivationCache(Mapping):
         """What each part wrote into the residual stream before block ``layer``: (components, b, s, d).
 
         Components: the embeddings (``embed``, ``pos_embed`` where the family adds positions),
-        then every block's ``attn_out`` and ``mlp_out``. In a pre-norm family (GPT-2, LLaMA)
+        then every block's ``attn_out``, ``cross_attn_out`` (in a decoder that reads an encoder)
+        and ``mlp_out``. In a pre-norm family (GPT-2, LLaMA, T5)
         they sum to the stream itself (``accumulated_resid(layer)[-1]``); post-norm families
         (BERT) normalise the sum inside each block, so they refuse.
         """
@@ -264,9 +265,15 @@ class ActivationCache(Mapping):
             if self._model.hook_names(alias, stack):
                 parts.append(self[alias, None, stack])
                 labels.append(alias)
+        has_cross = bool(self._model.hook_names("cross_attn_out", stack))  # a decoder that reads an encoder
         for i in range(layer):
-            parts += [self["attn_out", i, stack], self["mlp_out", i, stack]]
-            labels += [f"{i}_attn_out", f"{i}_mlp_out"]
+            parts.append(self["attn_out", i, stack])
+            labels.append(f"{i}_attn_out")
+            if has_cross:
+                parts.append(self["cross_attn_out", i, stack])
+                labels.append(f"{i}_cross_attn_out")
+            parts.append(self["mlp_out", i, stack])
+            labels.append(f"{i}_mlp_out")
         shape = torch.broadcast_shapes(*(p.shape for p in parts))
         stacked = torch.stack([p.expand(shape) for p in parts])  # (components, b, s, d)
         return (stacked, labels) if return_labels else stacked

@@ -55,6 +55,7 @@ TINY = {
     "marian": dict(d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
                    encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, max_position_embeddings=16, pad_token_id=10,
                    decoder_start_token_id=10),
+    "t5": dict(d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2, vocab_size=11, decoder_start_token_id=0),
 }
 
 

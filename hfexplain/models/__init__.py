@@ -212,6 +212,13 @@ FAMILIES: dict[str, Family] = {
         models={"base": "MarianModel", "seq2seq-lm": "MarianMTModel"},
         hook_stacks=("encoder", "decoder"),
     ),
+    "t5": Family(
+        module="t5",
+        config="T5Config",
+        pretrained_model="T5PreTrainedModel",
+        models={"base": "T5Model", "seq2seq-lm": "T5ForConditionalGeneration"},
+        hook_stacks=("encoder", "decoder"),
+    ),
 }
 
 
