@@ -26,6 +26,8 @@ from hfexplain.layers import apply_rotary_pos_emb
 from hfexplain.models.gptj import (
     GPTJConfig,
     GPTJForCausalLM,
+    GPTJForQuestionAnswering,
+    GPTJForSequenceClassification,
     GPTJModel,
     apply_interleaved_rotary_pos_emb,
     rotate_every_two,
@@ -45,7 +47,9 @@ CONFIGS = {
     "three_heads": dict(vocab_size=97, n_embd=30, n_layer=2, n_head=3, rotary_dim=4, n_positions=32,
                         activation_function="gelu", **TOKENS),
 }
-PAIRS = [(transformers.GPTJModel, GPTJModel), (transformers.GPTJForCausalLM, GPTJForCausalLM)]
+PAIRS = [(transformers.GPTJModel, GPTJModel), (transformers.GPTJForCausalLM, GPTJForCausalLM),
+         (transformers.GPTJForSequenceClassification, GPTJForSequenceClassification),
+         (transformers.GPTJForQuestionAnswering, GPTJForQuestionAnswering)]
 
 
 @pytest.fixture(autouse=True)

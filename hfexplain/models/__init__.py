@@ -156,7 +156,12 @@ FAMILIES: dict[str, Family] = {
         module="gptj",
         config="GPTJConfig",
         pretrained_model="GPTJPreTrainedModel",
-        models={"base": "GPTJModel", "causal-lm": "GPTJForCausalLM"},
+        models={
+            "base": "GPTJModel",
+            "causal-lm": "GPTJForCausalLM",
+            "sequence-classification": "GPTJForSequenceClassification",
+            "question-answering": "GPTJForQuestionAnswering",
+        },
     ),
     "roberta": Family(
         module="roberta",

@@ -33,7 +33,12 @@ from torch import nn
 
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..heads import causal_lm_loss, check_model_inputs
+from ..heads import (
+    GenericForQuestionAnswering,
+    GenericForSequenceClassification,
+    causal_lm_loss,
+    check_model_inputs,
+)
 from ..hooks import HookPoint
 from ..layers import KVCache, attend, build_attention_mask, get_activation
 from ..layers.rotary import default_inverse_frequencies
@@ -423,10 +428,24 @@ class GPTJForCausalLM(GenerationMixin, GPTJPreTrainedModel):
         )
 
 
+class GPTJForSequenceClassification(GenericForSequenceClassification, GPTJPreTrainedModel):
+    """As GPT-2's: a ``score`` (no bias) read at each row's last non-padding token."""
+
+    base_model_class = GPTJModel
+
+
+class GPTJForQuestionAnswering(GenericForQuestionAnswering, GPTJPreTrainedModel):
+    """Answer start and end scores per token (``qa_outputs``), on the bare model at ``transformer``."""
+
+    base_model_class = GPTJModel
+
+
 __all__ = [
     "GPTJConfig",
     "GPTJModel",
     "GPTJForCausalLM",
+    "GPTJForSequenceClassification",
+    "GPTJForQuestionAnswering",
     "GPTJPreTrainedModel",
     "rotate_every_two",
     "apply_interleaved_rotary_pos_emb",
