@@ -25,7 +25,7 @@ transformers = pytest.importorskip("transformers")
 
 import parity  # noqa: E402
 
-from hfexplain.hooks import ALIASES, CROSS_ALIASES  # noqa: E402
+from hfexplain.hooks import ALIASES  # noqa: E402
 from hfexplain.models import bert as hb  # noqa: E402
 
 ATOL = 1e-5
