@@ -163,6 +163,11 @@ def test_output_shapes_and_return_options(checkpoints):
     assert tensors[0]["generated_token_ids"][0].item() == 0  # the decoder's start token comes first
     with pytest.raises(ValueError, match="return_type"):
         pipe(TEXTS[0], return_type="full_text")
+    # stop_sequence: its first token ends the generation (transformers 4.x), via eos_token_id
+    first = pipe(TEXTS[0], return_tensors=True, max_new_tokens=5)[0]["generated_token_ids"]
+    stop = tokenizer.decode([first[2].item()])
+    ids, expected = reference(model, tokenizer, TEXTS[:1], eos_token_id=first[2].item(), max_new_tokens=5)
+    assert ids.shape[1] == 3 and pipe(TEXTS[0], stop_sequence=stop, max_new_tokens=5) == [{"generated_text": expected[0]}]
 
 
 def test_inspect_shows_stages_prefix_and_decoding_steps(checkpoints):
