@@ -504,8 +504,8 @@ def test_newly_initialised_head_warns(folders):
 def test_bad_inputs_give_clear_errors(folders):
     from hfexplain import AutoModel
 
-    with pytest.raises(KeyError, match="Unknown task 'summarization'.*text-classification.*zero-shot"):
-        pipeline("summarization", model=folders["seq"])
+    with pytest.raises(KeyError, match="Unknown task 'table-question-answering'.*text-classification.*zero-shot"):
+        pipeline("table-question-answering", model=folders["seq"])
     with pytest.raises(ValueError, match="needs model="):
         pipeline("text-classification")
     bare = AutoModel.from_pretrained(folders["seq"])

@@ -28,12 +28,21 @@ text-generation            AutoModelForCausalLM                  ``[{"generated_
 feature-extraction         AutoModel (any model)                 nested lists (1, tokens, hidden)
 zero-shot-classification   AutoModelForSequenceClassification    ``{"sequence", "labels", "scores"}``
                            (an NLI model)
+text2text-generation       AutoModelForSeq2SeqLM                 ``[{"generated_text"}]``
+summarization              AutoModelForSeq2SeqLM                 ``[{"summary_text"}]``
+translation                AutoModelForSeq2SeqLM                 ``[{"translation_text"}]``
+  [translation_xx_to_yy]
 =========================  ====================================  ==========================================
+
+The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
+removed them): the prefix and generation defaults come from ``config.task_specific_params``,
+and ``translation_en_to_fr`` (any ``translation_XX_to_YY``) names that entry of it.
 """
 from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -51,6 +60,9 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
     "text-generation": ("text_generation", "TextGenerationPipeline", "causal-lm"),
     "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", "base"),
     "zero-shot-classification": ("zero_shot_classification", "ZeroShotClassificationPipeline", "sequence-classification"),
+    "text2text-generation": ("text2text_generation", "Text2TextGenerationPipeline", "seq2seq-lm"),
+    "summarization": ("text2text_generation", "SummarizationPipeline", "seq2seq-lm"),
+    "translation": ("text2text_generation", "TranslationPipeline", "seq2seq-lm"),
 }
 
 
@@ -84,6 +96,8 @@ _HEAD_SUFFIXES = (
     ("ForMaskedLM", "fill-mask"),
     ("ForCausalLM", "text-generation"),
     ("LMHeadModel", "text-generation"),
+    ("ForConditionalGeneration", "text2text-generation"),
+    ("MTModel", "translation"),
     ("Model", "feature-extraction"),
 )
 
@@ -93,20 +107,26 @@ def supported_tasks() -> list[str]:
     return sorted(SUPPORTED_TASKS) + sorted(TASK_ALIASES)
 
 
+def _table_task(task: str) -> str:
+    """The ``PIPELINE_TASKS`` entry of a task name: ``translation_XX_to_YY`` -> ``translation``."""
+    return "translation" if re.match(r"^translation_[^_]+_to_[^_]+$", task) else task
+
+
 def check_task(task: str) -> str:
-    """The canonical name of ``task`` (resolving aliases); KeyError listing the supported ones."""
+    """The canonical name of ``task`` (resolving aliases; ``translation_XX_to_YY`` stays as
+    it is); KeyError listing the supported ones."""
     task = TASK_ALIASES.get(task, task)
-    if task not in SUPPORTED_TASKS:
+    if _table_task(task) not in SUPPORTED_TASKS:
         aliases = ", ".join(f"{alias} -> {name}" for alias, name in TASK_ALIASES.items())
         raise KeyError(
             f"Unknown task {task!r}; hfexplain's pipelines support {', '.join(sorted(SUPPORTED_TASKS))} "
-            f"(aliases: {aliases})."
+            f"(aliases: {aliases}; translation_XX_to_YY for translation)."
         )
     return task
 
 
 def pipeline_class(task: str) -> type[Pipeline]:
-    module_name, class_name, _ = SUPPORTED_TASKS[check_task(task)]
+    module_name, class_name, _ = SUPPORTED_TASKS[_table_task(check_task(task))]
     return getattr(importlib.import_module(f"{__name__}.{module_name}"), class_name)
 
 
@@ -167,7 +187,9 @@ def pipeline(
     if task is None:
         task = _infer_task(model, **tokenizer_kwargs)
     task = check_task(task)
-    _, _, auto_name = SUPPORTED_TASKS[task]
+    _, _, auto_name = SUPPORTED_TASKS[_table_task(task)]
+    if _table_task(task) != task:  # translation_en_to_fr: the pipeline reads that task's config entry
+        kwargs["task"] = task
 
     newly_initialized = None
     if isinstance(model, (str, os.PathLike)):
