@@ -19,7 +19,9 @@ warm-up then cosine decay, gradient clipping), so a learner can read it top to b
                   README.md model card with the numbers of this run: exact-match accuracy on the
                   500 held-out numbers (greedy decoding) beside two trivial baselines.
 
-Same arguments, same machine, same torch and ``--threads``: bitwise identical weights.
+The initialisation, the dropout masks and the order of the batches all come from ``--seed``, so the
+same arguments on the same machine (same torch, same ``--threads``) should give the same weights;
+float sums may round differently elsewhere. (A second full run has not been compared bitwise.)
 """
 from __future__ import annotations
 

@@ -110,6 +110,18 @@ def test_packaged_folder_holds_a_small_complete_checkpoint():
     assert sum(f.stat().st_size for f in path.iterdir()) < 10_000_000
 
 
+def test_every_file_of_the_folder_ships_as_package_data():
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "hfexplain.assets"]
+    folder = Path(tiny_translator_path())
+    for file in folder.iterdir():
+        relative = f"{folder.name}/{file.name}"
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
+
+
 def test_missing_asset_is_a_clear_error(tmp_path, monkeypatch):
     import hfexplain.assets as assets
 
