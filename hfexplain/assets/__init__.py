@@ -3,6 +3,11 @@
 ``tiny-gpt2-pydoc/`` is a 1.35M-parameter GPT-2 that hfexplain trained with its own code
 (``scripts/train_tiny_gpt2.py``) on the Python documentation bundled with CPython. Its
 README.md is the model card: data, licence, the exact command, losses and samples.
+
+``tiny-marian-numbers-en-fr/`` is a 0.25M-parameter Marian translator, English number words to
+French number words ("translate English to French: two thousand and five" -> "deux mille cinq"),
+one character per token, trained by ``scripts/train_tiny_translator.py`` on pairs that
+``num2words`` writes at training time. Its README.md gives the held-out exact-match score.
 """
 from __future__ import annotations
 
@@ -35,4 +40,33 @@ def tiny_gpt2_path() -> str:
     return path
 
 
-__all__ = ["tiny_gpt2_path", "TINY_GPT2_DIRNAME"]
+TINY_TRANSLATOR_DIRNAME = "tiny-marian-numbers-en-fr"
+
+
+def tiny_translator_path() -> str:
+    """The folder of the packaged tiny translator (a ``MarianMTModel``): pass it to any ``from_pretrained``.
+
+    >>> from hfexplain import AutoModelForSeq2SeqLM, AutoTokenizer   # doctest: +SKIP
+    >>> path = tiny_translator_path()                                # doctest: +SKIP
+    >>> model = AutoModelForSeq2SeqLM.from_pretrained(path)          # doctest: +SKIP
+    >>> tok = AutoTokenizer.from_pretrained(path)                    # doctest: +SKIP
+    >>> enc = tok(["translate English to French: two thousand and five"], return_tensors="pt")  # doctest: +SKIP
+    >>> tok.batch_decode(model.generate(**enc), skip_special_tokens=True)  # doctest: +SKIP
+    ['deux mille cinq']
+
+    ``transformers.AutoModelForSeq2SeqLM.from_pretrained(path)`` reads it too.
+
+    Raises:
+        FileNotFoundError: the folder is not installed (a build that left out package data).
+    """
+    path = os.path.join(_ASSETS_DIR, TINY_TRANSLATOR_DIRNAME)
+    if not os.path.isfile(os.path.join(path, "model.safetensors")):
+        raise FileNotFoundError(
+            f"the packaged tiny translator is missing: {path!r} has no model.safetensors. Reinstall hfexplain "
+            "from a complete wheel or source tree, or recreate it with: python scripts/train_tiny_translator.py "
+            "--out " + path
+        )
+    return path
+
+
+__all__ = ["tiny_gpt2_path", "TINY_GPT2_DIRNAME", "tiny_translator_path", "TINY_TRANSLATOR_DIRNAME"]
