@@ -4,12 +4,15 @@
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats (a few minutes on a quiet 2-core machine)
 
 Writes benchmarks/results/latest.json and latest.md (see README.md for what each number
-means and how it is measured). Targets are shown next to the numbers and never asserted:
+means and how it is measured); the encoder-decoder section (``--sections seq2seq``) writes
+its own seq2seq-latest.json / seq2seq-latest.md, so either can be rerun without the other. Targets are shown next to the numbers and never asserted:
 a missed target is a finding to explain, not a failure to hide.
 
 Models: a GPT-2 shaped like GPT-2 small (12 layers, 768 wide, 12 heads, 50257 tokens) and
 a LLaMA of similar size (12 layers, 768 wide, 12 query / 4 key-value heads, MLP 2048,
-32000 tokens). transformers builds each from a fixed seed and saves it; hfexplain loads
+32000 tokens). Encoder-decoders (section ``seq2seq``): a T5 shaped like t5-small (6+6
+layers, d_model 512, 8 heads, d_ff 2048, 32128 tokens) and a BART shaped like bart-base
+(6+6 layers, d_model 768, 12 heads, FFN 3072, 50265 tokens). transformers builds each from a fixed seed and saves it; hfexplain loads
 that folder with ``from_pretrained``, so both run the same weights (checked: the logits
 and a greedy continuation must agree before anything is timed). CPU, fp32, no autograd,
 ``torch.set_num_threads`` fixed for the whole run.
@@ -47,7 +50,10 @@ TARGETS = {
     "forward": "hfexplain / transformers latency <= 1.0",
     "generate": "hfexplain / transformers tokens/s >= 1.2",
     "cache": "run_with_cache latency <= 1.5 x a plain forward",
+    "seq2seq": "hfexplain / transformers tokens/s >= 1.0 (greedy and beam 4, KV cache on)",
 }
+
+SEQ2SEQ_FAMILIES = ("t5", "bart")
 
 
 # ----------------------------------------------------------------------------- settings
@@ -59,8 +65,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
                         help="torch.set_num_threads for the whole run (default: min(4, cores))")
     parser.add_argument("--families", default="gpt2,llama", help="comma-separated: gpt2, llama")
-    parser.add_argument("--sections", default="forward,cache,generate,import",
-                        help="comma-separated: forward, cache, generate, import")
+    parser.add_argument("--sections", default="forward,cache,generate,import,seq2seq",
+                        help="comma-separated: forward, cache, generate, import, seq2seq (encoder-decoders)")
+    parser.add_argument("--seq2seq-families", default="t5,bart", help="comma-separated: t5, bart")
     parser.add_argument("--out", default=str(RESULTS), help="folder for latest.json / latest.md")
     return parser.parse_args()
 
@@ -68,8 +75,8 @@ def parse_args() -> argparse.Namespace:
 def repeats(quick: bool) -> dict[str, int]:
     """Timed repeats per measurement (each preceded by one untimed warm-up run)."""
     if quick:
-        return {"forward_1": 3, "forward_8": 2, "cache": 2, "generate": 2, "import": 2}
-    return {"forward_1": 10, "forward_8": 5, "cache": 5, "generate": 3, "import": 10}
+        return {"forward_1": 3, "forward_8": 2, "cache": 2, "generate": 2, "import": 2, "seq2seq": 3}
+    return {"forward_1": 10, "forward_8": 5, "cache": 5, "generate": 3, "import": 10, "seq2seq": 7}
 
 
 def machine_description(threads: int) -> dict:
@@ -381,6 +388,159 @@ def bench_import(reps: dict) -> list[dict]:
     ]
 
 
+# ----------------------------------------------------------------------------- encoder-decoders
+
+
+SOURCE_LENGTH, SEQ2SEQ_NEW_TOKENS = 64, 32
+
+
+def build_seq2seq_pair(family: str, folder: str):
+    """(hfexplain model, transformers model, description, vocabulary) with the same random weights."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    if family == "t5":
+        from hfexplain.models.t5 import T5ForConditionalGeneration
+
+        config = transformers.T5Config(  # t5-small's config.json
+            vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_decoder_layers=6, num_heads=8,
+            relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="relu",
+            dropout_rate=0.0, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1,
+        )
+        theirs = transformers.T5ForConditionalGeneration(config)
+        ours_class = T5ForConditionalGeneration
+        shape = "t5-small shape: 6+6 layers, d_model 512, 8 heads of 64, d_ff 2048 (relu), 32128 tokens, tied head"
+    elif family == "bart":
+        from hfexplain.models.bart import BartForConditionalGeneration
+
+        config = transformers.BartConfig(  # bart-base's config.json
+            vocab_size=50265, d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
+            decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072, max_position_embeddings=1024,
+            dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+        )
+        theirs = transformers.BartForConditionalGeneration(config)
+        ours_class = BartForConditionalGeneration
+        shape = "bart-base shape: 6+6 layers, d_model 768, 12 heads, FFN 3072 (gelu), 50265 tokens, 1024 positions"
+    else:
+        raise SystemExit(f"unknown encoder-decoder family {family!r}; choose from {', '.join(SEQ2SEQ_FAMILIES)}.")
+    theirs.eval()
+    theirs.save_pretrained(folder)
+    ours = ours_class.from_pretrained(folder)
+    ours.eval()
+    params = sum(p.numel() for p in {id(p): p for p in theirs.parameters()}.values())
+    info = {"shape": shape, "parameters": params, "attn_implementation": theirs.config._attn_implementation}
+    return ours, theirs, info, config.vocab_size
+
+
+def seq2seq_settings(num_beams: int, new_tokens: int) -> dict:
+    """Generation arguments given to both libraries: exactly ``new_tokens`` new tokens (no EOS,
+    no forced BOS/EOS, so both run the same number of steps), KV cache on."""
+    return dict(max_new_tokens=new_tokens, do_sample=False, num_beams=num_beams, use_cache=True,
+                eos_token_id=None, forced_bos_token_id=None, forced_eos_token_id=None, pad_token_id=0,
+                length_penalty=1.0, early_stopping=False, no_repeat_ngram_size=0)
+
+
+def check_seq2seq_weights(ours, theirs, vocab: int, source: torch.Tensor) -> dict:
+    """Logits on a padded batch and short greedy and beam-4 outputs must agree before timing."""
+    generator = torch.Generator().manual_seed(2)
+    ids = torch.randint(3, vocab, (2, 16), generator=generator)
+    mask = torch.ones_like(ids)
+    mask[1, 11:] = 0  # one padded row: the cross-attention padding mask is part of what is checked
+    decoder = torch.randint(3, vocab, (2, 7), generator=generator)
+    decoder[:, 0] = ours.config.decoder_start_token_id
+    with torch.no_grad():
+        diff = (ours(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder, use_cache=False).logits
+                - theirs(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder, use_cache=False).logits)
+        diff = diff.abs().max()
+        same = {}
+        for beams in (1, 4):
+            settings = seq2seq_settings(beams, 8)
+            same[beams] = torch.equal(ours.generate(source, **settings), theirs.generate(source, **settings))
+    if diff > 1e-3 or not all(same.values()):
+        raise SystemExit(f"the two models disagree (max logit difference {float(diff):.2e}, same greedy / beam-4 "
+                         f"tokens: {same}); timings would compare different computations.")
+    return {"max_abs_logit_difference": float(diff), "same_greedy_tokens": same[1], "same_beam4_tokens": same[4]}
+
+
+def bench_seq2seq_forward(ours, theirs, source: torch.Tensor, vocab: int, reps: dict) -> dict:
+    """One forward pass (encoder + decoder, no cache) at 1x64 source, 1x32 decoder tokens; latency."""
+    decoder = torch.randint(3, vocab, (1, SEQ2SEQ_NEW_TOKENS), generator=torch.Generator().manual_seed(4))
+
+    def run_ours():
+        return ours(input_ids=source, decoder_input_ids=decoder, use_cache=False)
+
+    def run_theirs():
+        return theirs(input_ids=source, decoder_input_ids=decoder, use_cache=False)
+
+    with torch.no_grad():
+        times = interleaved({"hfexplain": run_ours, "transformers": run_theirs}, 2 * reps["seq2seq"])
+    a, b = summary(times["hfexplain"]), summary(times["transformers"])
+    return {
+        "metric": f"forward {SOURCE_LENGTH} -> {SEQ2SEQ_NEW_TOKENS} tokens (ms)",
+        "hfexplain": a["median_s"] * 1e3, "transformers": b["median_s"] * 1e3,
+        "ratio": ratio(a["median_s"], b["median_s"]), "target": "(shown)",
+        "ratio_cpu": ratio(a["median_cpu_s"], b["median_cpu_s"]), "met": None,
+        "details": {"hfexplain": a, "transformers": b},
+    }
+
+
+def bench_seq2seq_generate(ours, theirs, source: torch.Tensor, reps: dict) -> list[dict]:
+    """Greedy and beam 4, 32 new tokens from a 64-token source, KV cache on; tokens/s.
+
+    "tokens" are the decoder's new tokens per call (beam search: of the returned sequence, not
+    counting the 4 beams' work), and each call includes running the encoder once."""
+    rows = []
+    for beams in (1, 4):
+        outputs = {}
+        settings = seq2seq_settings(beams, SEQ2SEQ_NEW_TOKENS)
+
+        def run_ours():
+            outputs["hfexplain"] = ours.generate(source, **settings)
+
+        def run_theirs():
+            outputs["transformers"] = theirs.generate(source, **settings)
+
+        with torch.no_grad():
+            ours.generate(source, **{**settings, "max_new_tokens": 2})  # warm-up, as in bench_generate
+            theirs.generate(source, **{**settings, "max_new_tokens": 2})
+            times = interleaved({"hfexplain": run_ours, "transformers": run_theirs}, reps["seq2seq"], warmup=False)
+        a, b = summary(times["hfexplain"]), summary(times["transformers"])
+        ours_tps, theirs_tps = SEQ2SEQ_NEW_TOKENS / a["median_s"], SEQ2SEQ_NEW_TOKENS / b["median_s"]
+        label = "greedy" if beams == 1 else f"beam {beams}"
+        rows.append({
+            "metric": f"{label} {SOURCE_LENGTH} -> {SEQ2SEQ_NEW_TOKENS} tokens with KV cache (tokens/s)",
+            "hfexplain": ours_tps, "transformers": theirs_tps,
+            "ratio": ratio(ours_tps, theirs_tps), "target": ">= 1.0",
+            "ratio_cpu": ratio(b["median_cpu_s"], a["median_cpu_s"]),  # tokens per CPU-second
+            "met": ratio(ours_tps, theirs_tps) >= 1.0,
+            "details": {"hfexplain": a, "transformers": b,
+                        "same_tokens": torch.equal(outputs["hfexplain"], outputs["transformers"])},
+        })
+    return rows
+
+
+def run_seq2seq(families: list[str], reps: dict) -> dict:
+    results = {}
+    for family in families:
+        print(f"[{family}] building the models ...", flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            ours, theirs, model_info, vocab = build_seq2seq_pair(family, folder)
+        source = torch.randint(3, vocab, (1, SOURCE_LENGTH), generator=torch.Generator().manual_seed(7))
+        data = {"model": model_info, "check": check_seq2seq_weights(ours, theirs, vocab, source), "rows": []}
+        print(f"[{family}] seq2seq ...", flush=True)
+        data["rows"].append(bench_seq2seq_forward(ours, theirs, source, vocab, reps))
+        data["rows"] += bench_seq2seq_generate(ours, theirs, source, reps)
+        for row in data["rows"]:
+            print(f"    {row['metric']}: hfexplain {fmt(row['hfexplain'])}, transformers "
+                  f"{fmt(row['transformers'])}, ratio {fmt(row['ratio'])} (CPU time {fmt(row['ratio_cpu'])})",
+                  flush=True)
+        results[family] = data
+        del ours, theirs
+        gc.collect()
+    return results
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -455,10 +615,52 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write(results: dict, out: Path) -> None:
+def markdown_seq2seq(results: dict) -> str:
+    machine = results["machine"]
+    lines = [
+        "# hfexplain vs transformers: encoder-decoders",
+        "",
+        f"`{results['command']}` on {machine['date']}. Medians of interleaved runs (wall clock). ratio = "
+        "hfexplain / transformers: for latency lower is better, for tokens/s higher is better. \"ratio (CPU "
+        "time)\" is the same ratio from the process's CPU time, which moves much less when other programs "
+        "compete for the cores. Generation: a 64-token source, exactly 32 new decoder tokens (no EOS), KV cache "
+        "on; tokens/s counts the returned sequence's new tokens, and each call includes the encoder.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, torch threads {machine['torch_threads']}, "
+        f"load average at start {machine['load_average_at_start']}, at end {machine.get('load_average_at_end')}; "
+        f"Python {machine['python']}, torch {machine['torch']}, transformers {machine['transformers']}, "
+        f"hfexplain {machine['hfexplain']}.",
+        "",
+    ]
+    if machine["load_average_at_start"] and machine["load_average_at_start"][0] > machine["cores"]:
+        lines += ["**The machine was busy with other work (load average above its core count): absolute times are "
+                  "inflated and ratios are noisy.**", ""]
+    for family, data in results["seq2seq"].items():
+        model, check = data["model"], data["check"]
+        lines += [
+            f"## {family}: {model['shape']} ({model['parameters'] / 1e6:.1f}M parameters)",
+            "",
+            f"Same weights checked: max |logit difference| {check['max_abs_logit_difference']:.1e} (padded source "
+            f"batch), same greedy tokens: {fmt(check['same_greedy_tokens'])}, same beam-4 tokens: "
+            f"{fmt(check['same_beam4_tokens'])}.",
+            "",
+            "| metric | hfexplain | transformers | ratio | target | met | ratio (CPU time) | same tokens |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in data["rows"]:
+            cells = [row["metric"], fmt(row["hfexplain"]), fmt(row["transformers"]), fmt(row["ratio"]),
+                     row["target"], fmt(row["met"]), fmt(row.get("ratio_cpu")),
+                     fmt(row["details"].get("same_tokens"))]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [f"Total run time: {results['elapsed_s']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
+def write(results: dict, out: Path, stem: str = "latest", render=markdown) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("latest.json", json.dumps(results, indent=2, default=str) + "\n"),
-                       ("latest.md", markdown(results))):
+    for name, text in ((f"{stem}.json", json.dumps(results, indent=2, default=str) + "\n"),
+                       (f"{stem}.md", render(results))):
         tmp = out / (name + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, out / name)
@@ -470,12 +672,17 @@ def main() -> None:
     torch.set_grad_enabled(False)
     reps = repeats(args.quick)
     sections = set(args.sections.split(","))
+    unknown = sections - {"forward", "cache", "generate", "import", "seq2seq"}
+    if unknown:
+        raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from forward, cache, generate, import, "
+                         "seq2seq.")
+    decoder_only = bool(sections & {"forward", "cache", "generate", "import"})
     started = time.perf_counter()
     command = " ".join([".venv/bin/python", "benchmarks/run.py", *sys.argv[1:]])
     results = {"command": command, "machine": machine_description(args.threads), "targets": TARGETS,
                "repeats": reps, "families": {}, "imports": None}
     vocab_of = {"gpt2": 50257, "llama": 32000}
-    for family in args.families.split(","):
+    for family in args.families.split(",") if sections & {"forward", "cache", "generate"} else ():
         print(f"[{family}] building the models ...", flush=True)
         with tempfile.TemporaryDirectory() as folder:
             ours, theirs, model_info = build_pair(family, folder)
@@ -494,10 +701,19 @@ def main() -> None:
     if "import" in sections:
         print("[import] ...", flush=True)
         results["imports"] = bench_import(reps)
-    results["machine"]["load_average_at_end"] = _load_average()
-    results["elapsed_s"] = time.perf_counter() - started
-    write(results, Path(args.out))
-    print(markdown(results))
+    if decoder_only:
+        results["machine"]["load_average_at_end"] = _load_average()
+        results["elapsed_s"] = time.perf_counter() - started
+        write(results, Path(args.out))
+        print(markdown(results))
+    if "seq2seq" in sections:  # its own files: a seq2seq run leaves latest.* as they are, and vice versa
+        seq_started = time.perf_counter()
+        seq = {"command": command, "machine": machine_description(args.threads), "targets": TARGETS,
+               "repeats": reps, "seq2seq": run_seq2seq(args.seq2seq_families.split(","), reps)}
+        seq["machine"]["load_average_at_end"] = _load_average()
+        seq["elapsed_s"] = time.perf_counter() - seq_started
+        write(seq, Path(args.out), "seq2seq-latest", markdown_seq2seq)
+        print(markdown_seq2seq(seq))
 
 
 if __name__ == "__main__":

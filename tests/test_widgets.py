@@ -549,6 +549,78 @@ def test_the_stack_is_asked_for_never_guessed(seq2seq, word_tok, gpt2, bpe_tok):
     assert "cache['pattern', layer, stack]" in dash.text()
 
 
+# The same dashboard on real encoder-decoder families (tiny T5 and BART), against transformers' own
+# output_attentions / cross_attentions on the same weights.
+
+LONG_SOURCE = " ".join(["the cat sat on the mat"] * 8)  # 48 source tokens
+LONG_TARGET = " ".join(["le chat est assis sur le tapis"] * 5)  # 35 target tokens (+ the start token)
+
+
+def _tiny_seq2seq(family: str, vocab: int):
+    from hfexplain.models.bart import BartConfig, BartForConditionalGeneration
+    from hfexplain.models.t5 import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    if family == "t5":  # relative position buckets, no 1/sqrt(d) scaling: a pattern path of its own
+        config = T5Config(vocab_size=vocab, d_model=24, d_kv=6, d_ff=32, num_layers=2, num_decoder_layers=3,
+                          num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=16,
+                          dropout_rate=0.0, decoder_start_token_id=0)
+        return T5ForConditionalGeneration(config).eval(), "T5ForConditionalGeneration"
+    config = BartConfig(vocab_size=vocab, d_model=16, encoder_layers=2, decoder_layers=3, encoder_attention_heads=4,
+                        decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=20, max_position_embeddings=64,
+                        pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=2,
+                        init_std=0.5)  # larger weights than 0.02: patterns far from uniform
+    return BartForConditionalGeneration(config).eval(), "BartForConditionalGeneration"
+
+
+@pytest.mark.parametrize("family", ["t5", "bart"])
+def test_encoder_decoder_patterns_match_transformers(family, word_tok, tmp_path, monkeypatch):
+    import comm
+
+    model, class_name = _tiny_seq2seq(family, vocab=len(word_tok) + 5)
+    hf = _hf_model(model, tmp_path, class_name)
+    dash = AttentionDashboard(model, word_tok, LONG_SOURCE, decoder_text=LONG_TARGET, layer=1, head=1)
+    start = model.config.decoder_start_token_id
+    source = torch.tensor([word_tok(LONG_SOURCE)["input_ids"]])
+    target = torch.tensor([[start] + word_tok(LONG_TARGET)["input_ids"]])
+    s, t = source.shape[1], target.shape[1]
+    assert (s, t) == (48, 36) and dash.tokens == LONG_SOURCE.split()
+    assert dash.decoder_tokens == word_tok.convert_ids_to_tokens(target[0].tolist())
+    with torch.no_grad():
+        reference = hf(input_ids=source, attention_mask=torch.ones_like(source), decoder_input_ids=target,
+                       output_attentions=True)
+    expected = {"encoder": (reference.encoder_attentions, (s, s)), "decoder": (reference.decoder_attentions, (t, t)),
+                "cross": (reference.cross_attentions, (t, s))}
+    assert [value for _, value in dash.stack_dropdown.options] == list(expected)
+    for view, (attentions, shape) in expected.items():
+        dash.stack_dropdown.value = view
+        layers, heads = len(attentions), attentions[0].shape[1]
+        assert dash.patterns.shape == (layers, heads, *shape)
+        last = attentions[-1][0]  # (heads, q, k): not uniform rows, so a wrong mask or bias would show
+        assert float(last.amax() * shape[-1]) > 2  # the strongest weight is over twice a uniform one
+        for layer in range(layers):  # every layer and head, full precision
+            torch.testing.assert_close(dash.patterns[layer], attentions[layer][0], atol=1e-5, rtol=0)
+        dash.select(layers - 1, heads - 1)
+        z = from_typed_array(dash.heatmap.z)  # what the browser gets: the shown head, rounded
+        np.testing.assert_allclose(z, attentions[layers - 1][0, heads - 1].numpy(), atol=5e-4 + 1e-6)
+        assert f"layer {layers - 1}, head {heads - 1}" in dash.text()
+
+    # Payloads stay one head at a time, in every view: a head change sends that head's matrix
+    # (and its links), never the whole (layers, heads, q, k) stack.
+    monkeypatch.setattr(comm, "create_comm", CountingComm)
+    dash = AttentionDashboard(model, word_tok, LONG_SOURCE, decoder_text=LONG_TARGET, stack="cross")
+    for view, (attentions, (rows, columns)) in [("cross", expected["cross"]), ("encoder", expected["encoder"])]:
+        dash.stack_dropdown.value = view
+        CountingComm.sent.clear()
+        dash.head_slider.value = 1
+        sent = sum(CountingComm.sent)
+        one_head = rows * columns * 4 * 4 // 3  # float32, base64
+        every_head = one_head * len(attentions) * attentions[0].shape[1]
+        assert one_head <= sent < 2 * one_head + 20_000 < every_head
+        np.testing.assert_allclose(from_typed_array(dash.heatmap.z), attentions[0][0, 1].numpy(), atol=5e-4 + 1e-6)
+        dash.head_slider.value = 0
+
+
 # ---------------------------------------------------------------------------------------------
 # GenerationExplorer
 # ---------------------------------------------------------------------------------------------
