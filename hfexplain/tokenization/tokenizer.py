@@ -62,7 +62,7 @@ from .legacy import (
     build_roberta_backend,
     build_wordpiece_backend,
 )
-from .sentencepiece import SPIECE_FILE, backend_from_spiece
+from .sentencepiece import SPIECE_FILE, SPIECE_MODEL_TYPES, backend_from_spiece
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,7 +255,7 @@ class Tokenizer:
 
         Reads ``tokenizer.json`` when there is one; otherwise rebuilds the pipeline from
         ``vocab.txt`` (BERT's WordPiece), ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level
-        BPE) or ``spiece.model`` (ALBERT's SentencePiece). ``tokenizer_config.json`` and
+        BPE; RoBERTa's and BART's with ``<s> ... </s>``) or ``spiece.model`` (ALBERT's or T5's SentencePiece). ``tokenizer_config.json`` and
         ``special_tokens_map.json`` give the special tokens,
         ``model_max_length``, ``padding_side``... ``overrides`` (e.g. ``padding_side="left"``,
         ``pad_token="<|endoftext|>"``) win over the files.
@@ -285,8 +285,12 @@ class Tokenizer:
         family = None  # which pipeline we rebuild when there is no tokenizer.json
         if tokenizer_file is not None:
             backend = BackendTokenizer.from_file(tokenizer_file)
-        elif (spiece_file := find(SPIECE_FILE)) is not None:  # ALBERT's SentencePiece model (sentencepiece.py)
+        elif (spiece_file := find(SPIECE_FILE)) is not None:  # ALBERT's or T5's SentencePiece (sentencepiece.py)
             family = "sentencepiece"
+            if tokenizer_class is None:  # a checkpoint folder's config.json may say which family it is
+                model_type = _read_json(find("config.json")).get("model_type")
+                tokenizer_class = SPIECE_MODEL_TYPES.get(model_type)
+                config.setdefault("tokenizer_class", tokenizer_class)
             backend = backend_from_spiece(spiece_file, config, tokenizer_class, path_or_repo_id)
             _add_tokens_with_ids(backend, config, find(ADDED_TOKENS_FILE), path_or_repo_id)
         else:
@@ -534,6 +538,27 @@ class Tokenizer:
         """Join token strings into text with the backend's decoder (undoes ``##`` or ``Ġ``)."""
         decoder = self._backend.decoder
         return decoder.decode(list(tokens)) if decoder is not None else " ".join(tokens)
+
+    def get_special_tokens_mask(
+        self, token_ids_0: Sequence[int], token_ids_1: Sequence[int] | None = None,
+        already_has_special_tokens: bool = False,
+    ) -> list[int]:
+        """1 for each special id of an already-built sequence, 0 for the text's own (what data collators
+        use to keep special tokens out of masking). For a text still to be built, call the tokenizer
+        with ``return_special_tokens_mask=True``: the post-processor knows where it adds them."""
+        if not already_has_special_tokens:
+            raise NotImplementedError(
+                f"{type(self).__name__}.get_special_tokens_mask works on sequences that already hold their special "
+                "tokens: pass already_has_special_tokens=True, or call the tokenizer with "
+                "return_special_tokens_mask=True."
+            )
+        if token_ids_1 is not None:
+            raise ValueError(
+                "You should not supply a second sequence if the provided sequence of ids is already formatted "
+                "with special tokens for the model."
+            )
+        special = set(self.all_special_ids)
+        return [1 if int(index) in special else 0 for index in _to_list(token_ids_0)]
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         """How many tokens the post-processor adds around one text (or a pair): 2 (3) for BERT, 0 for GPT-2."""
