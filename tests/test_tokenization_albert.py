@@ -192,12 +192,16 @@ def test_bad_spiece_files_are_refused(tmp_path):
     (tmp_path / "spiece.model").write_bytes(b"\xff\xff\xff")
     with pytest.raises(OSError, match="is not a SentencePiece model"):
         Tokenizer.from_pretrained(tmp_path)
-    t5 = tmp_path / "t5"
-    t5.mkdir()
-    shutil.copy(SPIECE, t5)
-    (t5 / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
-    with pytest.raises(OSError, match=r"'T5Tokenizer' is not one whose pipeline we rebuild from spiece.model"):
-        Tokenizer.from_pretrained(t5)
+    xlnet = tmp_path / "xlnet"
+    xlnet.mkdir()
+    shutil.copy(SPIECE, xlnet)
+    (xlnet / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "XLNetTokenizer"}))
+    with pytest.raises(OSError, match=r"'XLNetTokenizer' is not one whose pipeline we rebuild from spiece.model"):
+        Tokenizer.from_pretrained(xlnet)
+    # T5's pipeline is rebuilt now (tests/test_tokenization_t5.py), but ALBERT's vocabulary has no </s> for it
+    (xlnet / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
+    with pytest.raises(OSError, match=r"no piece for the eos_token '</s>' that T5 appends"):
+        Tokenizer.from_pretrained(xlnet)
 
 
 def test_the_script_makes_the_shipped_files(tmp_path):

@@ -169,6 +169,17 @@ def test_the_class_can_come_from_an_argument_or_the_config(spiece_dir, ours_from
         assert tok(TEXTS)["input_ids"] == ours_from_spiece(TEXTS)["input_ids"]
 
 
+def test_tokenizer_json_with_a_model_config_only(tmp_path):
+    """t5-small's layout: tokenizer.json and config.json (model_type "t5"), no tokenizer_config.json.
+    The special tokens and the sentinels come from T5Tokenizer's defaults, as in transformers."""
+    shutil.copy(os.path.join(DATA, "tokenizer.json"), tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    transformers.logging.set_verbosity_error()
+    ref = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    assert type(ref).__name__ == "T5Tokenizer"
+    check_text_set(AutoTokenizer.from_pretrained(tmp_path), ref, same_config=False)
+
+
 def test_segmentation_agrees_with_sentencepiece():
     spm = pytest.importorskip("sentencepiece")
     processor = spm.SentencePieceProcessor(model_file=SPIECE)

@@ -54,9 +54,6 @@ from tokenizers.models import Unigram
 SPIECE_FILE = "spiece.model"
 _ALBERT_CLASSES = frozenset({"AlbertTokenizer"})
 _T5_CLASSES = frozenset({"T5Tokenizer"})
-# The model_type of a config.json -> the tokenizer class it implies (as transformers' AutoTokenizer
-# reads it), for a spiece.model folder whose tokenizer_config.json does not name one.
-SPIECE_MODEL_TYPES = {"albert": "AlbertTokenizer", "t5": "T5Tokenizer"}
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 UNIGRAM = 1
@@ -286,6 +283,19 @@ ALBERT_DEFAULTS = {"bos_token": "[CLS]", "eos_token": "[SEP]", "unk_token": "<un
 T5_DEFAULTS = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
 
 
+def t5_config_defaults(config: dict) -> None:
+    """Fill ``config`` as ``T5Tokenizer`` would: its special tokens, ``extra_ids`` (100) and the sentinels
+    as additional special tokens (checked against ``extra_ids``)."""
+    for name, default in T5_DEFAULTS.items():
+        config.setdefault(name, default)
+    extra_ids = int(config.get("extra_ids", 100))
+    config["extra_ids"] = extra_ids
+    if "additional_special_tokens" not in config and "extra_special_tokens" in config:
+        extra = config.pop("extra_special_tokens")
+        config["additional_special_tokens"] = list(extra.values()) if isinstance(extra, dict) else list(extra)
+    config["additional_special_tokens"] = t5_additional_special_tokens(config, extra_ids)
+
+
 def backend_from_spiece(spiece_file: str, config: dict, tokenizer_class: str | None, where) -> BackendTokenizer:
     """For ``Tokenizer.from_pretrained``: the backend of a folder that has ``spiece.model`` and no
     ``tokenizer.json``: T5's pipeline for ``T5Tokenizer``, ALBERT's for ``AlbertTokenizer`` or no
@@ -299,15 +309,8 @@ def backend_from_spiece(spiece_file: str, config: dict, tokenizer_class: str | N
             "and protobuf for this): AutoTokenizer.from_pretrained(path).save_pretrained(path)."
         )
     if tokenizer_class in _T5_CLASSES:
-        for name, default in T5_DEFAULTS.items():
-            config.setdefault(name, default)
-        extra_ids = int(config.get("extra_ids", 100))
-        config["extra_ids"] = extra_ids
-        if "additional_special_tokens" not in config and "extra_special_tokens" in config:
-            extra = config.pop("extra_special_tokens")
-            config["additional_special_tokens"] = list(extra.values()) if isinstance(extra, dict) else list(extra)
-        config["additional_special_tokens"] = t5_additional_special_tokens(config, extra_ids)
-        return build_t5_backend(spiece_file, extra_ids=extra_ids, eos_token=str(config["eos_token"]))
+        t5_config_defaults(config)
+        return build_t5_backend(spiece_file, extra_ids=config["extra_ids"], eos_token=str(config["eos_token"]))
     for name, default in ALBERT_DEFAULTS.items():
         config.setdefault(name, default)
     if "additional_special_tokens" not in config and "extra_special_tokens" not in config:
@@ -330,5 +333,5 @@ def backend_from_spiece(spiece_file: str, config: dict, tokenizer_class: str | N
         raise
 
 
-__all__ = ["SPIECE_FILE", "SPIECE_MODEL_TYPES", "SentencePieceModel", "read_spiece_model", "build_albert_backend",
+__all__ = ["SPIECE_FILE", "SentencePieceModel", "read_spiece_model", "build_albert_backend",
            "albert_special_tokens", "build_t5_backend", "sentinel_tokens", "backend_from_spiece"]

@@ -39,6 +39,8 @@ from .files import (
     BPE_MERGES_FILE,
     BPE_VOCAB_FILE,
     LARGE_INTEGER,
+    MODEL_CONFIG_FILE,
+    MODEL_TYPE_TOKENIZER_CLASSES,
     PADDING_STRATEGIES,
     SPECIAL_TOKENS_ATTRIBUTES,
     SPECIAL_TOKENS_MAP_FILE,
@@ -62,7 +64,7 @@ from .legacy import (
     build_roberta_backend,
     build_wordpiece_backend,
 )
-from .sentencepiece import SPIECE_FILE, SPIECE_MODEL_TYPES, backend_from_spiece
+from .sentencepiece import _T5_CLASSES, SPIECE_FILE, backend_from_spiece, t5_config_defaults
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,15 +284,25 @@ class Tokenizer:
         if isinstance(tokenizer_class, str):
             tokenizer_class = tokenizer_class.removesuffix("Fast")
 
+        if tokenizer_class is None:
+            # No tokenizer file names the family: a checkpoint's config.json may (its model_type), as
+            # transformers' AutoTokenizer reads it (facebook/bart-base and t5-small ship no tokenizer_config.json).
+            model_type = _read_json(find(MODEL_CONFIG_FILE)).get("model_type")
+            tokenizer_class = MODEL_TYPE_TOKENIZER_CLASSES.get(model_type)
+            config.setdefault("tokenizer_class", tokenizer_class)
+
         family = None  # which pipeline we rebuild when there is no tokenizer.json
         if tokenizer_file is not None:
             backend = BackendTokenizer.from_file(tokenizer_file)
+            # The class's own defaults for the special tokens the files leave out (RoBERTa's and BART's
+            # <s> ... </s>, T5's </s> and sentinels), as the transformers class would fill them in.
+            if tokenizer_class in _ROBERTA_CLASSES:
+                for name, default in ROBERTA_SPECIAL_TOKENS.items():
+                    config.setdefault(name, default)
+            elif tokenizer_class in _T5_CLASSES:
+                t5_config_defaults(config)
         elif (spiece_file := find(SPIECE_FILE)) is not None:  # ALBERT's or T5's SentencePiece (sentencepiece.py)
             family = "sentencepiece"
-            if tokenizer_class is None:  # a checkpoint folder's config.json may say which family it is
-                model_type = _read_json(find("config.json")).get("model_type")
-                tokenizer_class = SPIECE_MODEL_TYPES.get(model_type)
-                config.setdefault("tokenizer_class", tokenizer_class)
             backend = backend_from_spiece(spiece_file, config, tokenizer_class, path_or_repo_id)
             _add_tokens_with_ids(backend, config, find(ADDED_TOKENS_FILE), path_or_repo_id)
         else:
