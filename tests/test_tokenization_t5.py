@@ -198,10 +198,10 @@ def test_extra_ids_layout(tmp_path):
     five = Tokenizer.from_pretrained(tmp_path, tokenizer_class="T5Tokenizer", extra_ids=5)
     assert len(five) == 1005
     assert [five.convert_tokens_to_ids(token) for token in sentinel_tokens(5)] == [1004, 1003, 1002, 1001, 1000]
-    assert five.additional_special_tokens == sentinel_tokens(5)
+    assert five.additional_special_tokens == ["<pad>", "</s>"] + sentinel_tokens(5)  # control pieces first
     assert five("a <extra_id_4> b")["input_ids"][1:2] == [1000]
     none = Tokenizer.from_pretrained(tmp_path, tokenizer_class="T5Tokenizer", extra_ids=0)
-    assert len(none) == 1000 and none.additional_special_tokens == []
+    assert len(none) == 1000 and none.additional_special_tokens == ["<pad>", "</s>"]
     extra = Tokenizer.from_pretrained(tmp_path, tokenizer_class="T5Tokenizer", extra_ids=2,
                                       additional_special_tokens=["<sep>"])
     assert extra.additional_special_tokens == ["<sep>", "<extra_id_0>", "<extra_id_1>"]
@@ -217,8 +217,18 @@ def test_bad_extra_ids_are_refused(tmp_path):
         transformers.T5Tokenizer.from_pretrained(DATA, extra_ids=5, additional_special_tokens=["<extra_id_0>"])
     with pytest.raises(ValueError, match="extra_ids must be >= 0"):
         Tokenizer.from_pretrained(tmp_path, tokenizer_class="T5Tokenizer", extra_ids=-1)
-    with pytest.raises(OSError, match=r"no piece for the eos_token '<eos>'"):
-        Tokenizer.from_pretrained(tmp_path, tokenizer_class="T5Tokenizer", eos_token="<eos>")
+
+
+def test_an_eos_token_the_file_lacks(spiece_dir):
+    """Added after the sentinels, and appended to every text, as transformers does."""
+    ours = Tokenizer.from_pretrained(spiece_dir, eos_token="<eos>")
+    assert ours.convert_tokens_to_ids("<eos>") == 1100 and ours("a b")["input_ids"][-1] == 1100
+    pytest.importorskip("sentencepiece")
+    pytest.importorskip("google.protobuf")
+    ref = transformers.T5Tokenizer.from_pretrained(spiece_dir, eos_token="<eos>")
+    for text, pair in MINILM_PAIRS:
+        assert_same_call(ours, ref, text, pair, return_special_tokens_mask=True)
+    assert ours.all_special_tokens == ref.all_special_tokens and len(ours) == len(ref)
 
 
 def test_save_pretrained_from_spiece_loads_in_transformers(ours_from_spiece, ref, tmp_path):

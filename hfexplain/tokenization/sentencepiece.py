@@ -216,7 +216,8 @@ def build_t5_backend(
     """T5's ``tokenizers`` pipeline from its ``spiece.model`` (see the module docstring).
 
     The file's unknown and control pieces (``<unk>``, ``<pad>``, ``</s>``) and the ``extra_ids``
-    sentinels appended after them become special added tokens, matched before normalisation.
+    sentinels appended after them become special added tokens, matched before normalisation; an
+    ``eos_token`` that is none of them is added after the sentinels.
     """
     spm = read_spiece_model(spiece_file)
     if spm.model_type != UNIGRAM:
@@ -238,12 +239,9 @@ def build_t5_backend(
 
     specials = [piece for piece, _score, kind in spm.pieces if kind in (UNKNOWN, CONTROL)] + sentinels
     backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in specials])
+    if backend.token_to_id(eos_token) is None:  # an eos_token the file lacks gets the next id, as in transformers
+        backend.add_special_tokens([AddedToken(eos_token, special=True, normalized=False)])
     eos_id = backend.token_to_id(eos_token)
-    if eos_id is None:
-        raise OSError(
-            f"{os.fspath(spiece_file)!r} has no piece for the eos_token {eos_token!r} that T5 appends to every "
-            "text. Name the right token in tokenizer_config.json (\"eos_token\": \"...\") or pass eos_token=..."
-        )
     backend.post_processor = processors.TemplateProcessing(
         single=f"$A:0 {eos_token}:0", pair=f"$A:0 {eos_token}:0 $B:0 {eos_token}:0",
         special_tokens=[(eos_token, eos_id)],
@@ -251,11 +249,12 @@ def build_t5_backend(
     return backend
 
 
-def t5_additional_special_tokens(config: dict, extra_ids: int) -> list:
-    """The sentinels T5's tokenizer lists as additional special tokens, checked as transformers checks them."""
+def t5_additional_special_tokens(config: dict, extra_ids: int, control_pieces: list[str]) -> list:
+    """The sentinels T5's tokenizer lists as additional special tokens (after the file's control pieces,
+    ``<pad>`` and ``</s>``, as transformers' conversion lists them), checked as transformers checks them."""
     given = config.get("additional_special_tokens")
     if given is None:
-        return sentinel_tokens(extra_ids)
+        return control_pieces + sentinel_tokens(extra_ids)
     given = list(given)
     named = [token for token in given if "<extra_id_" in str(token)]
     if not named:
@@ -283,9 +282,9 @@ ALBERT_DEFAULTS = {"bos_token": "[CLS]", "eos_token": "[SEP]", "unk_token": "<un
 T5_DEFAULTS = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
 
 
-def t5_config_defaults(config: dict) -> None:
+def t5_config_defaults(config: dict, spiece_file: str | os.PathLike | None = None) -> None:
     """Fill ``config`` as ``T5Tokenizer`` would: its special tokens, ``extra_ids`` (100) and the sentinels
-    as additional special tokens (checked against ``extra_ids``)."""
+    as additional special tokens (checked against ``extra_ids``; after ``spiece_file``'s control pieces)."""
     for name, default in T5_DEFAULTS.items():
         config.setdefault(name, default)
     extra_ids = int(config.get("extra_ids", 100))
@@ -293,7 +292,9 @@ def t5_config_defaults(config: dict) -> None:
     if "additional_special_tokens" not in config and "extra_special_tokens" in config:
         extra = config.pop("extra_special_tokens")
         config["additional_special_tokens"] = list(extra.values()) if isinstance(extra, dict) else list(extra)
-    config["additional_special_tokens"] = t5_additional_special_tokens(config, extra_ids)
+    control = [] if spiece_file is None else [
+        piece for piece, _score, kind in read_spiece_model(spiece_file).pieces if kind == CONTROL]
+    config["additional_special_tokens"] = t5_additional_special_tokens(config, extra_ids, control)
 
 
 def backend_from_spiece(spiece_file: str, config: dict, tokenizer_class: str | None, where) -> BackendTokenizer:
@@ -309,7 +310,7 @@ def backend_from_spiece(spiece_file: str, config: dict, tokenizer_class: str | N
             "and protobuf for this): AutoTokenizer.from_pretrained(path).save_pretrained(path)."
         )
     if tokenizer_class in _T5_CLASSES:
-        t5_config_defaults(config)
+        t5_config_defaults(config, spiece_file)
         return build_t5_backend(spiece_file, extra_ids=config["extra_ids"], eos_token=str(config["eos_token"]))
     for name, default in ALBERT_DEFAULTS.items():
         config.setdefault(name, default)

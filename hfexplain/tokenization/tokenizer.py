@@ -257,10 +257,11 @@ class Tokenizer:
 
         Reads ``tokenizer.json`` when there is one; otherwise rebuilds the pipeline from
         ``vocab.txt`` (BERT's WordPiece), ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level
-        BPE; RoBERTa's and BART's with ``<s> ... </s>``) or ``spiece.model`` (ALBERT's or T5's SentencePiece). ``tokenizer_config.json`` and
-        ``special_tokens_map.json`` give the special tokens,
+        BPE; RoBERTa's and BART's with ``<s> ... </s>``) or ``spiece.model`` (ALBERT's or T5's
+        SentencePiece). ``tokenizer_config.json`` and ``special_tokens_map.json`` give the special tokens,
         ``model_max_length``, ``padding_side``... ``overrides`` (e.g. ``padding_side="left"``,
-        ``pad_token="<|endoftext|>"``) win over the files.
+        ``pad_token="<|endoftext|>"``) win over the files. Where no tokenizer file names the class, a
+        checkpoint's ``config.json`` does (its ``model_type``), as in transformers' ``AutoTokenizer``.
         """
         where = dict(
             subfolder=subfolder,
