@@ -192,12 +192,17 @@ def test_bad_spiece_files_are_refused(tmp_path):
     (tmp_path / "spiece.model").write_bytes(b"\xff\xff\xff")
     with pytest.raises(OSError, match="is not a SentencePiece model"):
         Tokenizer.from_pretrained(tmp_path)
-    t5 = tmp_path / "t5"
-    t5.mkdir()
-    shutil.copy(SPIECE, t5)
-    (t5 / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
-    with pytest.raises(OSError, match=r"'T5Tokenizer' is not one whose pipeline we rebuild from spiece.model"):
-        Tokenizer.from_pretrained(t5)
+    xlnet = tmp_path / "xlnet"
+    xlnet.mkdir()
+    shutil.copy(SPIECE, xlnet)
+    (xlnet / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "XLNetTokenizer"}))
+    with pytest.raises(OSError, match=r"'XLNetTokenizer' is not one whose pipeline we rebuild from spiece.model"):
+        Tokenizer.from_pretrained(xlnet)
+    # T5's pipeline is rebuilt now (tests/test_tokenization_t5.py): ALBERT's pieces read as T5's have no </s>,
+    # which is then added after the 1,000 pieces and 100 sentinels, as transformers' T5Tokenizer adds it
+    (xlnet / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
+    as_t5 = Tokenizer.from_pretrained(xlnet)
+    assert as_t5.eos_token_id == 1100 and as_t5("hello")["input_ids"][-1] == 1100
 
 
 def test_the_script_makes_the_shipped_files(tmp_path):

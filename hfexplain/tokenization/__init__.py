@@ -12,17 +12,20 @@ tokenization/
                       special-token attributes (tok.pad_token, tok.pad_token_id, ...)
   batch_encoding.py   BatchEncoding: what a call returns (a dict + the backend Encodings)
   legacy.py           rebuilding a backend from vocab.txt (WordPiece) or vocab.json + merges.txt
-                      (byte-level BPE: GPT-2's, or RoBERTa's with <s> ... </s>) when a folder has
-                      no tokenizer.json
-  files.py            file names, strategy names, which classes return token_type_ids, config readers
-  sentencepiece.py    reading spiece.model without sentencepiece or protobuf, and ALBERT's Unigram
-                      pipeline rebuilt from it (as legacy.py does for vocab.txt)
+                      (byte-level BPE: GPT-2's, or RoBERTa's and BART's with <s> ... </s>) when a
+                      folder has no tokenizer.json
+  files.py            file names, strategy names, which classes return token_type_ids, config readers,
+                      config.json's model_type -> tokenizer class (for folders with no tokenizer config)
+  sentencepiece.py    reading spiece.model without sentencepiece or protobuf, and the Unigram
+                      pipelines rebuilt from it (as legacy.py does for vocab.txt): ALBERT's, and T5's
+                      (A </s>, the <extra_id_N> sentinels appended after the pieces)
 ```
 
 Where the next tokenizers go (one module each, subclassing or wrapping ``Tokenizer``):
 
-- T5 and other SentencePiece families: with a ``tokenizer.json`` they already load through
-  ``Tokenizer``; ``sentencepiece.py``'s reader gives their pieces, their pipelines differ.
+- Other SentencePiece families (XLNet, mBART, Marian's two vocabularies): with a
+  ``tokenizer.json`` they already load through ``Tokenizer``; ``sentencepiece.py``'s reader gives
+  their pieces, their pipelines differ.
 - ``ctc.py``: Wav2Vec2's ``Wav2Vec2CTCTokenizer`` (a character vocabulary, ``|`` between words;
   decoding collapses repeated ids and drops the blank/pad id before joining characters).
 - ``whisper.py``: ``WhisperTokenizer`` (GPT-2's byte-level BPE plus language, task and timestamp
@@ -50,7 +53,7 @@ from .files import (
     WORDPIECE_VOCAB_FILE,
 )
 from .legacy import build_byte_level_bpe_backend, build_roberta_backend, build_wordpiece_backend
-from .sentencepiece import SPIECE_FILE, build_albert_backend, read_spiece_model
+from .sentencepiece import SPIECE_FILE, build_albert_backend, build_t5_backend, read_spiece_model, sentinel_tokens
 from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
 
 __all__ = [
@@ -73,7 +76,9 @@ __all__ = [
     "build_albert_backend",
     "build_byte_level_bpe_backend",
     "build_roberta_backend",
+    "build_t5_backend",
     "build_wordpiece_backend",
     "clean_up_tokenization",
     "read_spiece_model",
+    "sentinel_tokens",
 ]

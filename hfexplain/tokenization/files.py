@@ -23,6 +23,18 @@ WORDPIECE_VOCAB_FILE = "vocab.txt"
 BPE_VOCAB_FILE = "vocab.json"
 BPE_MERGES_FILE = "merges.txt"
 
+# A checkpoint folder's config.json "model_type" -> the tokenizer class transformers' AutoTokenizer
+# picks for it, for a folder whose tokenizer_config.json names none (facebook/bart-base ships none).
+MODEL_TYPE_TOKENIZER_CLASSES = {
+    "albert": "AlbertTokenizer",
+    "bart": "BartTokenizer",
+    "bert": "BertTokenizer",
+    "gpt2": "GPT2Tokenizer",
+    "roberta": "RobertaTokenizer",
+    "t5": "T5Tokenizer",
+}
+MODEL_CONFIG_FILE = "config.json"
+
 # "No limit": the model_max_length of a tokenizer whose config does not say.
 VERY_LARGE_INTEGER = int(1e30)
 LARGE_INTEGER = int(1e20)

@@ -1,9 +1,9 @@
 """Rebuilding a backend from the older vocabulary files, when a folder has no ``tokenizer.json``.
 
 ``vocab.txt`` gives BERT's WordPiece pipeline, ``vocab.json`` + ``merges.txt`` GPT-2's
-byte-level BPE (and RoBERTa's: the same BPE with ``<s> A </s></s> B </s>`` around the text); ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
-tokens back on their saved ids. Other families (SentencePiece ``spiece.model``, ...) need a
-``tokenizer.json``; a builder for them would go here, next to these two.
+byte-level BPE (and RoBERTa's and BART's: the same BPE with ``<s> A </s></s> B </s>`` around the text); ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
+tokens back on their saved ids. SentencePiece's ``spiece.model`` (ALBERT, T5) is rebuilt in
+``sentencepiece.py``; other families need a ``tokenizer.json``.
 """
 from __future__ import annotations
 
@@ -29,9 +29,10 @@ _WORDPIECE_CLASSES = frozenset(
         "ConvBertTokenizer",
     }
 )
-_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer", "RobertaTokenizer"})
+_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer", "RobertaTokenizer", "BartTokenizer"})
 # Of those, the ones that wrap the text in <s> ... </s> (RobertaTokenizer's defaults, in transformers' order).
-_ROBERTA_CLASSES = frozenset({"RobertaTokenizer"})
+# BART's tokenizer is RoBERTa's (transformers 5 makes BartTokenizer an alias of RobertaTokenizer).
+_ROBERTA_CLASSES = frozenset({"RobertaTokenizer", "BartTokenizer"})
 ROBERTA_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
                           "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
 

@@ -39,6 +39,8 @@ from .files import (
     BPE_MERGES_FILE,
     BPE_VOCAB_FILE,
     LARGE_INTEGER,
+    MODEL_CONFIG_FILE,
+    MODEL_TYPE_TOKENIZER_CLASSES,
     PADDING_STRATEGIES,
     SPECIAL_TOKENS_ATTRIBUTES,
     SPECIAL_TOKENS_MAP_FILE,
@@ -62,7 +64,7 @@ from .legacy import (
     build_roberta_backend,
     build_wordpiece_backend,
 )
-from .sentencepiece import SPIECE_FILE, backend_from_spiece
+from .sentencepiece import _T5_CLASSES, SPIECE_FILE, backend_from_spiece, t5_config_defaults
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,10 +257,11 @@ class Tokenizer:
 
         Reads ``tokenizer.json`` when there is one; otherwise rebuilds the pipeline from
         ``vocab.txt`` (BERT's WordPiece), ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level
-        BPE) or ``spiece.model`` (ALBERT's SentencePiece). ``tokenizer_config.json`` and
-        ``special_tokens_map.json`` give the special tokens,
+        BPE; RoBERTa's and BART's with ``<s> ... </s>``) or ``spiece.model`` (ALBERT's or T5's
+        SentencePiece). ``tokenizer_config.json`` and ``special_tokens_map.json`` give the special tokens,
         ``model_max_length``, ``padding_side``... ``overrides`` (e.g. ``padding_side="left"``,
-        ``pad_token="<|endoftext|>"``) win over the files.
+        ``pad_token="<|endoftext|>"``) win over the files. Where no tokenizer file names the class, a
+        checkpoint's ``config.json`` does (its ``model_type``), as in transformers' ``AutoTokenizer``.
         """
         where = dict(
             subfolder=subfolder,
@@ -282,10 +285,24 @@ class Tokenizer:
         if isinstance(tokenizer_class, str):
             tokenizer_class = tokenizer_class.removesuffix("Fast")
 
+        if tokenizer_class is None:
+            # No tokenizer file names the family: a checkpoint's config.json may (its model_type), as
+            # transformers' AutoTokenizer reads it (facebook/bart-base and t5-small ship no tokenizer_config.json).
+            model_type = _read_json(find(MODEL_CONFIG_FILE)).get("model_type")
+            tokenizer_class = MODEL_TYPE_TOKENIZER_CLASSES.get(model_type)
+            config.setdefault("tokenizer_class", tokenizer_class)
+
         family = None  # which pipeline we rebuild when there is no tokenizer.json
         if tokenizer_file is not None:
             backend = BackendTokenizer.from_file(tokenizer_file)
-        elif (spiece_file := find(SPIECE_FILE)) is not None:  # ALBERT's SentencePiece model (sentencepiece.py)
+            # The class's own defaults for the special tokens the files leave out (RoBERTa's and BART's
+            # <s> ... </s>, T5's </s> and sentinels), as the transformers class would fill them in.
+            if tokenizer_class in _ROBERTA_CLASSES:
+                for name, default in ROBERTA_SPECIAL_TOKENS.items():
+                    config.setdefault(name, default)
+            elif tokenizer_class in _T5_CLASSES:
+                t5_config_defaults(config)
+        elif (spiece_file := find(SPIECE_FILE)) is not None:  # ALBERT's or T5's SentencePiece (sentencepiece.py)
             family = "sentencepiece"
             backend = backend_from_spiece(spiece_file, config, tokenizer_class, path_or_repo_id)
             _add_tokens_with_ids(backend, config, find(ADDED_TOKENS_FILE), path_or_repo_id)
@@ -534,6 +551,27 @@ class Tokenizer:
         """Join token strings into text with the backend's decoder (undoes ``##`` or ``Ġ``)."""
         decoder = self._backend.decoder
         return decoder.decode(list(tokens)) if decoder is not None else " ".join(tokens)
+
+    def get_special_tokens_mask(
+        self, token_ids_0: Sequence[int], token_ids_1: Sequence[int] | None = None,
+        already_has_special_tokens: bool = False,
+    ) -> list[int]:
+        """1 for each special id of an already-built sequence, 0 for the text's own (what data collators
+        use to keep special tokens out of masking). For a text still to be built, call the tokenizer
+        with ``return_special_tokens_mask=True``: the post-processor knows where it adds them."""
+        if not already_has_special_tokens:
+            raise NotImplementedError(
+                f"{type(self).__name__}.get_special_tokens_mask works on sequences that already hold their special "
+                "tokens: pass already_has_special_tokens=True, or call the tokenizer with "
+                "return_special_tokens_mask=True."
+            )
+        if token_ids_1 is not None:
+            raise ValueError(
+                "You should not supply a second sequence if the provided sequence of ids is already formatted "
+                "with special tokens for the model."
+            )
+        special = set(self.all_special_ids)
+        return [1 if int(index) in special else 0 for index in _to_list(token_ids_0)]
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         """How many tokens the post-processor adds around one text (or a pair): 2 (3) for BERT, 0 for GPT-2."""
