@@ -612,3 +612,23 @@ def test_other_bad_arguments(minilm, tmp_path):
 def test_import_does_not_pull_transformers():
     code = "import sys, hfexplain, hfexplain.tokenization; sys.exit('transformers' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_tokenizer_config_naming_files_on_another_machine_loads_as_in_transformers(tmp_path):
+    """Older Hub repos keep ``"tokenizer_file": "/home/.../tokenizer.json"`` (the saving machine's path)
+    in tokenizer_config.json; transformers loads the folder's own files, and so do we."""
+    from hfexplain import AutoTokenizer
+    from hfexplain.assets import tiny_gpt2_path
+
+    for name in os.listdir(tiny_gpt2_path()):
+        if name.startswith(("tokenizer", "special_tokens")) or name in ("vocab.json", "merges.txt"):
+            shutil.copy(os.path.join(tiny_gpt2_path(), name), tmp_path / name)
+    config_path = tmp_path / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config.update(tokenizer_file="/home/someone/old-run/tokenizer.json", vocab_file="/nowhere/vocab.json")
+    config_path.write_text(json.dumps(config))
+    text = "def f(x):\n    return x"
+    ours = AutoTokenizer.from_pretrained(tmp_path)
+    theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    assert ours(text)["input_ids"] == theirs(text)["input_ids"]
+    assert "tokenizer_file" not in json.loads(open(ours.save_pretrained(tmp_path / "again")[0]).read())

@@ -8,9 +8,18 @@ Shapes: b=batch, h=query heads, g=key/value heads (h for plain multi-head attent
 fewer for grouped-query attention), q=query positions, k=key positions, e=head dim.
 
 Masks are *additive* float tensors of shape (b, 1, q, k): 0 where a query may look at a
-key, the dtype's most negative value where it may not. Adding the most negative value
-(rather than -inf) keeps a row that sees nothing at all (a left-padding query) finite:
-its softmax becomes uniform instead of NaN, which is also what transformers does.
+key, the dtype's most negative value where it may not (adding it rather than -inf keeps
+every softmax finite while a row still sees at least one key).
+
+A row that sees *no* key at all (a query on a padding position whose causal window holds only
+padding, or a sequence whose mask is all zeros) is marked -inf from end to end, and such a
+query's attention output is zero: its pattern row is all zeros. That is what torch's
+``scaled_dot_product_attention`` does with a boolean mask, and so what transformers' default
+(SDPA) attention gives for most families; filling the row with the most negative value instead
+makes it attend uniformly to every key, future positions included. transformers' eager attention
+does that (and so disagrees with its own SDPA path on these rows), and it is what T5, GPT-Neo and
+GPT-J compute there in transformers: those families ask for it with
+``build_attention_mask(..., fully_masked_rows="uniform")``.
 """
 from __future__ import annotations
 
@@ -45,12 +54,23 @@ def build_attention_mask(
     causal: bool,
     dtype: torch.dtype,
     device: torch.device,
+    fully_masked_rows: str = "zero",
 ) -> torch.Tensor | None:
     """Combine causal and padding masks into one additive (b|1, 1, q, k) mask.
 
     Returns ``None`` when nothing needs masking (no padding, and either not causal or
     a single query that may see every key), so the fast kernel can skip the mask.
+
+    ``fully_masked_rows`` says what a query that may see no key gets: ``"zero"`` (the row is
+    -inf throughout, so the query attends to nothing: transformers' SDPA attention, used by most
+    families), ``"uniform"`` (the row keeps the most negative value, so its softmax is uniform
+    over every key: what transformers computes where it adds a float mask, T5 with its position
+    bias and GPT-J with eager attention only) or ``"causal-uniform"`` (future keys are -inf and
+    padding the most negative value, so the row is uniform over the keys causality allows:
+    GPT-Neo, whose eager attention masks the future first and adds the padding mask after).
     """
+    if fully_masked_rows not in ("zero", "uniform", "causal-uniform"):
+        raise ValueError(f"fully_masked_rows is 'zero', 'uniform' or 'causal-uniform', got {fully_masked_rows!r}.")
     allowed = None
     if causal and not (q_len == 1 and k_len >= 1):
         allowed = causal_mask(q_len, k_len, device)[None, None]  # (1, 1, q, k)
@@ -66,7 +86,29 @@ def build_attention_mask(
     if allowed is None:
         return None
     additive = torch.zeros(allowed.shape, dtype=dtype, device=device)
-    return additive.masked_fill(~allowed, torch.finfo(dtype).min)  # (b|1, 1, q|1, k)
+    additive = additive.masked_fill(~allowed, torch.finfo(dtype).min)  # (b|1, 1, q|1, k)
+    if fully_masked_rows == "zero":
+        return mark_unattended_rows(additive)
+    if fully_masked_rows == "causal-uniform" and causal and not (q_len == 1 and k_len >= 1):
+        additive = additive.masked_fill(~causal_mask(q_len, k_len, device), float("-inf"))
+    return additive
+
+
+def mark_unattended_rows(mask: torch.Tensor) -> torch.Tensor:
+    """Set every row of an additive mask that allows no key to -inf (see the module docstring):
+    :func:`attend` then gives those queries a zero output and an all-zero pattern row."""
+    unattended = (mask <= torch.finfo(mask.dtype).min).all(dim=-1, keepdim=True)  # (b|1, 1, q|1, 1)
+    if not bool(unattended.any()):
+        return mask
+    return mask.masked_fill(unattended, float("-inf"))
+
+
+def _unattended_rows(mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(b|1, 1|h, q|1, 1) True where a mask row is -inf throughout, or None when no row is."""
+    if mask is None:
+        return None
+    unattended = torch.isneginf(mask).all(dim=-1, keepdim=True)  # (b|1, 1|h, q|1, 1)
+    return unattended if bool(unattended.any()) else None
 
 
 def repeat_kv(states: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -129,6 +171,9 @@ def attend(
         pattern = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)  # (b, h, q, k)
     else:
         pattern = torch.softmax(scores, dim=-1)
+    unattended = _unattended_rows(mask)
+    if unattended is not None:  # softmax of a row that is -inf throughout is NaN: such a query attends to nothing
+        pattern = pattern.masked_fill(unattended, 0.0)
     if hook_pattern is not None:
         pattern = hook_pattern(pattern)
     z = torch.matmul(F.dropout(pattern, p=dropout, training=dropout > 0), value)  # (b, h, q, e)

@@ -144,7 +144,10 @@ def local_attention_mask(
         return mask
     if mask is None:
         mask = torch.zeros(1, 1, q_len, k_len, dtype=dtype, device=device)  # (1, 1, s, p)
-    return mask.masked_fill(too_far, torch.finfo(dtype).min)  # (b|1, 1, s, p)
+    # As transformers' eager attention: a key outside the window is the most negative value, or -inf
+    # where it was masked already (padding), so a query that sees only padding is uniform over its window.
+    outside = torch.where(mask < 0, float("-inf"), torch.finfo(dtype).min).to(dtype)  # (b|1, 1, s, p)
+    return torch.where(too_far, outside, mask)  # (b|1, 1, s, p)
 
 
 class GPTNeoSelfAttention(nn.Module):
@@ -351,8 +354,9 @@ class GPTNeoModel(GPTNeoPreTrainedModel):
 
         # Two masks, built once: every "global" layer reads the first, every "local" one the second.
         total = past_length + seq
-        global_mask = build_attention_mask(
-            attention_mask, seq, total, causal=True, dtype=hidden.dtype, device=hidden.device
+        global_mask = build_attention_mask(  # transformers' GPT-Neo attention is eager: unattended rows stay uniform
+            attention_mask, seq, total, causal=True, dtype=hidden.dtype, device=hidden.device,
+            fully_masked_rows="causal-uniform",
         )  # (b|1, 1, s, p) or None
         masks = {
             "global": global_mask,

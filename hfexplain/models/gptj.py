@@ -342,8 +342,9 @@ class GPTJModel(GPTJPreTrainedModel):
             hidden = hidden + self.wte(token_type_ids)  # as GPT-2: token types reuse wte
         hidden = self.drop(hidden)
         position_embeddings = self.rotary_angles(position_ids, hidden.dtype)  # sin, cos: (b|1, s, r/2)
-        mask = build_attention_mask(
-            attention_mask, seq, past_length + seq, causal=True, dtype=hidden.dtype, device=hidden.device
+        mask = build_attention_mask(  # transformers' GPT-J attention is eager: unattended rows stay uniform
+            attention_mask, seq, past_length + seq, causal=True, dtype=hidden.dtype, device=hidden.device,
+            fully_masked_rows="uniform",
         )  # (b|1, 1, s, p) or None
 
         all_hidden = () if output_hidden_states else None

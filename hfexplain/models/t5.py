@@ -413,14 +413,16 @@ class T5Stack(nn.Module):
         batch, seq, _ = hidden.shape
         cache = past_key_values if self.is_decoder else None
         past = cache.get_seq_length() if cache is not None else 0
+        # transformers adds T5's position bias to a float mask: a row that sees no key stays uniform.
         mask = build_attention_mask(attention_mask, seq, past + seq, causal=self.is_decoder, dtype=hidden.dtype,
-                                    device=hidden.device)  # (b|1, 1, s, p) or None
+                                    device=hidden.device, fully_masked_rows="uniform")  # (b|1, 1, s, p) or None
         cross_mask = None
         if self.is_decoder:
             if encoder_hidden_states is None:
                 raise ValueError("T5's decoder cross-attends to the encoder: pass encoder_hidden_states (b, s, d).")
             cross_mask = build_attention_mask(encoder_attention_mask, seq, encoder_hidden_states.shape[1],
-                                              causal=False, dtype=hidden.dtype, device=hidden.device)  # (b, 1, 1, s)
+                                              causal=False, dtype=hidden.dtype, device=hidden.device,
+                                              fully_masked_rows="uniform")  # (b, 1, 1, s)
         hidden = self.dropout(hidden)
         position_bias = cross_position_bias = None
         all_hidden, self_patterns, cross_patterns = (), (), ()

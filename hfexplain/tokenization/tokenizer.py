@@ -72,6 +72,9 @@ from .sentencepiece import _T5_CLASSES, SPIECE_FILE, backend_from_spiece, t5_con
 # ---------------------------------------------------------------------------------------------
 
 
+# Config keys that say where a file was when the tokenizer was saved, not how to tokenize.
+_FILE_LOCATION_KEYS = ("tokenizer_file", "vocab_file", "merges_file", "special_tokens_map_file")
+
 class _SpecialToken:
     """``tok.pad_token``: the token string (or None); setting it changes which token plays that role."""
 
@@ -279,6 +282,10 @@ class Tokenizer:
         config = _read_json(find(TOKENIZER_CONFIG_FILE))
         # special_tokens_map.json wins over the same keys in tokenizer_config.json (as in transformers).
         config.update(_read_json(find(SPECIAL_TOKENS_MAP_FILE)))
+        # Where the files were on the machine that saved them (older Hub repos keep "tokenizer_file":
+        # "/home/.../tokenizer.json"): the files are the ones found here, as in transformers.
+        for key in _FILE_LOCATION_KEYS:
+            config.pop(key, None)
         config.update(overrides)
 
         tokenizer_class = config.get("tokenizer_class")

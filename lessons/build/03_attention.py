@@ -177,10 +177,13 @@ print("with finfo(float).min:", row.masked_fill(~nothing_allowed, torch.finfo(ro
 
 md("finite-note", r"""
 `-inf - (-inf)` is NaN, and one NaN spreads through every later layer. The most negative
-finite float gives a harmless uniform row instead (its output is ignored anyway). That is
-what transformers and hfexplain do. hfexplain turns the boolean mask into an **additive**
-one (0 where allowed, `finfo.min` where not) once per forward pass, in
-`hfexplain.layers.build_attention_mask`. Ours is the same:
+finite float gives a uniform row instead, which is what transformers' *eager* attention does.
+torch's fused `scaled_dot_product_attention` (transformers' default, and hfexplain's fast path)
+does a third thing: a query that may see no key at all gets an output of **zero**, attending to
+nothing. hfexplain follows it in both of its paths: `hfexplain.layers.build_attention_mask`
+turns the boolean mask into an **additive** one once per forward pass (0 where allowed,
+`finfo.min` where not, and `-inf` across a row that sees nothing), and `attend` gives such a
+row an all-zero pattern. Our sentences have no such row, so ours is the same:
 """)
 
 code("hfexplain-masks", r"""
@@ -455,7 +458,8 @@ Things to try in the dashboard:
   saturate and its gradient does not vanish, whatever the head size.
 * Masks say who may look at whom: causal (a triangle) for decoders, padding from the
   tokenizer's `attention_mask`, combined with `&`. The forbidden scores get the most
-  negative float, not `-inf`, so a row that sees nothing stays finite.
+  negative float, not `-inf`, so every softmax stays finite; a query that sees nothing at all
+  attends to nothing (output zero), as torch's fused attention does.
 * Multi-head attention is the same computation on `(batch, heads, seq, head_dim)`
   tensors: `view` then `transpose(1, 2)` to split, the reverse to merge.
 * Your plain-torch function equals `F.scaled_dot_product_attention`,

@@ -168,6 +168,7 @@ class Lesson:
             env={**os.environ, **OFFLINE_ENV},
             cwd=ROOT,
         )
+        _coalesce_streams(path)
         return time.perf_counter() - start
 
     def main(self, argv: list[str] | None = None) -> None:
@@ -179,3 +180,24 @@ class Lesson:
         print(f"wrote {path} ({len(self.cells)} cells)")
         if not args.no_execute:
             print(f"executed {path.name} in {self.execute(path):.1f} s")
+
+
+def _coalesce_streams(path: Path) -> None:
+    """Merge each cell's consecutive stdout (or stderr) outputs into one, as a fresh run in Jupyter
+    shows them: how a kernel splits a cell's prints into messages depends on timing (a busy machine
+    splits more), and the stored notebook should not."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.outputs:
+            previous = merged[-1] if merged else None
+            if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                    and previous.name == output.name):
+                previous.text += output.text
+            else:
+                merged.append(output)
+        cell.outputs = merged
+    nbformat.write(notebook, path)
+
