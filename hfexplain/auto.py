@@ -290,6 +290,10 @@ class AutoModelForSpeechSeq2Seq(_AutoModel):
     task = "speech-seq2seq"
 
 
+class AutoModelForAudioClassification(_AutoModel):
+    task = "audio-classification"
+
+
 def auto_model_class(task: str) -> type[_AutoModel]:
     """The Auto class that loads ``task``'s models, by its name in ``TASKS`` (``"ctc"`` -> AutoModelForCTC)."""
     if task not in _models.TASKS:
@@ -298,10 +302,13 @@ def auto_model_class(task: str) -> type[_AutoModel]:
 
 
 class AutoTokenizer:
-    """``AutoTokenizer.from_pretrained(path_or_repo_id)``: hfexplain's Tokenizer over ``tokenizers``.
+    """``AutoTokenizer.from_pretrained(path_or_repo_id)``: the tokenizer class the folder names.
 
-    Every family here uses a fast ``tokenizer.json`` (or builds one from vocab files), so
-    one class serves them all.
+    Most families use hfexplain's ``Tokenizer`` over ``tokenizers`` (a ``tokenizer.json``, or one
+    rebuilt from vocab files). A family whose declaration names another class (``Family.tokenizer``,
+    e.g. Wav2Vec2's ``Wav2Vec2CTCTokenizer`` in ``hfexplain.tokenization``) gets it when the folder's
+    ``tokenizer_config.json`` says ``tokenizer_class`` is that class, or, when it names none,
+    when config.json's ``model_type`` is that family's.
     """
 
     def __init__(self):
@@ -309,6 +316,31 @@ class AutoTokenizer:
 
     @staticmethod
     def from_pretrained(path_or_repo_id: str | os.PathLike, **kwargs: Any):
-        from .tokenization import Tokenizer
+        from . import tokenization
 
-        return Tokenizer.from_pretrained(path_or_repo_id, **kwargs)
+        cls = AutoTokenizer.class_for(path_or_repo_id, **kwargs)
+        return (cls or tokenization.Tokenizer).from_pretrained(path_or_repo_id, **kwargs)
+
+    @staticmethod
+    def class_for(path_or_repo_id: str | os.PathLike, **kwargs: Any) -> type | None:
+        """The family tokenizer class a folder asks for, or None for the common ``Tokenizer``."""
+        from . import tokenization
+        from .hub import cached_file, read_json_object
+
+        family_classes = {family.tokenizer for family in _models.FAMILIES.values()} - {None, "Tokenizer"}
+        if not family_classes:
+            return None
+        where = {key: kwargs[key] for key in ("revision", "cache_dir", "token", "local_files_only", "subfolder")
+                 if key in kwargs}
+
+        def read(filename: str) -> dict:
+            path = cached_file(path_or_repo_id, filename, required=False, **where)
+            return read_json_object(path, what="a tokenizer file") if path is not None else {}
+
+        name = kwargs.get("tokenizer_class") or read("tokenizer_config.json").get("tokenizer_class")
+        if name is None:
+            family = _models.FAMILIES.get(read("config.json").get("model_type"))
+            name = family.tokenizer if family is not None else None
+        if isinstance(name, str) and name.removesuffix("Fast") in family_classes:
+            return getattr(tokenization, name.removesuffix("Fast"))
+        return None

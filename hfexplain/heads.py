@@ -164,6 +164,23 @@ def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int
     )
 
 
+def ctc_loss(logits: torch.Tensor, labels: torch.Tensor, logit_lengths: torch.Tensor, *, blank: int,
+             reduction: str = "mean", zero_infinity: bool = False, ignore_index: int = -100) -> torch.Tensor:
+    """Connectionist temporal classification, as transformers' ``ForCTCLoss``.
+
+    ``logits`` (b, t, v) score every frame; ``labels`` (b, u) are the target ids, padded with
+    ``ignore_index`` or ``blank`` (a CTC target never holds the blank); ``logit_lengths`` (b,) say
+    how many frames of each row are real. The loss sums, over every frame-level path that
+    collapses to the target (merge repeats, drop blanks), the path's probability.
+    """
+    labels = labels.to(logits.device)
+    real = (labels != ignore_index) & (labels != blank)  # (b, u)
+    log_probs = torch.log_softmax(logits, dim=-1, dtype=torch.float32).transpose(0, 1)  # (t, b, v)
+    with torch.backends.cudnn.flags(enabled=False):  # cuDNN's kernel has other length limits
+        return nn.functional.ctc_loss(log_probs, labels.masked_select(real), logit_lengths, real.sum(-1),
+                                      blank=blank, reduction=reduction, zero_infinity=zero_infinity)
+
+
 def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: PretrainedConfig) -> torch.Tensor:
     """Regression (MSE), single-label (cross-entropy) or multi-label (BCE) loss, as transformers picks it.
 
@@ -479,6 +496,7 @@ __all__ = [
     "check_input_ids",
     "causal_lm_loss",
     "masked_lm_loss",
+    "ctc_loss",
     "sequence_classification_loss",
     "token_classification_loss",
     "question_answering_loss",

@@ -53,6 +53,8 @@ ALIASES: dict[str, str] = {
     "final": "(b, s, d)    the last hidden state (after the final norm, if any)",
     "logits": "(b, s, v)    the language-modelling head's output (one score per vocabulary entry)",
     "class_logits": "(b, [s,] c)  a task head's scores before pooling (c = labels; per token, or 2 for QA)",
+    # Speech encoders: what the convolutions make of the raw samples, before the projection to d.
+    "conv_features": "(b, t, c)    a speech model's convolutional features (t = frames, c = conv channels)",
     # Encoder-decoder attention: queries from the decoder, keys and values from the encoder.
     "cross_q": "(b, h, q, e)  cross-attention queries, from the decoder's positions",
     "cross_k": "(b, h, k, e)  cross-attention keys, from the encoder's positions",
@@ -67,6 +69,8 @@ ALIASES: dict[str, str] = {
 # The aliases only encoder-decoders have (their decoder's cross-attention), and the one task heads use.
 CROSS_ALIASES = frozenset(name for name in ALIASES if name.startswith("cross_") or name == "resid_mid_cross")
 HEAD_ALIASES = frozenset({"logits", "class_logits"})
+# The aliases only speech models have (their convolutional front end).
+AUDIO_ALIASES = frozenset({"conv_features"})
 
 # run_with_cache() with no names_filter warns (once per model) when the cache grows past this.
 CACHE_WARNING_BYTES = 256 * 2**20

@@ -84,6 +84,26 @@ class CausalLMOutputWithPast(ModelOutput):
 
 
 @dataclass
+class CausalLMOutput(ModelOutput):
+    """A per-position vocabulary score without a cache (transformers' name, used by the CTC heads)."""
+
+    loss: Tensor = None
+    logits: Tensor = None
+    hidden_states: Tensors = None
+    attentions: Tensors = None
+
+
+@dataclass
+class Wav2Vec2BaseModelOutput(ModelOutput):
+    """A speech encoder's output: ``extract_features`` are the normalised conv features (b, t, c)."""
+
+    last_hidden_state: Tensor = None
+    extract_features: Tensor = None
+    hidden_states: Tensors = None
+    attentions: Tensors = None
+
+
+@dataclass
 class MaskedLMOutput(ModelOutput):
     loss: Tensor = None
     logits: Tensor = None

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from hfexplain.hooks import ALIASES, CROSS_ALIASES, ActivationCache, HookPoint
+from hfexplain.hooks import ALIASES, AUDIO_ALIASES, CROSS_ALIASES, ActivationCache, HookPoint
 from hfexplain.models.gpt2 import GPT2Config, GPT2LMHeadModel, GPT2Model
 
 
@@ -31,8 +31,9 @@ def test_every_alias_resolves_on_every_layer(model):
         assert model.hook_name(alias, -1) == model.hook_name(alias, 2)
     for alias in ("embed", "pos_embed", "final", "logits"):
         assert model.hook_name(alias) in model.hook_names()
-    # the rest of the vocabulary belongs to encoder-decoders (cross-attention) and classification heads
-    assert set(per_layer) | {"embed", "pos_embed", "final", "logits"} == set(ALIASES) - CROSS_ALIASES - {"class_logits"}
+    # the rest of the vocabulary belongs to encoder-decoders (cross-attention), classification heads and speech models
+    assert set(per_layer) | {"embed", "pos_embed", "final", "logits"} == (
+        set(ALIASES) - CROSS_ALIASES - AUDIO_ALIASES - {"class_logits"})
     assert model.hook_name("pattern", 0) == "transformer.h.0.attn.hook_pattern"
     # names are module paths, visible in print(model)
     assert "(hook_pattern): HookPoint(alias='pattern', layer=0)" in repr(model)

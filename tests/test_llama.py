@@ -329,7 +329,8 @@ def test_every_alias_matches_transformers_intermediates(name, workdir):
 
     per_layer = {"resid_pre", "q", "k", "v", "scores", "pattern", "z", "attn_out", "resid_mid", "mlp_pre",
                  "mlp_post", "mlp_out", "resid_post"}
-    single_stack = {alias for alias in ALIASES if not alias.startswith("cross_") and alias != "resid_mid_cross"}
+    single_stack = {alias for alias in ALIASES
+                    if not alias.startswith("cross_") and alias not in ("resid_mid_cross", "conv_features")}
     # LLaMA adds no positions; class_logits belongs to the classification heads (tests/test_heads.py)
     assert single_stack - per_layer - {"embed", "final", "logits"} == {"pos_embed", "class_logits"}
     with pytest.raises(KeyError, match="no hook point for alias 'class_logits'"):

@@ -39,6 +39,7 @@ TASKS: dict[str, str] = {
     "object-detection": "AutoModelForObjectDetection",
     "ctc": "AutoModelForCTC",
     "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
+    "audio-classification": "AutoModelForAudioClassification",  # one label per clip (Wav2Vec2)
 }
 
 
@@ -223,6 +224,20 @@ FAMILIES: dict[str, Family] = {
         pretrained_model="T5PreTrainedModel",
         models={"base": "T5Model", "seq2seq-lm": "T5ForConditionalGeneration"},
         hook_stacks=("encoder", "decoder"),
+    ),
+    "wav2vec2": Family(
+        module="wav2vec2",
+        config="Wav2Vec2Config",
+        pretrained_model="Wav2Vec2PreTrainedModel",
+        models={
+            "base": "Wav2Vec2Model",
+            "ctc": "Wav2Vec2ForCTC",
+            # transformers files it under audio classification, not (text) sequence classification
+            "audio-classification": "Wav2Vec2ForSequenceClassification",
+        },
+        tokenizer="Wav2Vec2CTCTokenizer",
+        feature_extractor="Wav2Vec2FeatureExtractor",
+        processor="Wav2Vec2Processor",
     ),
 }
 

@@ -16,6 +16,9 @@ tokenization/
                       folder has no tokenizer.json
   files.py            file names, strategy names, which classes return token_type_ids, config readers,
                       config.json's model_type -> tokenizer class (for folders with no tokenizer config)
+  ctc.py              Wav2Vec2CTCTokenizer: a character vocabulary (vocab.json) in plain Python; decoding
+                      merges repeated frame ids, drops the blank (pad) and turns "|" into spaces.
+                      AutoTokenizer picks it from tokenizer_config.json's tokenizer_class
   sentencepiece.py    reading spiece.model without sentencepiece or protobuf, and the Unigram
                       pipelines rebuilt from it (as legacy.py does for vocab.txt): ALBERT's, and T5's
                       (A </s>, the <extra_id_N> sentinels appended after the pieces)
@@ -26,8 +29,6 @@ Where the next tokenizers go (one module each, subclassing or wrapping ``Tokeniz
 - Other SentencePiece families (XLNet, mBART, Marian's two vocabularies): with a
   ``tokenizer.json`` they already load through ``Tokenizer``; ``sentencepiece.py``'s reader gives
   their pieces, their pipelines differ.
-- ``ctc.py``: Wav2Vec2's ``Wav2Vec2CTCTokenizer`` (a character vocabulary, ``|`` between words;
-  decoding collapses repeated ids and drops the blank/pad id before joining characters).
 - ``whisper.py``: ``WhisperTokenizer`` (GPT-2's byte-level BPE plus language, task and timestamp
   special tokens; the decoder prompt ids and decoding with timestamps).
 
@@ -38,6 +39,7 @@ Every name below stays importable as ``from hfexplain.tokenization import X``.
 from __future__ import annotations
 
 from .batch_encoding import BatchEncoding
+from .ctc import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from .files import (
     ADDED_TOKENS_FILE,
     BPE_MERGES_FILE,
@@ -72,6 +74,8 @@ __all__ = [
     "TRUNCATION_STRATEGIES",
     "Tokenizer",
     "VERY_LARGE_INTEGER",
+    "Wav2Vec2CTCTokenizer",
+    "Wav2Vec2CTCTokenizerOutput",
     "WORDPIECE_VOCAB_FILE",
     "build_albert_backend",
     "build_byte_level_bpe_backend",
