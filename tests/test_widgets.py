@@ -28,7 +28,7 @@ from hfexplain import (
 
 widgets = pytest.importorskip("hfexplain.widgets", reason="needs the widget extras: pip install 'hfexplain[widgets]'")
 from hfexplain.widgets import AttentionDashboard, GenerationExplorer, TokenizerDashboard  # noqa: E402
-from hfexplain.widgets._common import CountingComm, from_typed_array  # noqa: E402
+from hfexplain.widgets._common import CountingComm, from_typed_array, plotly_text  # noqa: E402
 from hfexplain.widgets.tokens import bpe_merge_steps, read_bpe_model  # noqa: E402
 
 from conftest import quiet_transformers  # noqa: E402
@@ -501,8 +501,10 @@ def test_a_two_stack_model_offers_each_stack_and_the_cross_attention(seq2seq, wo
         np.testing.assert_allclose(z, cache[alias, 1, stack][0, 1].numpy(), atol=5e-4 + 1e-6)
         queries = dash.decoder_tokens if view != "encoder" else dash.tokens
         keys = dash.tokens if view != "decoder" else dash.decoder_tokens
-        assert list(dash.heatmap.y) == [f"{tok} ·{i}" for i, tok in enumerate(queries)]
-        assert list(dash.heatmap.x) == [f"{tok} ·{i}" for i, tok in enumerate(keys)]
+        assert dash.query_labels == [f"{tok} ·{i}" for i, tok in enumerate(queries)]
+        assert dash.key_labels == [f"{tok} ·{i}" for i, tok in enumerate(keys)]
+        assert list(dash.heatmap.y) == [plotly_text(label) for label in dash.query_labels]  # "<s>" escaped
+        assert list(dash.heatmap.x) == [plotly_text(label) for label in dash.key_labels]
         assert len(dash.key_tokens.y) == columns and len(dash.query_tokens.y) == rows
     assert dash.notice.kind != "error"
     dash.stack_dropdown.value = "decoder"
@@ -517,6 +519,26 @@ def test_a_two_stack_model_offers_each_stack_and_the_cross_attention(seq2seq, wo
     assert len(dash.key_tokens.marker.size) == s
     with pytest.raises(IndexError, match=f"query {t} is out of range: there are {t} query tokens"):
         dash.highlight(t, 0)
+
+
+def test_special_tokens_reach_plotly_as_text_not_tags(seq2seq, word_tok):
+    """plotly reads <s> and </s> as HTML (strike-through): "</s> ·5" drew as " ·5" and "<s> ·0" struck
+    the rest of the label through. The figure gets them escaped; hover still finds the cell."""
+    from plotly.callbacks import InputDeviceState, Points
+
+    assert plotly_text("</s> ·5") == "&lt;/s&gt; ·5" and plotly_text("a&b") == "a&amp;b"
+    dash = AttentionDashboard(seq2seq, word_tok, SOURCE + " </s>", decoder_text=TARGET, stack="cross")
+    assert dash.decoder_tokens[0] == "<s>" and dash.tokens[-1] == "</s>"
+    shown = [*dash.heatmap.x, *dash.heatmap.y, *dash.query_tokens.text, *dash.key_tokens.text,
+             *dash.query_tokens.hovertext, *dash.key_tokens.hovertext]
+    assert not [label for label in shown if "<" in label or ">" in label]
+    assert dash.heatmap.y[0] == "&lt;s&gt; ·0" and dash.key_tokens.text[-1] == "&lt;/s&gt;"
+    assert dash.query_labels[0] == "<s> ·0"  # Python keeps the plain labels
+    key = len(dash.tokens) - 1
+    points = Points(point_inds=[[0, key]], xs=[dash.heatmap.x[key]], ys=[dash.heatmap.y[0]], trace_name="",
+                    trace_index=0)
+    dash.heatmap._dispatch_on_hover(points, InputDeviceState())  # what plotly sends back: the escaped labels
+    assert dash.focus == (0, key) and dash.notice.kind is None
 
 
 def test_the_stack_is_asked_for_never_guessed(seq2seq, word_tok, gpt2, bpe_tok):

@@ -43,7 +43,8 @@ try:
 except ImportError as error:  # pragma: no cover
     raise ImportError(f"hfexplain.widgets needs anywidget for plotly's FigureWidget. {_INSTALL_HINT}") from error
 
-__all__ = ["ipywidgets", "go", "Dashboard", "Notice", "guarded", "escape", "write_html_page", "STYLE_CSS"]
+__all__ = ["ipywidgets", "go", "Dashboard", "Notice", "guarded", "escape", "plotly_text", "write_html_page",
+           "STYLE_CSS"]
 
 # Pastel colours for token chips; a token and the characters it covers share one colour.
 PALETTE = (
@@ -88,6 +89,17 @@ _STYLE_TAG = f"<style>{STYLE_CSS}</style>"
 def escape(text: str) -> str:
     """HTML-escape a token or a piece of text (quotes too: it also goes into ``title=""``)."""
     return html.escape(text, quote=True)
+
+
+def plotly_text(text: str) -> str:
+    """A token or label as plotly must receive it to draw it literally.
+
+    plotly reads a few HTML tags in every label, tick and hover text (``<b>``, ``<i>``, ``<s>``,
+    ``<br>`` ...): a raw ``</s>`` (the end token of T5, BART, Marian, LLaMA) vanishes and a raw
+    ``<s>`` strikes the rest of its label through. HTML entities, which plotly decodes, keep
+    them as typed.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def styled(body: str) -> str:

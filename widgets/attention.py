@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, styled, typed_array
+from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, plotly_text, styled, typed_array
 
 # The head view draws, for each query, at most this many links, and none weaker than this.
 HEAD_VIEW_TOP_K = 6
@@ -480,8 +480,11 @@ class AttentionDashboard(Dashboard):
     def _on_heatmap_hover(self, trace, points, state) -> None:
         if not points.xs:
             return
-        rows = {label: position for position, label in enumerate(self.query_labels)}
-        columns = {label: position for position, label in enumerate(self.key_labels)}
+        # the heatmap holds the labels as plotly draws them (plotly_text); accept the plain ones too
+        rows = {form: position for position, label in enumerate(self.query_labels)
+                for form in (label, plotly_text(label))}
+        columns = {form: position for position, label in enumerate(self.key_labels)
+                   for form in (label, plotly_text(label))}
         self.highlight(rows.get(points.ys[0]), columns.get(points.xs[0]))
 
     @guarded
@@ -599,14 +602,18 @@ class AttentionDashboard(Dashboard):
         layout.yaxis3.domain = [0, bottom / plot]
         layout.annotations[2].y = bottom / plot
         self.heatmap.colorbar.len = top / plot
-        self.heatmap.update(x=self.key_labels, y=self.query_labels)
+        # plotly_text: a raw "</s>" or "<s>" would be read as an HTML tag and vanish
+        self.heatmap.update(x=[plotly_text(label) for label in self.key_labels],
+                            y=[plotly_text(label) for label in self.query_labels])
         layout.xaxis.showticklabels = count <= 200
         layout.yaxis.showticklabels = count <= 200
         layout.yaxis2.range = [count - 0.5, -0.5]  # the heatmap's rows, top to bottom
         for trace, column, tokens, labels in ((self.query_tokens, 0, queries, self.query_labels),
                                               (self.key_tokens, 1, keys, self.key_labels)):
-            trace.update(x=[column] * len(tokens), y=list(range(len(tokens))), text=tokens if show_text else None,
-                         hovertext=labels, mode="markers+text" if show_text else "markers")
+            trace.update(x=[column] * len(tokens), y=list(range(len(tokens))),
+                         text=[plotly_text(token) for token in tokens] if show_text else None,
+                         hovertext=[plotly_text(label) for label in labels],
+                         mode="markers+text" if show_text else "markers")
 
     def _draw_model_view(self) -> None:
         grid, pitch = thumbnails(self.patterns, self.thumbnail)

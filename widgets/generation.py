@@ -28,7 +28,7 @@ import torch
 from hfexplain.generation import GenerationConfig, LogitsProcessorList, build_logits_processors
 from hfexplain.layers import KVCache
 
-from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, styled
+from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, plotly_text, styled
 from .attention import max_positions
 
 
@@ -425,7 +425,7 @@ class GenerationExplorer(Dashboard):
 
         model_probs, processed = self.distribution()
         top = torch.topk(self.logits, min(self.top_n, self.logits.numel())).indices.tolist()  # same order for both
-        labels = self._labels(top)
+        labels = [plotly_text(label) for label in self._labels(top)]  # as plotly draws them literally
         kept = int((processed > 0).sum())
         layers = len(self.past_key_values) if self.past_key_values is not None else 0
         self._kv_html.value = styled(f'<div class="hfx-kv">{escape(self._kv_summary())}</div>')
@@ -435,7 +435,8 @@ class GenerationExplorer(Dashboard):
             self.model_bars.update(x=labels, y=[round(float(model_probs[i]), 4) for i in top])
             self.processed_bars.update(x=labels, y=[round(float(processed[i]), 4) for i in top])
             self.cache_view.update(z=[list(self.cache_added_at) for _ in range(layers)],
-                                   x=self._labels_for_positions(), y=list(range(layers)))
+                                   x=[plotly_text(label) for label in self._labels_for_positions()],
+                                   y=list(range(layers)))
             layout = self.figure.layout
             layout.height = plot + layout.margin.t + layout.margin.b
             layout.yaxis.domain = [(grid + gap) / plot, 1]
