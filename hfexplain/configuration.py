@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from typing import Any, ClassVar
 
@@ -89,7 +90,61 @@ class PretrainedConfig:
         kwargs.pop("model_type", None)
         kwargs.pop("transformers_version", None)
         for key, value in kwargs.items():  # unknown keys are kept and written back
+            shadowed = getattr(type(self), key, None)
+            if callable(shadowed) or isinstance(shadowed, property):
+                raise ValueError(
+                    f"{type(self).__name__} got a key {key!r}, which would hide its {key!r} "
+                    f"{'property' if isinstance(shadowed, property) else 'method'} and break later calls. "
+                    "Rename or remove that key in config.json."
+                )
             setattr(self, key, value)
+
+    # -- validation ----------------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check every hyper-parameter a model is built from, before anything is allocated.
+
+        One pass over the config's fields, by what their names say they are (the families keep
+        Hugging Face's names, so the names are reliable):
+
+        * sizes and counts (``vocab_size``, ``n_embd``, ``num_hidden_layers``, ``*_heads``,
+          ``*_dim``, ``*_size``, ``*_layers``, ``*_positions``, ``*_embeddings``; lists of them too):
+          whole numbers (not strings or floats), at least 1; layer counts and other ``num_*`` /
+          ``n_*`` counts at least 0 (a zero-layer model is embed -> unembed, as in transformers);
+        * norm epsilons (``*_eps``, ``*_epsilon``): positive finite numbers;
+        * probabilities (``*dropout*``, ``*_pdrop``, ``*_prob``): numbers in [0, 1];
+        * the width must split evenly over the heads when the family derives the head size
+          from it (no ``head_dim`` / ``d_kv`` field).
+
+        Raises:
+            ValueError: naming the field, its value and what it must be.
+        """
+        problems = []
+        for key, value in vars(self).items():
+            if key.startswith("_") or value is None:
+                continue
+            problem = _field_problem(key, value)
+            if problem:
+                problems.append(f"{key}={value!r} {problem}")
+        if not problems:
+            problems.extend(self._head_split_problems())
+        if problems:
+            raise ValueError(
+                f"{type(self).__name__} is not a model that can be built: " + "; ".join(problems)
+                + ". Fix these fields in config.json (or the arguments you passed)."
+            )
+
+    def _head_split_problems(self) -> list[str]:
+        names = vars(self)
+        if any(key in names for key in ("head_dim", "d_kv", "attention_head_size")):
+            return []
+        width_key = type(self).attribute_map.get("hidden_size", "hidden_size")
+        heads_key = type(self).attribute_map.get("num_attention_heads", "num_attention_heads")
+        width, heads = names.get(width_key), names.get(heads_key)
+        if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
+            return [f"{width_key}={width} does not split over {heads_key}={heads} heads (each head gets "
+                    f"{width_key} / {heads_key} features): choose a multiple of {heads}"]
+        return []
 
     # -- common names ------------------------------------------------------------
 
@@ -199,6 +254,65 @@ class PretrainedConfig:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.to_json_string()}"
+
+
+_SIZE_SUFFIXES = ("_size", "_dim", "_layers", "_heads", "_positions", "_embeddings", "_channels", "_bins")
+_SIZE_NAMES = {"vocab_size", "n_embd", "n_layer", "n_head", "n_positions", "n_ctx", "n_inner", "d_model", "d_ff",
+               "d_kv", "dim", "hidden_dim", "n_layers", "n_heads", "window_size", "rotary_dim", "patch_size",
+               "image_size"}
+_LAYER_COUNTS = {"n_layer", "n_layers", "num_layers", "num_hidden_layers"}
+
+
+def _field_problem(key: str, value: Any) -> str | None:
+    """What is wrong with one config field, judged by its name; None when nothing is (or it is not ours to judge)."""
+    if isinstance(value, bool):
+        return None if not _is_size_name(key) else "must be a whole number, not a bool"
+    if _is_size_name(key):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, (list, tuple)) and not all(isinstance(item, (int, float)) for item in value):
+            return None  # names or a nested structure (GPT-Neo's attention_layers / _types): the family checks it
+        # counts may be 0 (a zero-layer transformer is embed -> unembed); sizes and head counts may not
+        is_count = key.startswith(("num_", "n_")) and key not in _SIZE_NAMES
+        lowest = 0 if is_count or key in _LAYER_COUNTS or key.endswith("_layers") else 1
+        for item in values:
+            if isinstance(item, bool) or not isinstance(item, int):
+                return f"must be a whole number (got a {type(item).__name__})"
+            if item < lowest:
+                return f"must be at least {lowest}"
+        return None
+    if key.endswith(("_eps", "_epsilon")) or key == "eps":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number (got a {type(value).__name__})"
+        if not math.isfinite(value) or value <= 0:
+            return "must be a positive finite number"
+        return None
+    if "dropout" in key or key.endswith(("_pdrop", "_prob")):
+        if isinstance(value, (list, tuple, dict, str)) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a probability between 0 and 1 (got a {type(value).__name__})"
+        if not 0 <= value <= 1:
+            return "must be a probability between 0 and 1"
+    return None
+
+
+def check_divisible(name: str, value: Any, by_name: str, by: Any, why: str) -> None:
+    """A family config's "``name`` splits evenly over ``by_name``" rule (a width over heads), checked
+    after both are known to be whole numbers of at least 1, so a bad value gets its own message
+    rather than a ``ZeroDivisionError`` or a ``TypeError`` from ``%``."""
+    problems = [f"{key}={item!r} {problem}" for key, item in ((name, value), (by_name, by))
+                if (problem := _field_problem(key, item) or ("must be at least 1" if item == 0 else None))]
+    if problems:
+        raise ValueError("; ".join(problems) + ". Fix these fields in config.json (or the arguments you passed).")
+    if value % by:
+        raise ValueError(f"{name} ({value}) must be divisible by {by_name} ({by}): {why}")
+
+
+def _is_size_name(key: str) -> bool:
+    if key in _SIZE_NAMES:
+        return True
+    if key.startswith(("num_", "n_")) and not key.endswith(("_id", "_ids", "_labels")):
+        return True
+    return key.endswith(_SIZE_SUFFIXES) and not key.startswith(("use_", "is_", "add_", "do_", "tie_", "share_",
+                                                                  "scale_", "output_", "return_"))
 
 
 def load_config_dict(path: str | os.PathLike) -> dict[str, Any]:

@@ -77,6 +77,7 @@ class PreTrainedModel(nn.Module, HookedMixin):
                 f"{type(self).__name__} needs a config object, got {type(config).__name__}; "
                 f"build one with {self.config_class.__name__}(...) or AutoConfig.from_pretrained(...)."
             )
+        config.validate()  # every size, epsilon and probability, before a single weight is allocated
         self.config = config
 
     # -- construction --------------------------------------------------------------

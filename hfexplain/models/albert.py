@@ -56,7 +56,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..heads import (
     GenericForQuestionAnswering,
     GenericForSequenceClassification,
@@ -105,11 +105,8 @@ class AlbertConfig(PretrainedConfig):
                 f"hidden_act must be an activation name such as 'gelu_new', got {type(hidden_act).__name__}; "
                 "configs are plain data, so pass the name."
             )
-        if hidden_size % num_attention_heads:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_attention_heads}); "
-                "each head gets hidden_size / num_attention_heads dimensions."
-            )
+        check_divisible("hidden_size", hidden_size, "num_attention_heads", num_attention_heads,
+                        "each head gets hidden_size / num_attention_heads dimensions.")
         if num_hidden_groups < 1 or num_hidden_layers % num_hidden_groups:
             raise ValueError(
                 f"num_hidden_groups ({num_hidden_groups}) must divide num_hidden_layers ({num_hidden_layers}): "

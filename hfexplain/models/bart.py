@@ -51,7 +51,7 @@ import math
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
 from ..heads import check_model_inputs, sequence_classification_loss
 from ..hooks import HookPoint
@@ -120,11 +120,8 @@ class BartConfig(PretrainedConfig):
         **kwargs,
     ):
         for stack, heads in (("encoder", encoder_attention_heads), ("decoder", decoder_attention_heads)):
-            if d_model % heads:
-                raise ValueError(
-                    f"d_model ({d_model}) must be divisible by {stack}_attention_heads ({heads}): each head gets "
-                    f"d_model / heads dimensions. Pick e.g. {stack}_attention_heads={math.gcd(d_model, heads)}."
-                )
+            check_divisible("d_model", d_model, f"{stack}_attention_heads", heads,
+                            "each head gets d_model / heads dimensions; pick a divisor of d_model.")
         if max_position_embeddings < 1:
             raise ValueError(f"max_position_embeddings must be >= 1, got {max_position_embeddings}.")
         self.vocab_size = vocab_size

@@ -38,7 +38,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..heads import (
     GenericForQuestionAnswering,
     GenericForSequenceClassification,
@@ -96,11 +96,8 @@ class BertConfig(PretrainedConfig):
                 f"hidden_act must be an activation name such as 'gelu', got {type(hidden_act).__name__}; "
                 "configs are plain data, so pass the name."
             )
-        if hidden_size % num_attention_heads:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_attention_heads}); "
-                "each head gets hidden_size / num_attention_heads dimensions."
-            )
+        check_divisible("hidden_size", hidden_size, "num_attention_heads", num_attention_heads,
+                        "each head gets hidden_size / num_attention_heads dimensions.")
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers

@@ -44,7 +44,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..heads import (
     GenericForTokenClassification,
     check_model_inputs,
@@ -97,10 +97,7 @@ class DistilBertConfig(PretrainedConfig):
                 f"activation must be an activation name such as 'gelu', got {type(activation).__name__}; "
                 "configs are plain data, so pass the name."
             )
-        if dim % n_heads:
-            raise ValueError(
-                f"dim ({dim}) must be divisible by n_heads ({n_heads}); each head gets dim / n_heads dimensions."
-            )
+        check_divisible("dim", dim, "n_heads", n_heads, "each head gets dim / n_heads dimensions.")
         self.vocab_size = vocab_size
         self.max_position_embeddings = max_position_embeddings
         self.sinusoidal_pos_embds = sinusoidal_pos_embds

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
 from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs
 from ..hooks import HookPoint
@@ -89,8 +89,7 @@ class GPT2Config(PretrainedConfig):
         if add_cross_attention:
             raise NotImplementedError("hfexplain's GPT-2 has no cross-attention (add_cross_attention=True).")
         self.add_cross_attention = add_cross_attention
-        if n_embd % n_head:
-            raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head}).")
+        check_divisible("n_embd", n_embd, "n_head", n_head, "each head gets n_embd / n_head dimensions.")
         super().__init__(bos_token_id=bos_token_id, eos_token_id=eos_token_id, **kwargs)
 
 

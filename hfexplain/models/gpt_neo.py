@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
 from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs
 from ..hooks import HookPoint
@@ -115,8 +115,8 @@ class GPTNeoConfig(PretrainedConfig):
         unknown = sorted(set(self.attention_layers) - set(ATTENTION_TYPES))
         if unknown:
             raise ValueError(f"attention_types names {unknown}; each layer's type must be 'global' or 'local'.")
-        if hidden_size % num_heads:
-            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads}).")
+        check_divisible("hidden_size", hidden_size, "num_heads", num_heads,
+                        "each head gets hidden_size / num_heads dimensions.")
         if window_size < 1:
             raise ValueError(f"window_size must be at least 1 (a query always sees itself), got {window_size}.")
         super().__init__(

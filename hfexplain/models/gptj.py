@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
 from ..heads import (
     GenericForQuestionAnswering,
@@ -100,8 +100,7 @@ class GPTJConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.use_cache = use_cache
 
-        if n_embd % n_head:
-            raise ValueError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head}).")
+        check_divisible("n_embd", n_embd, "n_head", n_head, "each head gets n_embd / n_head dimensions.")
         head_dim = n_embd // n_head
         if not isinstance(rotary_dim, int) or isinstance(rotary_dim, bool):
             raise TypeError(

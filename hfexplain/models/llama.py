@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
 from ..heads import (
     GenericForQuestionAnswering,
@@ -114,11 +114,8 @@ class LlamaConfig(PretrainedConfig):
             max_position_embeddings=max_position_embeddings,
         )
 
-        if hidden_size % num_attention_heads:
-            raise ValueError(
-                f"hidden_size ({hidden_size}) must be a multiple of num_attention_heads ({num_attention_heads}), "
-                "as transformers requires; change one of them."
-            )
+        check_divisible("hidden_size", hidden_size, "num_attention_heads", num_attention_heads,
+                        "as transformers requires; change one of them.")
         if self.num_attention_heads % self.num_key_value_heads:
             raise ValueError(
                 f"num_attention_heads ({num_attention_heads}) must be divisible by num_key_value_heads "

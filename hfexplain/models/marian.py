@@ -37,7 +37,7 @@ import math
 import torch
 from torch import nn
 
-from ..configuration import PretrainedConfig
+from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
 from ..heads import check_model_inputs
 from ..hooks import HookPoint
@@ -86,11 +86,8 @@ class MarianConfig(PretrainedConfig):
         **kwargs,
     ):
         for stack, heads in (("encoder", encoder_attention_heads), ("decoder", decoder_attention_heads)):
-            if d_model % heads:
-                raise ValueError(
-                    f"d_model ({d_model}) must be divisible by {stack}_attention_heads ({heads}): each head gets "
-                    f"d_model / heads dimensions. Pick e.g. {stack}_attention_heads={math.gcd(d_model, heads)}."
-                )
+            check_divisible("d_model", d_model, f"{stack}_attention_heads", heads,
+                            "each head gets d_model / heads dimensions; pick a divisor of d_model.")
         decoder_vocab_size = decoder_vocab_size or vocab_size
         if share_encoder_decoder_embeddings and decoder_vocab_size != vocab_size:
             raise ValueError(
