@@ -985,6 +985,14 @@ class WhisperProcessor(ProcessorMixin):
         inputs["labels"] = encodings["input_ids"]
         return inputs
 
+    @classmethod
+    def from_pretrained(cls, path_or_repo_id, **kwargs: Any):
+        """The feature extractor and the :class:`~hfexplain.tokenization.WhisperTokenizer` saved in one folder or repo."""
+        from ..tokenization import WhisperTokenizer
+
+        return cls(WhisperFeatureExtractor.from_pretrained(path_or_repo_id, **kwargs),
+                   WhisperTokenizer.from_pretrained(path_or_repo_id, **kwargs))
+
     def get_decoder_prompt_ids(self, task: str | None = None, language: str | None = None, no_timestamps: bool = True):
         return self.tokenizer.get_decoder_prompt_ids(task=task, language=language, no_timestamps=no_timestamps)
 
