@@ -70,8 +70,9 @@ class WhisperTokenizer(Tokenizer):
         self.language = language
         self.task = task
         self.predict_timestamps = predict_timestamps
+        vocab = self.get_vocab()
         for name in ("<|startoftranscript|>", "<|notimestamps|>"):
-            if self.convert_tokens_to_ids(name) is None:
+            if name not in vocab:
                 raise ValueError(
                     f"this tokenizer has no {name} token, so it is not a Whisper tokenizer; load the tokenizer.json of "
                     "a Whisper checkpoint (openai/whisper-*), or use Tokenizer for plain GPT-2 BPE."
