@@ -139,7 +139,10 @@ class GenerationMixin:
             logits_processor: extra processors, applied after the built-in ones and
                 before temperature/top-k/top-p.
             **kwargs: any :class:`GenerationConfig` field, e.g. ``max_new_tokens=20,
-                do_sample=True, top_p=0.9, num_beams=4``.
+                do_sample=True, top_p=0.9, num_beams=4``. Encoder-decoders also take
+                ``encoder_outputs=`` (the encoder's output, instead of ``input_ids``) and
+                ``decoder_input_ids=`` (b, t): the decoder's first tokens instead of the start
+                token (they count as the prompt, and are returned).
 
         Greedy decoding when ``do_sample=False`` and ``num_beams=1``; sampling when
         ``do_sample=True``; beam search when ``num_beams > 1``.
