@@ -558,8 +558,11 @@ def write_config(folder, model_type: str) -> None:
 
 def test_tables_read_the_families_and_unknown_types_say_what_is_supported(tmp_path):
     assert processing.IMAGE_PROCESSOR_MAPPING_NAMES == {}
-    assert processing.FEATURE_EXTRACTOR_MAPPING_NAMES == {"wav2vec2": ("wav2vec2", "Wav2Vec2FeatureExtractor")}
-    assert processing.PROCESSOR_MAPPING_NAMES == {"wav2vec2": ("wav2vec2", "Wav2Vec2Processor")}
+    # the speech families (Wav2Vec2, Whisper) declare their feature extractors and processors
+    assert dict(processing.FEATURE_EXTRACTOR_MAPPING_NAMES) == {
+        "wav2vec2": ("wav2vec2", "Wav2Vec2FeatureExtractor"), "whisper": ("whisper", "WhisperFeatureExtractor")}
+    assert dict(processing.PROCESSOR_MAPPING_NAMES) == {
+        "wav2vec2": ("wav2vec2", "Wav2Vec2Processor"), "whisper": ("whisper", "WhisperProcessor")}
     ViTImageProcessor().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'ViTImageProcessor'.*Supported: none yet.*register_image_processor"):
         AutoImageProcessor.from_pretrained(tmp_path)
@@ -663,7 +666,7 @@ def test_processor_save_and_auto_processor_load(tmp_path, toy_types):
 def test_auto_processor_unknown_class_and_text_only_fallback(tmp_path, toy_types):
     ToyVisionProcessor(ViTImageProcessor(size=8), tiny_tokenizer()).save_pretrained(tmp_path / "vision")
     unregister("processor", "toy-vision")
-    with pytest.raises(ValueError, match="processor 'ToyVisionProcessor'.*Supported: Wav2Vec2Processor"):
+    with pytest.raises(ValueError, match="processor 'ToyVisionProcessor'.*Supported: Wav2Vec2Processor, WhisperProcessor"):
         AutoProcessor.from_pretrained(tmp_path / "vision")
     tiny_tokenizer().save_pretrained(tmp_path / "text")
     write_config(tmp_path / "text", "gpt2")

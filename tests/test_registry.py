@@ -33,7 +33,7 @@ from hfexplain.models.llama import LlamaForQuestionAnswering
 transformers = parity.quiet_transformers()
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NEW_TASKS = ["image-classification", "object-detection", "speech-seq2seq"]
+NEW_TASKS = ["image-classification", "object-detection"]  # ctc: Wav2Vec2, speech-seq2seq: Whisper
 
 # One tiny config per declared family, to build every class it declares.
 TINY = {
@@ -59,6 +59,10 @@ TINY = {
     "wav2vec2": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16, vocab_size=11,
                      conv_dim=(8,), conv_kernel=(4,), conv_stride=(2,), num_conv_pos_embeddings=4,
                      num_conv_pos_embedding_groups=2, classifier_proj_size=4),
+    "whisper": dict(d_model=8, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                    encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, num_mel_bins=4, max_source_positions=4,
+                    max_target_positions=16, pad_token_id=10, bos_token_id=10, eos_token_id=10,
+                    decoder_start_token_id=9, begin_suppress_tokens=[10]),
 }
 
 

@@ -3,7 +3,7 @@
 This module is the registry's source of truth, and it holds names only (no torch import):
 
 * ``TASKS``: task key -> the Auto class that loads a model for it (``"causal-lm"`` ->
-  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"seq2seq-lm"``,
+  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"ctc"``,
   ``"image-classification"``, ...): their Auto classes exist and say so when used.
 * ``FAMILIES``: ``model_type`` (as in ``config.json``) -> :class:`Family`, which names the
   family's module under ``hfexplain.models``, its config class, its model class per task,
@@ -33,12 +33,12 @@ TASKS: dict[str, str] = {
     "sequence-classification": "AutoModelForSequenceClassification",
     "token-classification": "AutoModelForTokenClassification",
     "question-answering": "AutoModelForQuestionAnswering",
-    # Rooms for the next families (no family fills them yet):
     "seq2seq-lm": "AutoModelForSeq2SeqLM",
+    "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
+    # Rooms for the next families (no family fills them yet):
     "image-classification": "AutoModelForImageClassification",
     "object-detection": "AutoModelForObjectDetection",
     "ctc": "AutoModelForCTC",
-    "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
     "audio-classification": "AutoModelForAudioClassification",  # one label per clip (Wav2Vec2)
 }
 
@@ -238,6 +238,16 @@ FAMILIES: dict[str, Family] = {
         tokenizer="Wav2Vec2CTCTokenizer",
         feature_extractor="Wav2Vec2FeatureExtractor",
         processor="Wav2Vec2Processor",
+    ),
+    "whisper": Family(
+        module="whisper",
+        config="WhisperConfig",
+        pretrained_model="WhisperPreTrainedModel",
+        models={"base": "WhisperModel", "speech-seq2seq": "WhisperForConditionalGeneration"},
+        tokenizer="WhisperTokenizer",
+        feature_extractor="WhisperFeatureExtractor",
+        processor="WhisperProcessor",
+        hook_stacks=("encoder", "decoder"),
     ),
 }
 
