@@ -3,8 +3,8 @@
 This module is the registry's source of truth, and it holds names only (no torch import):
 
 * ``TASKS``: task key -> the Auto class that loads a model for it (``"causal-lm"`` ->
-  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"seq2seq-lm"``,
-  ``"image-classification"``, ...): their Auto classes exist and say so when used.
+  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"object-detection"``,
+  ``"ctc"``, ...): their Auto classes exist and say so when used.
 * ``FAMILIES``: ``model_type`` (as in ``config.json``) -> :class:`Family`, which names the
   family's module under ``hfexplain.models``, its config class, its model class per task,
   its preprocessing classes and the stacks its hook points live in.
@@ -33,9 +33,9 @@ TASKS: dict[str, str] = {
     "sequence-classification": "AutoModelForSequenceClassification",
     "token-classification": "AutoModelForTokenClassification",
     "question-answering": "AutoModelForQuestionAnswering",
-    # Rooms for the next families (no family fills them yet):
     "seq2seq-lm": "AutoModelForSeq2SeqLM",
     "image-classification": "AutoModelForImageClassification",
+    # Rooms for the next families (no family fills them yet):
     "object-detection": "AutoModelForObjectDetection",
     "ctc": "AutoModelForCTC",
     "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
@@ -223,6 +223,22 @@ FAMILIES: dict[str, Family] = {
         pretrained_model="T5PreTrainedModel",
         models={"base": "T5Model", "seq2seq-lm": "T5ForConditionalGeneration"},
         hook_stacks=("encoder", "decoder"),
+    ),
+    "vit": Family(
+        module="vit",
+        config="ViTConfig",
+        pretrained_model="ViTPreTrainedModel",
+        models={"base": "ViTModel", "image-classification": "ViTForImageClassification"},
+        tokenizer=None,
+        image_processor="ViTImageProcessor",
+    ),
+    "deit": Family(
+        module="deit",
+        config="DeiTConfig",
+        pretrained_model="DeiTPreTrainedModel",
+        models={"base": "DeiTModel", "image-classification": "DeiTForImageClassification"},
+        tokenizer=None,
+        image_processor="DeiTImageProcessor",
     ),
 }
 
