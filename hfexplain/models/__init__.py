@@ -102,8 +102,10 @@ class Family:
         return f"Family({fields}, models={dict(self.models)!r})"
 
     def class_names(self) -> list[str]:
-        """Every class of the family's module this entry names: config, base class, models."""
-        names = [self.config, self.pretrained_model, *self.models.values()]
+        """Every class of the family's module this entry names: config, base class, models, and its
+        image processor / feature extractor / processor (they live in the family's module too)."""
+        preprocessors = [name for name in (self.image_processor, self.feature_extractor, self.processor) if name]
+        names = [self.config, self.pretrained_model, *self.models.values(), *preprocessors]
         return list(dict.fromkeys(names))  # in order, each once
 
 
