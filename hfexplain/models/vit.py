@@ -345,6 +345,7 @@ class ViTAttention(nn.Module):
         return self.output(merged), pattern
 
 
+# Copied from hfexplain.models.bert.BertIntermediate with Bert->ViT
 class ViTIntermediate(nn.Module):
     """The MLP's first half: d -> m, then the activation (``config.hidden_act``)."""
 

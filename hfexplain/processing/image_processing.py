@@ -244,14 +244,15 @@ def _is_single_image(value) -> bool:
     return (isinstance(value, np.ndarray) or type(value).__module__.startswith("torch")) and value.ndim in (2, 3)
 
 
-def load_image(path: str | os.PathLike):
-    """An image file -> an RGB PIL image (EXIF orientation applied), as transformers' ``load_image`` does.
-
-    Only local files: hfexplain fetches nothing from the network (download it first).
+def load_image(path):
+    """An image file (or a PIL image) -> an RGB PIL image, EXIF orientation applied, as transformers'
+    ``load_image`` does. Only local files: hfexplain fetches nothing from the network (download it first).
     """
     Image = image_transforms._pil()
     from PIL import ImageOps
 
+    if isinstance(path, Image.Image):
+        return ImageOps.exif_transpose(path).convert("RGB")
     path = os.fspath(path)
     if path.startswith(("http://", "https://")):
         raise ValueError(
