@@ -13,8 +13,8 @@ always show what ``FAMILIES`` says now. They name classes by module and class na
 import them on first use, so ``import hfexplain`` stays light. ``register`` adds a family
 of one's own at run time, without editing ``FAMILIES``.
 
-Some tasks have an Auto class but no family yet (``AutoModelForSeq2SeqLM``,
-``AutoModelForImageClassification``, ...): using one says so, and how to register one.
+Some tasks have an Auto class but no family yet (``AutoModelForObjectDetection``,
+``AutoModelForCTC``, ...): using one says so, and how to register one.
 """
 from __future__ import annotations
 
@@ -267,15 +267,15 @@ class AutoModelForQuestionAnswering(_AutoModel):
     task = "question-answering"
 
 
-# Rooms for the next families: each raises "no family registered for task ... yet" until one fills it.
-
-
 class AutoModelForSeq2SeqLM(_AutoModel):
     task = "seq2seq-lm"
 
 
 class AutoModelForImageClassification(_AutoModel):
     task = "image-classification"
+
+
+# Rooms for the next families: each raises "no family registered for task ... yet" until one fills it.
 
 
 class AutoModelForObjectDetection(_AutoModel):

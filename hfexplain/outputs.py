@@ -146,6 +146,14 @@ class QuestionAnsweringModelOutput(ModelOutput):
 
 
 @dataclass
+class ImageClassifierOutput(ModelOutput):
+    loss: Tensor = None
+    logits: Tensor = None
+    hidden_states: Tensors = None
+    attentions: Tensors = None
+
+
+@dataclass
 class Seq2SeqModelOutput(ModelOutput):
     last_hidden_state: Tensor = None
     past_key_values: Any = None

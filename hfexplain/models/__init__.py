@@ -3,8 +3,8 @@
 This module is the registry's source of truth, and it holds names only (no torch import):
 
 * ``TASKS``: task key -> the Auto class that loads a model for it (``"causal-lm"`` ->
-  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"seq2seq-lm"``,
-  ``"image-classification"``, ...): their Auto classes exist and say so when used.
+  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"object-detection"``): their
+  Auto classes exist and say so when used.
 * ``FAMILIES``: ``model_type`` (as in ``config.json``) -> :class:`Family`, which names the
   family's module under ``hfexplain.models``, its config class, its model class per task,
   its preprocessing classes and the stacks its hook points live in.
@@ -33,13 +33,13 @@ TASKS: dict[str, str] = {
     "sequence-classification": "AutoModelForSequenceClassification",
     "token-classification": "AutoModelForTokenClassification",
     "question-answering": "AutoModelForQuestionAnswering",
-    # Rooms for the next families (no family fills them yet):
     "seq2seq-lm": "AutoModelForSeq2SeqLM",
-    "image-classification": "AutoModelForImageClassification",
-    "object-detection": "AutoModelForObjectDetection",
-    "ctc": "AutoModelForCTC",
     "speech-seq2seq": "AutoModelForSpeechSeq2Seq",
+    "image-classification": "AutoModelForImageClassification",
+    "ctc": "AutoModelForCTC",
     "audio-classification": "AutoModelForAudioClassification",  # one label per clip (Wav2Vec2)
+    # Rooms for the next families (no family fills them yet):
+    "object-detection": "AutoModelForObjectDetection",
 }
 
 
@@ -103,8 +103,10 @@ class Family:
         return f"Family({fields}, models={dict(self.models)!r})"
 
     def class_names(self) -> list[str]:
-        """Every class of the family's module this entry names: config, base class, models."""
-        names = [self.config, self.pretrained_model, *self.models.values()]
+        """Every class of the family's module this entry names: config, base class, models, and its
+        image processor / feature extractor / processor (they live in the family's module too)."""
+        preprocessors = [name for name in (self.image_processor, self.feature_extractor, self.processor) if name]
+        names = [self.config, self.pretrained_model, *self.models.values(), *preprocessors]
         return list(dict.fromkeys(names))  # in order, each once
 
 
@@ -238,6 +240,32 @@ FAMILIES: dict[str, Family] = {
         tokenizer="Wav2Vec2CTCTokenizer",
         feature_extractor="Wav2Vec2FeatureExtractor",
         processor="Wav2Vec2Processor",
+    ),
+    "whisper": Family(
+        module="whisper",
+        config="WhisperConfig",
+        pretrained_model="WhisperPreTrainedModel",
+        models={"base": "WhisperModel", "speech-seq2seq": "WhisperForConditionalGeneration"},
+        tokenizer="WhisperTokenizer",
+        feature_extractor="WhisperFeatureExtractor",
+        processor="WhisperProcessor",
+        hook_stacks=("encoder", "decoder"),
+    ),
+    "vit": Family(
+        module="vit",
+        config="ViTConfig",
+        pretrained_model="ViTPreTrainedModel",
+        models={"base": "ViTModel", "image-classification": "ViTForImageClassification"},
+        tokenizer=None,
+        image_processor="ViTImageProcessor",
+    ),
+    "deit": Family(
+        module="deit",
+        config="DeiTConfig",
+        pretrained_model="DeiTPreTrainedModel",
+        models={"base": "DeiTModel", "image-classification": "DeiTForImageClassification"},
+        tokenizer=None,
+        image_processor="DeiTImageProcessor",
     ),
 }
 

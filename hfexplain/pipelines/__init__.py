@@ -32,6 +32,8 @@ text2text-generation       AutoModelForSeq2SeqLM                 ``[{"generated_
 summarization              AutoModelForSeq2SeqLM                 ``[{"summary_text"}]``
 translation                AutoModelForSeq2SeqLM                 ``[{"translation_text"}]``
   [translation_xx_to_yy]
+image-classification       AutoModelForImageClassification       ``[{"label", "score"}]`` (top 5)
+image-feature-extraction   AutoModel (a vision model)            nested lists (1, positions, hidden)
 =========================  ====================================  ==========================================
 
 The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
@@ -63,6 +65,8 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
     "text2text-generation": ("text2text_generation", "Text2TextGenerationPipeline", "seq2seq-lm"),
     "summarization": ("text2text_generation", "SummarizationPipeline", "seq2seq-lm"),
     "translation": ("text2text_generation", "TranslationPipeline", "seq2seq-lm"),
+    "image-classification": ("image_classification", "ImageClassificationPipeline", "image-classification"),
+    "image-feature-extraction": ("image_feature_extraction", "ImageFeatureExtractionPipeline", "base"),
 }
 
 
@@ -93,6 +97,8 @@ _HEAD_SUFFIXES = (
     ("ForSequenceClassification", "text-classification"),
     ("ForTokenClassification", "token-classification"),
     ("ForQuestionAnswering", "question-answering"),
+    ("ForImageClassification", "image-classification"),
+    ("ForImageClassificationWithTeacher", "image-classification"),
     ("ForMaskedLM", "fill-mask"),
     ("ForCausalLM", "text-generation"),
     ("LMHeadModel", "text-generation"),
@@ -281,10 +287,11 @@ def _infer_task(model: Any, **hub_kwargs: Any) -> str:
         names = list(getattr(config, "architectures", None) or [])
     else:
         names = [type(model).__name__]
+    reads_pixels = getattr(model, "main_input_name", None) == "pixel_values"
     for name in names:
         for suffix, task in _HEAD_SUFFIXES:
             if name.endswith(suffix):
-                return task
+                return "image-feature-extraction" if reads_pixels and task == "feature-extraction" else task
     raise ValueError(
         f"cannot tell the task from {names or 'the checkpoint (its config.json has no architectures)'}; pass it, "
         f"e.g. pipeline('text-classification', model=...). Tasks: {', '.join(supported_tasks())}."

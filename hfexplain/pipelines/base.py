@@ -472,7 +472,7 @@ class Pipeline:
                 expected = model_class_for(self.model_task, model.config.model_type)
             except ValueError:
                 expected = None
-            if expected is None or not isinstance(model, expected):
+            if expected is None or not (isinstance(model, expected) or self._accepts_other_head(model)):
                 head = self.model_task.replace("-", " ")
                 raise ValueError(
                     f"the {self.task} pipeline needs a model with a {head} head ({auto_name}), but "
@@ -489,6 +489,10 @@ class Pipeline:
                 f"the {self.task} pipeline needs {article} {kind} ({_LOADER_HINT[kind]}), because "
                 f"{type(model).__name__} reads {self.main_input_name!r}; got {type(needed).__name__}."
             )
+
+    def _accepts_other_head(self, model) -> bool:
+        """True for a model that serves the task without being its Auto class's (DeiT's distilled classifier)."""
+        return False
 
     def _sanitize(self, kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
         """``_sanitize_parameters`` with a clear error for an option the task does not know."""

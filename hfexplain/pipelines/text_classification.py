@@ -42,6 +42,26 @@ BEST = _Best()
 FUNCTIONS = ("softmax", "sigmoid", "none")
 
 
+def default_function(config) -> str:
+    """transformers' choice of function_to_apply from config.problem_type / num_labels (image
+    classification shares it)."""
+    if config.problem_type == "regression":
+        return "none"
+    if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+        return "sigmoid"
+    return "softmax"
+
+
+def apply_function(logits: torch.Tensor, function: str) -> torch.Tensor:
+    """(num_labels,) logits -> scores: softmax, sigmoid or the logits themselves ("none")."""
+    logits = logits.float()
+    if function == "softmax":
+        return torch.softmax(logits, dim=-1)
+    if function == "sigmoid":
+        return torch.sigmoid(logits)
+    return logits
+
+
 class TextClassificationPipeline(Pipeline):
     """Classify texts (or text pairs) with a sequence-classification model."""
 
@@ -97,23 +117,12 @@ class TextClassificationPipeline(Pipeline):
 
     def default_function(self) -> str:
         """transformers' choice of function_to_apply from config.problem_type / num_labels."""
-        config = self.model.config
-        if config.problem_type == "regression":
-            return "none"
-        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
-            return "sigmoid"
-        return "softmax"
+        return default_function(self.model.config)
 
     def postprocess(self, model_outputs: dict[str, Any], function_to_apply: str | None = None, top_k: Any = BEST,
                     trace: dict | None = None):
         function = function_to_apply or self.default_function()
-        logits = model_outputs["logits"][0].float()  # (num_labels,)
-        if function == "softmax":
-            scores = torch.softmax(logits, dim=-1)
-        elif function == "sigmoid":
-            scores = torch.sigmoid(logits)
-        else:
-            scores = logits
+        scores = apply_function(model_outputs["logits"][0], function)  # (num_labels,)
 
         if top_k is BEST:
             best = int(scores.argmax())

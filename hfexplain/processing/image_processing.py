@@ -23,6 +23,7 @@ call (``processor(images, do_resize=False)``).
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -52,6 +53,8 @@ PREPROCESS_SETTINGS = (
     "image_mean",
     "image_std",
 )
+
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what an image may hold
 
 _VALID_SIZE_KEYS = (
     {"height", "width"},
@@ -187,11 +190,14 @@ class BaseImageProcessor(ImageProcessingMixin):
             if settings["do_resize"]:
                 image = self.resize(image, settings["size"], resample=settings["resample"])
             if settings["do_center_crop"]:
-                image = self.center_crop(image, settings["crop_size"])
+                image = self.center_crop(image, settings["crop_size"], input_data_format=CHANNELS_FIRST)
             if settings["do_rescale"]:
                 image = self.rescale(image, settings["rescale_factor"])
             if settings["do_normalize"]:
-                image = self.normalize(image, settings["image_mean"], settings["image_std"])
+                _check_channels_match(image, settings["image_mean"], settings["do_convert_rgb"])
+                image = self.normalize(
+                    image, settings["image_mean"], settings["image_std"], input_data_format=CHANNELS_FIRST
+                )
             processed.append(image)
         return BatchFeature({"pixel_values": processed}, tensor_type=return_tensors)
 
@@ -210,10 +216,21 @@ class BaseImageProcessor(ImageProcessingMixin):
             return image[None]  # (h, w) -> (1, h, w)
         if is_pil:
             return np.moveaxis(image, -1, 0)  # PIL gives (h, w, c)
+        if image.ndim == 3 and input_data_format is None and not set(image.shape[::2]) & set(IMAGE_CHANNELS):
+            raise ValueError(
+                f"an image needs 1 (grey), 3 (RGB) or 4 (RGBA) channels on its first or last axis, got shape "
+                f"{tuple(image.shape)}. Give (h, w, c) or (c, h, w) with c in {IMAGE_CHANNELS}, e.g. "
+                "PIL.Image.fromarray(...).convert('RGB'); pass input_data_format= if the channel axis is ambiguous."
+            )
         if input_data_format is None:
-            input_data_format = image_transforms.infer_channel_dimension_format(image, num_channels=(1, 3, 4))
+            input_data_format = image_transforms.infer_channel_dimension_format(image, num_channels=IMAGE_CHANNELS)
         if image_transforms._channel_format(input_data_format) == CHANNELS_LAST:
             image = np.moveaxis(image, -1, 0)
+        if image.shape[0] not in IMAGE_CHANNELS:
+            raise ValueError(
+                f"an image needs 1 (grey), 3 (RGB) or 4 (RGBA) channels, this one has {image.shape[0]} "
+                f"(shape {tuple(image.shape)} read as {input_data_format}). Convert it to RGB first."
+            )
         return image
 
 
@@ -227,22 +244,64 @@ def _is_single_image(value) -> bool:
     return (isinstance(value, np.ndarray) or type(value).__module__.startswith("torch")) and value.ndim in (2, 3)
 
 
+def load_image(path):
+    """An image file (or a PIL image) -> an RGB PIL image, EXIF orientation applied, as transformers'
+    ``load_image`` does. Only local files: hfexplain fetches nothing from the network (download it first).
+    """
+    Image = image_transforms._pil()
+    from PIL import ImageOps
+
+    if isinstance(path, Image.Image):
+        return ImageOps.exif_transpose(path).convert("RGB")
+    path = os.fspath(path)
+    if path.startswith(("http://", "https://")):
+        raise ValueError(
+            f"{path!r} is a URL; hfexplain does not download images. Save the file first and pass its path, "
+            "or open it yourself and pass the PIL image."
+        )
+    if not os.path.isfile(path):
+        raise ValueError(  # ValueError, as transformers raises for an image source it cannot read
+            f"no image file at {path!r} (a string is read as the path of an image file). Pass the path of an "
+            "existing image file, a PIL image, or a numpy array / torch tensor of pixels."
+        )
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).convert("RGB")
+
+
+def _is_path(value) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
 def _make_list_of_images(images) -> list:
-    """One image, a list of images, or a 4-D batch (b, c, h, w) / (b, h, w, c) -> a list of images."""
+    """One image (or image path), a list of them, or a 4-D batch (b, c, h, w) / (b, h, w, c) -> a list of images."""
+    if _is_path(images):
+        return [load_image(images)]
     if _is_single_image(images):
         return [images]
     if (isinstance(images, np.ndarray) or type(images).__module__.startswith("torch")) and images.ndim == 4:
         return list(images)
     if isinstance(images, Sequence) and not isinstance(images, str) and images and all(
-        _is_single_image(image) for image in images
+        _is_single_image(image) or _is_path(image) for image in images
     ):
-        return list(images)
+        return [load_image(image) if _is_path(image) else image for image in images]
     raise TypeError(
-        "images must be a PIL image, a numpy array or torch tensor of shape (h, w), (c, h, w) or (h, w, c), a 4-D "
-        f"batch of them, or a list of such images; got {type(images).__name__}"
+        "images must be a PIL image, an image file path, a numpy array or torch tensor of shape (h, w), (c, h, w) or "
+        f"(h, w, c), a 4-D batch of them, or a list of such images; got {type(images).__name__}"
         + (f" of {type(images[0]).__name__}" if isinstance(images, Sequence) and images else "")
         + "."
     )
+
+
+def _check_channels_match(image: np.ndarray, mean, do_convert_rgb: bool | None) -> None:
+    """Normalising needs one mean per channel: a grey or RGBA image meets a 3-value RGB mean here."""
+    channels = image.shape[0]  # (c, h, w)
+    if isinstance(mean, (list, tuple)) and len(mean) != channels:
+        kind = {1: "grey", 4: "RGBA", 2: "grey + alpha"}.get(channels, f"{channels}-channel")
+        hint = "do_convert_rgb=True (or image.convert('RGB'))" if not do_convert_rgb else "another image_mean"
+        raise ValueError(
+            f"this {kind} image has {channels} channel(s) but image_mean has {len(mean)} values (one per channel); "
+            f"convert the images to RGB with {hint}."
+        )
 
 
 def _check_settings(settings: dict[str, Any]) -> None:
@@ -268,4 +327,5 @@ __all__ = [
     "IMAGENET_STANDARD_MEAN",
     "IMAGENET_STANDARD_STD",
     "get_size_dict",
+    "load_image",
 ]

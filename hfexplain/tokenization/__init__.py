@@ -57,8 +57,10 @@ from .files import (
 from .legacy import build_byte_level_bpe_backend, build_roberta_backend, build_wordpiece_backend
 from .sentencepiece import SPIECE_FILE, build_albert_backend, build_t5_backend, read_spiece_model, sentinel_tokens
 from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
+from .whisper import WhisperTokenizer
 
 __all__ = [
+    "WhisperTokenizer",
     "ADDED_TOKENS_FILE",
     "BPE_MERGES_FILE",
     "BPE_VOCAB_FILE",

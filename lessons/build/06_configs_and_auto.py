@@ -186,13 +186,19 @@ hf_tables = {
     "ctc": modeling_auto.MODEL_FOR_CTC_MAPPING_NAMES,
     "speech-seq2seq": modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
 }
-same_models = all(hf_tables[task][model_type] == name
+
+def first_name(row):  # transformers lists two image classifiers for DeiT; its Auto class builds the first
+    return row[0] if isinstance(row, tuple) else row
+
+
+same_models = all(first_name(hf_tables[task][model_type]) == name
                   for task, table in MODEL_MAPPING_NAMES.items() for model_type, name in table.items())
 same_configs = all(configuration_auto.CONFIG_MAPPING_NAMES[model_type] == class_name
                    for model_type, (_module, class_name) in CONFIG_MAPPING_NAMES.items())
 print("every config row equals transformers':", same_configs)
 print("every model row equals transformers': ", same_models)
 print("transformers' causal-LM row for bert:", modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES["bert"])
+print("transformers' image row for deit:    ", modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES["deit"])
 """)
 
 # ----------------------------------------------------------------------------------------------
