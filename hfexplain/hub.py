@@ -47,11 +47,14 @@ the disk full:
   not replace is brought in (hard links, copies where links are impossible); then the two
   folders are swapped with Linux's ``renameat2(RENAME_EXCHANGE)`` (through ctypes: Python
   does not wrap it) and the old one is deleted. A folder that does not exist yet is one plain
-  rename. Any reader, ``transformers`` included, opening the folder by its path finds the old
-  files or the new ones, never a mix: weights, config.json and generation_config.json switch
-  together, and the old shards of an overwritten sharded checkpoint are never beside the
-  new index. (A reader that already has the old folder open as its working directory, or
-  holds a file open, keeps reading the old version, as with any rename.)
+  rename. Any reader, ``transformers`` included, opening the folder by its path finds the
+  old files or the new ones, never a mix: weights, config.json and generation_config.json
+  switch together, and the old shards of an overwritten sharded checkpoint are never beside
+  the new index. (A reader that already has the old folder open as its working directory,
+  or holds a file open, keeps reading the old version, as with any rename. A link per file
+  is cheap, but a folder holding much else, say a Trainer output_dir full of checkpoints,
+  costs a link for each of its files. The new folder keeps the old one's mode, and its
+  owner when saving as root; extended attributes of the folder itself are not carried.)
 * **Symlinks are replaced, never written through.** A Hub cache snapshot is a folder of
   links into ``blobs/``: saving into it leaves the blobs as they were.
 * **No leftovers.** A failed save removes its stage; a killed one leaves it, named with its
@@ -847,12 +850,23 @@ def _start_save(target: str, exists: bool, staging, keep_other_files: bool) -> _
                 raise
         else:
             if exists:
-                os.chmod(stage, stat.S_IMODE(os.stat(target).st_mode))
+                _copy_folder_owner_and_mode(target, stage)
             return _Save(target, stage, exchange, keep_other_files)
     # The parent cannot hold the stage (not writable, or another file system: target is a mount point).
     stage = os.path.join(target, _temporary_name("stage"))
     os.mkdir(stage)
     return _Save(target, stage, False, keep_other_files)
+
+
+def _copy_folder_owner_and_mode(source: str, destination: str) -> None:
+    """The new folder keeps the old one's permissions (and owner, where we may set it: as root)."""
+    status = os.stat(source)
+    os.chmod(destination, stat.S_IMODE(status.st_mode))
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and (status.st_uid, status.st_gid) != (0, 0):
+        try:
+            os.chown(destination, status.st_uid, status.st_gid)
+        except OSError:
+            pass
 
 
 def _can_exchange(target: str) -> bool:

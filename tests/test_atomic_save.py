@@ -329,3 +329,31 @@ def test_a_full_disk_during_a_trainer_checkpoint_is_named(tmp_path, monkeypatch)
     out = args.output_dir
     assert get_last_checkpoint(out) == os.path.join(out, "checkpoint-1")
     assert sorted(os.listdir(out)) == ["checkpoint-1"]  # no partial checkpoint-2, no tmp-checkpoint-2
+
+
+def test_a_real_full_disk_during_a_trainer_checkpoint(tmp_path):
+    from hfexplain.training import Trainer, TrainerCallback, TrainingArguments, get_last_checkpoint
+
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "1m"):
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN); the simulated test above covers it")
+
+    class FillTheDiskAfterTheFirstCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                free = shutil.disk_usage(disk).free
+                (disk / "filler").write_bytes(b"\0" * max(free - 60_000, 0))  # less than a checkpoint
+
+    try:
+        examples = [{"input_ids": [1, 2, 3, 4], "labels": [1, 2, 3, 4]} for _ in range(8)]
+        args = TrainingArguments(output_dir=str(disk / "out"), max_steps=2, per_device_train_batch_size=4,
+                                 save_steps=1, disable_tqdm=True)
+        trainer = Trainer(tiny(0), args, train_dataset=examples, callbacks=[FillTheDiskAfterTheFirstCheckpoint()])
+        with pytest.raises(OSError, match=r"No space left on the disk that holds .*checkpoint-2' \(the file system "
+                                          r"mounted at .*disk'") as error:
+            trainer.train()
+        assert error.value.errno == errno.ENOSPC
+        assert get_last_checkpoint(args.output_dir) == os.path.join(args.output_dir, "checkpoint-1")
+        assert sorted(os.listdir(args.output_dir)) == ["checkpoint-1"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
