@@ -227,11 +227,13 @@ class PretrainedConfig:
         return cls.from_dict(load_config_dict(path))
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> str:
-        """Write ``config.json`` into ``save_directory`` (created if needed), atomically."""
+        """Write ``config.json`` into ``save_directory`` (created if needed).
+
+        Atomically (``hub.write_text_atomically``): a reader finds the old file or the new one,
+        whole; a symlinked config.json is replaced, never written through."""
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise OSError(f"{save_directory!r} is a file; save_pretrained needs a folder path.")
-        os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, CONFIG_NAME)
         write_text_atomically(path, self.to_json_string())
         return path

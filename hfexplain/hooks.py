@@ -141,6 +141,17 @@ class _CallHook:
                 f"{tuple(result.shape)} but the activation has shape {tuple(output.shape)}; "
                 "a replacement must keep the shape."
             )
+        if result.dtype != output.dtype:  # else the next matmul fails with "mixed dtype", naming no hook
+            raise TypeError(
+                f"hook {getattr(self.fn, '__name__', self.fn)!r} on {self.hook.name!r} returned a {result.dtype} "
+                f"tensor but the activation is {output.dtype}; a replacement must keep the dtype: "
+                f"return result.to(activation.dtype)."
+            )
+        if result.device != output.device:
+            raise ValueError(
+                f"hook {getattr(self.fn, '__name__', self.fn)!r} on {self.hook.name!r} returned a tensor on "
+                f"{result.device} but the activation is on {output.device}; return result.to(activation.device)."
+            )
         return result
 
 
@@ -553,6 +564,12 @@ class HookedMixin:
             return [name for name in points if names_filter(name)]
         if isinstance(names_filter, str) or _is_alias_pair(names_filter):
             names_filter = [names_filter]
+        if not isinstance(names_filter, Iterable):
+            raise TypeError(
+                f"names_filter must be None (everything), a full hook name or an alias (str), an (alias, layer) "
+                f"pair, a list of those, or a function of the full name; got {type(names_filter).__name__} "
+                f"{names_filter!r}."
+            )
         chosen: list[str] = []
         for item in names_filter:
             if isinstance(item, tuple):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import errno
 import logging
 import os
 import re
@@ -397,8 +398,17 @@ class PreTrainedModel(nn.Module, HookedMixin):
         """Write ``config.json`` and ``model.safetensors`` (sharded above ``max_shard_size``).
 
         Tied copies (``lm_head.weight`` when tied to the embedding) are not written, as
-        transformers does. Everything is checked before the first byte is written, and
-        each file is written atomically.
+        transformers does. Everything is checked before the first byte is written.
+
+        The whole save (weights, config.json, generation_config.json) is one
+        ``hub.saving_folder`` step: a reader, or a process killed at any moment, finds the old
+        folder or the new one, whole; files of the folder this save does not write (a
+        tokenizer's) are kept, symlinks among them are replaced rather than written through,
+        and temporaries of earlier killed saves are removed. Where the folder cannot be
+        swapped in one step (not Linux, a mount point, the working directory inside it) the
+        files switch one by one, the weights last: a reader then finds the old weights or the
+        new ones, whole, but may pair them with the other version's config for that moment.
+        See hfexplain/hub.py, "Saving atomically".
         """
         if not safe_serialization:
             raise ValueError("hfexplain only writes safetensors; pickled weights are unsafe to share.")
@@ -407,14 +417,16 @@ class PreTrainedModel(nn.Module, HookedMixin):
             raise OSError(f"{save_directory!r} is a file; save_pretrained needs a folder path.")
         tied = self._tied_targets()
         state_dict = {k: v.detach().contiguous() for k, v in self.state_dict().items() if k not in tied}
-        os.makedirs(save_directory, exist_ok=True)
-        if not os.access(save_directory, os.W_OK):
-            raise OSError(f"cannot write to {save_directory!r}: permission denied. Pick a writable folder.")
+        if os.path.isdir(save_directory) and not os.access(save_directory, os.W_OK):
+            raise PermissionError(
+                errno.EACCES, f"cannot write to {save_directory!r}: permission denied. Pick a writable folder."
+            )
         self.config.architectures = [type(self).__name__]
         self.config.dtype = self.dtype
-        hub.save_state_dict(state_dict, save_directory, max_shard_size=max_shard_size, metadata={"format": "pt"})
-        self.config.save_pretrained(save_directory)
-        self._save_extra_files(save_directory)
+        with hub.saving_folder(save_directory):  # everything below lands in one step
+            hub.save_state_dict(state_dict, save_directory, max_shard_size=max_shard_size, metadata={"format": "pt"})
+            self.config.save_pretrained(save_directory)
+            self._save_extra_files(save_directory)
 
     def _save_extra_files(self, save_directory: str) -> None:
         """Hook for subclasses that write more (e.g. generation_config.json)."""

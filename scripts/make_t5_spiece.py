@@ -84,6 +84,8 @@ def main() -> None:
     import sentencepiece as spm
     import transformers
 
+    from hfexplain import hub  # atomic writes: a reader sees the old file or the new one
+
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     text = training_text()
@@ -100,8 +102,7 @@ def main() -> None:
                 model_bytes = f.read()
         finally:
             os.chdir(here)
-    with open(os.path.join(out, "spiece.model"), "wb") as f:
-        f.write(model_bytes)
+    hub.write_bytes_atomically(os.path.join(out, "spiece.model"), model_bytes)
 
     # transformers' own conversion: T5Tokenizer from spiece.model, saved as tokenizer.json.
     transformers.logging.set_verbosity_error()
@@ -112,15 +113,13 @@ def main() -> None:
         tokenizer.save_pretrained(work)
         with open(os.path.join(work, "tokenizer.json"), "rb") as src:
             tokenizer_json = src.read()
-        with open(os.path.join(out, "tokenizer.json"), "wb") as dst:
-            dst.write(tokenizer_json)
+        hub.write_bytes_atomically(os.path.join(out, "tokenizer.json"), tokenizer_json)
         with open(os.path.join(work, "tokenizer_config.json"), encoding="utf-8") as f:
             config = json.load(f)
         for key in RUNTIME_KEYS:  # how this run loaded the files (HF_HUB_OFFLINE ...), not how to tokenize
             config.pop(key, None)
-        with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-            json.dump(config, f, indent=2, sort_keys=True, ensure_ascii=False)
-            f.write("\n")
+        hub.write_text_atomically(os.path.join(out, "tokenizer_config.json"),
+                                  json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
     digest = hashlib.sha256(model_bytes).hexdigest()
     readme = f"""# A small T5 SentencePiece vocabulary (test data)
@@ -136,8 +135,7 @@ from that `spiece.model` (which appends the 100 `<extra_id_N>` sentinels: {VOCAB
 
 Not T5's real vocabulary (32,000 pieces): the same format and pipeline, for tests.
 """
-    with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
-        f.write(readme)
+    hub.write_text_atomically(os.path.join(out, "README.md"), readme)
     print(f"wrote {out}: spiece.model ({len(model_bytes):,} bytes, sha256 {digest[:12]}...), tokenizer.json")
 
 

@@ -372,8 +372,9 @@ lens, generation strategies) on a laptop, offline, in seconds, with hfexplain's 
 The model weights and this card: Apache-2.0, like hfexplain. The training text is © Python Software
 Foundation, PSF License; it is not redistributed here, but samples quote its style.
 """
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(card)
+    from hfexplain import hub
+
+    hub.write_text_atomically(path, card)  # a reader sees the old card or the new one, never half
 
 
 def unigram_cross_entropy(train_stream: torch.Tensor, val_stream: torch.Tensor, vocab_size: int) -> float:
@@ -443,7 +444,7 @@ def main(argv: list[str] | None = None) -> dict:
     import tokenizers
     from tqdm.auto import tqdm
 
-    from hfexplain import GPT2Config, GPT2LMHeadModel
+    from hfexplain import GPT2Config, GPT2LMHeadModel, hub
 
     started = time.time()
     torch.set_num_threads(args.threads)
@@ -514,9 +515,9 @@ def main(argv: list[str] | None = None) -> dict:
     train_minutes = (time.time() - started) / 60
 
     # 5. save, then samples and the card
-    os.makedirs(args.out, exist_ok=True)
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
+    with hub.saving_folder(args.out):  # weights, configs and tokenizer files switch in one step
+        model.save_pretrained(args.out)
+        tokenizer.save_pretrained(args.out)
 
     sample_seed = args.seed
     sampler = torch.Generator().manual_seed(sample_seed)

@@ -336,8 +336,9 @@ cache, generation strategies) on a laptop, offline, in seconds, with hfexplain's
 The model weights and this card: Apache-2.0, like hfexplain. The training pairs were written by
 `num2words` (LGPL-2.1) at training time; its code is neither included nor needed to use the model.
 """
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(card)
+    from hfexplain import hub
+
+    hub.write_text_atomically(path, card)  # a reader sees the old card or the new one, never half
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
     import num2words
     import tokenizers
 
-    from hfexplain import MarianConfig, MarianMTModel
+    from hfexplain import MarianConfig, MarianMTModel, hub
 
     started = time.time()
     torch.set_num_threads(args.threads)
@@ -457,10 +458,10 @@ def main(argv: list[str] | None = None) -> dict:
     base = baselines(train_numbers, test_numbers)
 
     # 5. save and the card
-    os.makedirs(args.out, exist_ok=True)
     model.generation_config.max_length = max_positions
-    model.save_pretrained(args.out)
-    tokenizer.save_pretrained(args.out)
+    with hub.saving_folder(args.out):  # weights, configs and tokenizer files switch in one step
+        model.save_pretrained(args.out)
+        tokenizer.save_pretrained(args.out)
     demo = translate(model, tokenizer, [PREFIX + "two thousand and five"])[0]
 
     hyperparameters = {

@@ -522,6 +522,12 @@ def test_steps_show_token_text(gpt2_pair, tokenizers_pair):
         (dict(max_new_tokens=3, do_sample=True, top_p=1.5), r"top_p must be in \(0, 1\]"),
         (dict(max_new_tokens=3, do_sample=True, temperature=0.0), "must be > 0 when sampling.*do_sample=False"),
         (dict(max_new_tokens=3, do_sample=True, temperature=-1.0), "temperature must be > 0"),
+        # NaN passes every < and > test as False: it used to reach torch.multinomial
+        (dict(max_new_tokens=3, do_sample=True, temperature=float("nan")), "temperature must be a finite number"),
+        (dict(max_new_tokens=3, do_sample=True, temperature=float("inf")), "temperature must be a finite number"),
+        (dict(max_new_tokens=3, do_sample=True, top_p=float("nan")), r"top_p must be in \(0, 1\]"),
+        (dict(max_new_tokens=3, repetition_penalty=float("nan")), "repetition_penalty must be a number > 0"),
+        (dict(max_new_tokens=3, repetition_penalty=float("inf")), "repetition_penalty must be a number > 0"),
         (dict(max_new_tokens=3, num_beams=0), "num_beams must be an integer >= 1"),
         (dict(max_new_tokens=3, top_k=-1), "top_k must be an integer >= 0"),
         (dict(max_new_tokens=3, repetition_penalty=0.0), "repetition_penalty must be a number > 0"),

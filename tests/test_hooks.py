@@ -153,6 +153,23 @@ def test_hook_returning_the_wrong_shape_is_named(model, ids):
         model.run_with_hooks(ids, fwd_hooks=[(("resid_pre", 0), not_a_tensor)])
 
 
+def test_hook_returning_another_dtype_is_named(model, ids):
+    def to_float64(tensor, hook):
+        return tensor.double()
+
+    with pytest.raises(TypeError, match=r"'to_float64' on 'transformer.h.0.hook_resid_pre' returned a torch.float64 "
+                                        r"tensor but the activation is torch.float32.*keep the dtype"):
+        model.run_with_hooks(ids, fwd_hooks=[(("resid_pre", 0), to_float64)])
+    assert all(not hp._forward_hooks for hp in model.hook_points().values())
+
+
+@pytest.mark.parametrize("names_filter", [5, 2.5, object()])
+def test_names_filter_of_another_type_names_what_is_accepted(model, ids, names_filter):
+    with pytest.raises(TypeError, match=r"names_filter must be None .*a full hook name or an alias \(str\), an "
+                                        r"\(alias, layer\) pair, a list of those, or a function.*got "):
+        model.run_with_cache(ids, names_filter=names_filter)
+
+
 def test_models_pickle_and_deepcopy(model, ids):
     clone = copy.deepcopy(model)
     restored = pickle.loads(pickle.dumps(model))

@@ -535,3 +535,58 @@ def test_transformers_shards_load_through_our_functions(tiny_gpt2, tmp_path):
     loaded = AutoModelForCausalLM.from_pretrained("org/tiny-gpt2", cache_dir=cache, local_files_only=True)
     for name, tensor in tiny_gpt2.state_dict().items():
         assert torch.equal(loaded.state_dict()[name], tensor), name
+
+
+# --------------------------------------------------------------------------- permission denied, bad bytes
+
+
+def _deny(monkeypatch, *paths):
+    """As if these paths were chmod 000 (tests run as root, where chmod denies nothing)."""
+    real_access = os.access
+    denied = {os.fspath(path) for path in paths}
+
+    def access(path, mode, **kwargs):
+        return os.fspath(path) not in denied and real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+
+def test_unreadable_weights_or_folder_say_permission_denied(tmp_path, monkeypatch):
+    folder = tmp_path / "model"
+    hub.save_state_dict(tensors(), folder)
+    (folder / "config.json").write_text("{}")
+    with monkeypatch.context() as patch:
+        _deny(patch, folder / "model.safetensors")
+        with pytest.raises(PermissionError, match=r"cannot read .*model.safetensors': permission denied"):
+            hub.resolve_weight_files(folder)
+    with monkeypatch.context() as patch:
+        _deny(patch, folder)
+        with pytest.raises(PermissionError, match=r"cannot read the folder .*model': permission denied.*chmod u\+rx"):
+            hub.cached_file(folder, "config.json")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root reads files whatever their mode: the monkeypatched test above covers this")
+def test_unreadable_weights_say_permission_denied_for_real(tmp_path):
+    folder = tmp_path / "model"
+    hub.save_state_dict(tensors(), folder)
+    os.chmod(folder / "model.safetensors", 0)
+    with pytest.raises(PermissionError, match="permission denied"):
+        hub.resolve_weight_files(folder)
+    os.chmod(folder, 0)
+    try:
+        with pytest.raises(PermissionError, match="cannot read the folder"):
+            hub.cached_file(folder, "config.json")
+    finally:
+        os.chmod(folder, 0o755)
+
+
+@pytest.mark.parametrize("name", ["config.json", "generation_config.json"])
+def test_configs_that_are_not_utf8_are_named(tmp_path, name):
+    from hfexplain.generation import GenerationConfig
+    from hfexplain.models.gpt2 import GPT2Config
+
+    (tmp_path / name).write_bytes(b'{"model_type": "gpt2", "note": "\xff\xfe"}')
+    reader = GPT2Config if name == "config.json" else GenerationConfig
+    with pytest.raises(OSError, match=rf"{name}' is not valid JSON \(it is not UTF-8 text"):
+        reader.from_pretrained(tmp_path)

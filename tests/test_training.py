@@ -311,6 +311,43 @@ def test_resume_from_missing_or_corrupt_checkpoint(tmp_path):
         trainer.train(resume_from_checkpoint=os.path.join(out, "checkpoint-1"))
 
 
+@pytest.mark.parametrize("outside", ["relative", "absolute"])
+def test_resume_refuses_an_index_that_names_weights_outside_the_checkpoint(tmp_path, monkeypatch, outside):
+    from safetensors import safe_open
+
+    from hfexplain import hub
+
+    examples = toy_examples(8)
+    args = args_for(tmp_path, max_steps=1, save_steps=1)
+    Trainer(tiny_bert(), args, train_dataset=examples).train()
+    checkpoint = os.path.join(args.output_dir, "checkpoint-1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    weights = elsewhere / "x.safetensors"  # valid weights: resume would succeed if it read them
+    os.replace(os.path.join(checkpoint, "model.safetensors"), weights)
+    with safe_open(weights, framework="pt") as handle:
+        keys = list(handle.keys())
+    shard = "../../elsewhere/x.safetensors" if outside == "relative" else str(weights)
+    assert os.path.samefile(os.path.join(checkpoint, shard), weights)
+    with open(os.path.join(checkpoint, "model.safetensors.index.json"), "w") as handle:
+        json.dump({"metadata": {}, "weight_map": {key: shard for key in keys}}, handle)
+
+    read = []
+    real_read = hub._read_safetensors
+
+    def recording_read(file):
+        read.append(file)
+        return real_read(file)
+
+    monkeypatch.setattr(hub, "_read_safetensors", recording_read)
+    trainer = Trainer(tiny_bert(), args_for(tmp_path, max_steps=2, save_steps=1), train_dataset=examples)
+    with pytest.raises(ValueError, match=r"checkpoint-1' is corrupt .*names the shard .*x\.safetensors'.*not a plain "
+                                         r"file name.*no '\.\.', '/'"):
+        trainer.train(resume_from_checkpoint=checkpoint)
+    assert read == []  # nothing outside the checkpoint was opened
+    assert trainer.state.global_step == 0
+
+
 def test_half_written_checkpoint_is_never_picked_up(tmp_path):
     examples = toy_examples(8)
     args = args_for(tmp_path, max_steps=2, save_steps=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import math
 import os
 from typing import Any
 
@@ -216,7 +217,7 @@ class GenerationConfig:
             not _is_int(self.num_return_sequences) or self.num_return_sequences < 1
         ):
             raise ValueError(f"num_return_sequences must be an integer >= 1, got {self.num_return_sequences!r}.")
-        if self.top_p is not None and not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+        if self.top_p is not None and not (_is_finite_number(self.top_p) and 0 < self.top_p <= 1):
             raise ValueError(
                 f"top_p must be in (0, 1], got {self.top_p!r}: it is the share of probability mass to keep "
                 "(e.g. top_p=0.9); top_p=1.0 switches nucleus filtering off."
@@ -227,14 +228,17 @@ class GenerationConfig:
                 "0 switches top-k filtering off."
             )
         if self.repetition_penalty is not None and not (
-            isinstance(self.repetition_penalty, (int, float)) and self.repetition_penalty > 0
+            _is_finite_number(self.repetition_penalty) and self.repetition_penalty > 0
         ):
             raise ValueError(
                 f"repetition_penalty must be a number > 0, got {self.repetition_penalty!r}: 1.0 is no penalty, "
                 "above 1 discourages repeating tokens (1.2 is a common choice)."
             )
-        if self.temperature is not None and not isinstance(self.temperature, (int, float)):
-            raise ValueError(f"temperature must be a number, got {self.temperature!r}.")
+        if self.temperature is not None and not _is_finite_number(self.temperature):
+            raise ValueError(
+                f"temperature must be a finite number, got {self.temperature!r}: the logits are divided by it "
+                "(1.0 leaves them as they are, below 1 sharpens, above 1 flattens)."
+            )
         if self.do_sample and self.temperature is not None and self.temperature <= 0:
             raise ValueError(
                 f"temperature must be > 0 when sampling (do_sample=True), got {self.temperature!r}: the logits "
@@ -320,7 +324,6 @@ class GenerationConfig:
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise OSError(f"{save_directory!r} is a file; save_pretrained needs a folder path.")
-        os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, config_file_name or GENERATION_CONFIG_NAME)
         write_text_atomically(path, self.to_json_string())
         return path
@@ -353,6 +356,11 @@ class GenerationConfig:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    """An int or float that is neither NaN nor infinite (NaN passes every ``<`` and ``>`` test as False)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _read_json_object(path: str) -> dict[str, Any]:

@@ -98,7 +98,6 @@ class FeatureExtractionMixin:
             raise NotADirectoryError(
                 f"save_pretrained() needs a folder, but {save_directory!r} is a file. Pass a folder path."
             )
-        os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, PREPROCESSOR_CONFIG_FILE)
         write_text_atomically(path, self.to_json_string())
         return [path]

@@ -132,8 +132,10 @@ class ProcessorMixin:
 
     # -- files ------------------------------------------------------------------------------------
     def save_pretrained(self, save_directory: str | os.PathLike) -> list[str]:
-        """Write every piece's files into ``save_directory``, with ``processor_class`` recorded."""
-        from ..hub import write_text_atomically
+        """Write every piece's files into ``save_directory``, with ``processor_class`` recorded.
+
+        All pieces land in one ``hub.saving_folder`` step: the old processor or the new one, whole."""
+        from ..hub import saving_folder, write_text_atomically
 
         save_directory = os.fspath(save_directory)
         name = type(self).__name__
@@ -143,17 +145,18 @@ class ProcessorMixin:
                 f"{name} holds an image processor and a feature extractor, which would both write "
                 f"{PREPROCESSOR_CONFIG_FILE}; hfexplain saves one of them per folder."
             )
-        for attribute in type(self).attributes:
-            piece = getattr(self, attribute)
-            if attribute == "tokenizer":
-                piece.init_kwargs["processor_class"] = name  # as transformers: tokenizer_config.json names it too
-                written.extend(piece.save_pretrained(save_directory))
-                continue
-            for path in piece.save_pretrained(save_directory):
-                settings = json.loads(piece.to_json_string())
-                settings["processor_class"] = name
-                write_text_atomically(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
-                written.append(path)
+        with saving_folder(save_directory):
+            for attribute in type(self).attributes:
+                piece = getattr(self, attribute)
+                if attribute == "tokenizer":
+                    piece.init_kwargs["processor_class"] = name  # as transformers: tokenizer_config.json names it too
+                    written.extend(piece.save_pretrained(save_directory))
+                    continue
+                for path in piece.save_pretrained(save_directory):
+                    settings = json.loads(piece.to_json_string())
+                    settings["processor_class"] = name
+                    write_text_atomically(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+                    written.append(path)
         return written
 
     @classmethod

@@ -55,9 +55,15 @@ def build_wordpiece_backend(
     post-processor: ``[CLS] A [SEP]`` and ``[CLS] A [SEP] B [SEP]`` with token type 0 for A and 1 for B.
     """
     vocab: dict[str, int] = {}
-    with open(vocab_file, encoding="utf-8") as handle:
-        for index, line in enumerate(handle):
-            vocab[line.rstrip("\n")] = index
+    try:
+        with open(vocab_file, encoding="utf-8") as handle:
+            for index, line in enumerate(handle):
+                vocab[line.rstrip("\n")] = index
+    except UnicodeDecodeError as err:
+        raise OSError(
+            f"{vocab_file!r} is not UTF-8 text ({err.reason} at byte {err.start}): a vocab.txt holds one token per "
+            "line in UTF-8. It is corrupted: download it again, or save the tokenizer again with save_pretrained()."
+        ) from err
     for name, token in (("unk_token", unk_token), ("cls_token", cls_token), ("sep_token", sep_token)):
         if token not in vocab:
             raise OSError(

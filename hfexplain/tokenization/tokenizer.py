@@ -32,7 +32,7 @@ from tokenizers import AddedToken
 from tokenizers import Encoding
 from tokenizers import Tokenizer as BackendTokenizer
 
-from ..hub import cached_file
+from ..hub import cached_file, saving_folder, write_text_atomically
 from .batch_encoding import BatchEncoding
 from .files import (
     ADDED_TOKENS_FILE,
@@ -192,7 +192,7 @@ class Tokenizer:
                 )
             backend = BackendTokenizer.from_str(tokenizer_object.to_str())  # a copy: we change its settings
         else:
-            backend = BackendTokenizer.from_file(os.fspath(tokenizer_file))
+            backend = _backend_from_file(os.fspath(tokenizer_file))
 
         # Padding/truncation saved in the file become defaults for the *side* only; the call decides the rest.
         baked_padding, baked_truncation = backend.padding, backend.truncation
@@ -301,7 +301,7 @@ class Tokenizer:
 
         family = None  # which pipeline we rebuild when there is no tokenizer.json
         if tokenizer_file is not None:
-            backend = BackendTokenizer.from_file(tokenizer_file)
+            backend = _backend_from_file(tokenizer_file)
             # The class's own defaults for the special tokens the files leave out (RoBERTa's and BART's
             # <s> ... </s>, T5's </s> and sentinels), as the transformers class would fill them in.
             if tokenizer_class in _ROBERTA_CLASSES:
@@ -418,13 +418,16 @@ class Tokenizer:
         The folder loads back here and in transformers' ``AutoTokenizer``. The config names the
         class ``PreTrainedTokenizerFast`` (the transformers class that reads ``tokenizer.json``
         as is) and lists ``model_input_names``, so both libraries return the same fields.
+
+        The three files land in one ``hub.saving_folder`` step: a reader, or a process killed
+        at any moment (or a disk that fills up), finds the old tokenizer or the new one, whole;
+        symlinked files (a Hub cache snapshot) are replaced, never written through.
         """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
             raise NotADirectoryError(
                 f"save_pretrained() needs a folder, but {save_directory!r} is a file. Pass a folder path."
             )
-        os.makedirs(save_directory, exist_ok=True)
 
         special_tokens_map = {name: str(value) for name, value in self._special_tokens.items() if value is not None}
         config = dict(self.init_kwargs)
@@ -443,11 +446,13 @@ class Tokenizer:
         tokenizer_path = os.path.join(save_directory, TOKENIZER_FILE)
         config_path = os.path.join(save_directory, TOKENIZER_CONFIG_FILE)
         special_path = os.path.join(save_directory, SPECIAL_TOKENS_MAP_FILE)
-        self._backend.save(tokenizer_path)  # padding and truncation are always off on our backend
-        with open(config_path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        with open(special_path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(special_tokens_map, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        with saving_folder(save_directory):
+            # to_str(pretty=True) is what backend.save() writes; padding and truncation are always off on it.
+            write_text_atomically(tokenizer_path, self._backend.to_str(pretty=True))
+            write_text_atomically(config_path, json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+            write_text_atomically(
+                special_path, json.dumps(special_tokens_map, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            )
         return (config_path, special_path, tokenizer_path)
 
     # -- vocabulary -----------------------------------------------------------------------------
@@ -1051,6 +1056,18 @@ class Tokenizer:
 
 
 PreTrainedTokenizerFast = Tokenizer
+
+
+def _backend_from_file(path: str) -> BackendTokenizer:
+    """``tokenizers.Tokenizer.from_file``, with its bare ``Exception`` turned into an OSError naming the file."""
+    try:
+        return BackendTokenizer.from_file(path)
+    except Exception as err:  # the Rust side raises a bare Exception ("EOF while parsing ...")
+        raise OSError(
+            f"{path!r} could not be read as a tokenizer.json ({err}). It is corrupted or truncated (e.g. by an "
+            "interrupted download or save), or written by a newer tokenizers version: download it again, or save "
+            "the tokenizer again with save_pretrained()."
+        ) from err
 
 
 def clean_up_tokenization(text: str) -> str:

@@ -49,13 +49,16 @@ class TrainerState:
     stateful_callbacks: dict[str, dict] = field(default_factory=dict)
 
     def save_to_json(self, json_path: str) -> None:
-        with open(json_path, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n")
+        from ..hub import write_text_atomically
+
+        write_text_atomically(json_path, json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load_from_json(cls, json_path: str) -> TrainerState:
-        with open(json_path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        from ..hub import read_json_object
+
+        data = read_json_object(json_path, what="a trainer state",
+                                fix="Resume from another checkpoint-N folder, or train without resuming.")
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 

@@ -170,21 +170,26 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _fsync_tree(folder: str) -> None:
-    """Flush every file in ``folder`` (and the folder itself) to disk before it is renamed."""
-    for root, _, files in os.walk(folder):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(folder)
+def _torch_save(obj: Any, path: str) -> None:
+    """``torch.save`` through hub's atomic writer (a full disk names the disk and the size needed)."""
+    from .. import hub
+
+    hub.write_file_atomically(path, functools.partial(_call_torch_save, obj), size_hint=_tensor_bytes(obj))
 
 
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _call_torch_save(obj: Any, path: str) -> None:
+    torch.save(obj, path)
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """The bytes of all tensors in a (nested) state dict: about what torch.save writes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(_tensor_bytes(value) for value in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(value) for value in obj)
+    return 0
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -710,11 +715,18 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
-        """Write ``checkpoint-N/`` atomically: into ``tmp-checkpoint-N/``, fsync, then one rename."""
+        """Write ``checkpoint-N/`` atomically: into ``tmp-checkpoint-N/``, fsync, then one rename.
+
+        The switch is ``hub.saving_folder``'s (one rename, or an exchange when the same step is
+        saved twice); every file goes through ``hub.write_file_atomically``, so a full disk is an
+        OSError naming the disk, the checkpoint and the size, and leaves no partial checkpoint.
+        """
+        from .. import hub
+
         args = self.args
         name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         final = os.path.join(args.output_dir, name)
-        temporary = os.path.join(args.output_dir, f"tmp-{name}")
+        temporary = os.path.join(args.output_dir, f"tmp-{name}")  # one name every process of a run knows
         if self.state.best_global_step == self.state.global_step:
             self.state.best_model_checkpoint = final
         main = self.state.is_world_process_zero
@@ -723,24 +735,19 @@ class Trainer:
             os.makedirs(temporary)
         self._barrier()
         rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
-        torch.save(_rng_state(), os.path.join(temporary, rng_name))  # every process has its own streams
+        _torch_save(_rng_state(), os.path.join(temporary, rng_name))  # every process has its own streams
         self._barrier()
         if main:
-            _unwrap(self.model).save_pretrained(temporary)
-            if callable(getattr(self.processing_class, "save_pretrained", None)):
-                self.processing_class.save_pretrained(temporary)
-            torch.save(self.optimizer.state_dict(), os.path.join(temporary, OPTIMIZER_NAME))
-            torch.save(self.lr_scheduler.state_dict(), os.path.join(temporary, SCHEDULER_NAME))
-            if self.scaler is not None:
-                torch.save(self.scaler.state_dict(), os.path.join(temporary, SCALER_NAME))
-            with open(os.path.join(temporary, TRAINING_ARGS_NAME), "w", encoding="utf-8") as handle:
-                handle.write(args.to_json_string() + "\n")
-            self.state.save_to_json(os.path.join(temporary, TRAINER_STATE_NAME))
-            _fsync_tree(temporary)
-            if os.path.exists(final):  # saving the same step twice: replace the old one
-                shutil.rmtree(final)
-            os.replace(temporary, final)  # the atomic step: before it no checkpoint-N exists, after it a whole one
-            _fsync_dir(args.output_dir)
+            with hub.saving_folder(final, staging=temporary, keep_other_files=False, fsync=True):
+                _unwrap(self.model).save_pretrained(temporary)
+                if callable(getattr(self.processing_class, "save_pretrained", None)):
+                    self.processing_class.save_pretrained(temporary)
+                _torch_save(self.optimizer.state_dict(), os.path.join(temporary, OPTIMIZER_NAME))
+                _torch_save(self.lr_scheduler.state_dict(), os.path.join(temporary, SCHEDULER_NAME))
+                if self.scaler is not None:
+                    _torch_save(self.scaler.state_dict(), os.path.join(temporary, SCALER_NAME))
+                hub.write_text_atomically(os.path.join(temporary, TRAINING_ARGS_NAME), args.to_json_string() + "\n")
+                self.state.save_to_json(os.path.join(temporary, TRAINER_STATE_NAME))
             self._rotate_checkpoints()
         self._barrier()
         self._event("on_save")
