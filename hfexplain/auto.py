@@ -294,6 +294,12 @@ class AutoModelForAudioClassification(_AutoModel):
     task = "audio-classification"
 
 
+class AutoModelForZeroShotImageClassification(_AutoModel):
+    """Models that embed images and texts in one space (CLIP): the zero-shot-image-classification pipeline's."""
+
+    task = "zero-shot-image-classification"
+
+
 def auto_model_class(task: str) -> type[_AutoModel]:
     """The Auto class that loads ``task``'s models, by its name in ``TASKS`` (``"ctc"`` -> AutoModelForCTC)."""
     if task not in _models.TASKS:

@@ -6,6 +6,12 @@ A config is plain data. Each family subclasses it with its own field names (GPT-
 Keys this library does not know are kept and written back unchanged, so a config
 survives a round trip through hfexplain.
 
+A config may hold others (``sub_configs``): CLIP's ``CLIPConfig`` keeps a ``text_config`` and a
+``vision_config``, written into ``config.json`` as nested objects (each with its own
+``model_type``), as transformers writes them. A sub-config class with a ``base_config_key`` also
+reads its part of the composite file: ``CLIPTextConfig.from_pretrained(clip_folder)`` reads
+``text_config``.
+
 Files are found and written with ``hfexplain.hub``'s helpers (``cached_file``,
 ``read_json_object``, ``write_text_atomically``); hub imports nothing from here, so the
 two modules no longer import each other. ``HUB_KWARGS``, ``dtype_from_name`` and
@@ -37,6 +43,11 @@ class PretrainedConfig:
 
     model_type: ClassVar[str] = ""
     attribute_map: ClassVar[dict[str, str]] = {}
+    # Nested configs: field name -> config class (CLIP: {"text_config": CLIPTextConfig, ...}). Each field
+    # takes a config, a dict (as config.json holds it) or None (the class's defaults).
+    sub_configs: ClassVar[dict[str, type["PretrainedConfig"]]] = {}
+    # The field of a composite config this class reads when given the whole file ("text_config").
+    base_config_key: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -89,6 +100,8 @@ class PretrainedConfig:
         self._name_or_path = str(kwargs.pop("name_or_path", kwargs.pop("_name_or_path", "")) or "")
         kwargs.pop("model_type", None)
         kwargs.pop("transformers_version", None)
+        for key, sub_class in type(self).sub_configs.items():
+            setattr(self, key, _as_sub_config(sub_class, key, kwargs.pop(key, None), type(self).__name__))
         for key, value in kwargs.items():  # unknown keys are kept and written back
             shadowed = getattr(type(self), key, None)
             if callable(shadowed) or isinstance(shadowed, property):
@@ -196,7 +209,7 @@ class PretrainedConfig:
                 continue
             if isinstance(value, torch.dtype):
                 value = str(value).removeprefix("torch.")
-            out[key] = copy.deepcopy(value)
+            out[key] = value.to_dict() if isinstance(value, PretrainedConfig) else copy.deepcopy(value)
         out["id2label"] = {str(k): v for k, v in self.id2label.items()}
         out["model_type"] = self.model_type
         return dict(sorted(out.items()))
@@ -213,6 +226,11 @@ class PretrainedConfig:
                 # A new number of labels wins over the stored names, as in transformers: fine-tuning
                 # a 3-label checkpoint for 5 labels starts from LABEL_0..LABEL_4.
                 config_dict = {k: v for k, v in config_dict.items() if k not in ("id2label", "label2id")}
+        declared = config_dict.get("model_type")
+        part = config_dict.get(cls.base_config_key) if cls.base_config_key else None
+        if declared != cls.model_type and isinstance(part, dict):
+            # The whole composite config.json (CLIP's) given to one of its parts: read that part.
+            config_dict = part
         config_dict = {**config_dict, **overrides}
         declared = config_dict.get("model_type")
         if cls.model_type and declared and declared != cls.model_type:
@@ -315,6 +333,18 @@ def _is_size_name(key: str) -> bool:
         return True
     return key.endswith(_SIZE_SUFFIXES) and not key.startswith(("use_", "is_", "add_", "do_", "tie_", "share_",
                                                                   "scale_", "output_", "return_"))
+def _as_sub_config(sub_class: type[PretrainedConfig], key: str, value: Any, owner: str) -> PretrainedConfig:
+    """A nested config field from what was passed: a config (kept), a dict (read) or None (defaults)."""
+    if value is None:
+        return sub_class()
+    if isinstance(value, sub_class):
+        return value
+    if isinstance(value, dict):
+        return sub_class.from_dict(value)
+    raise TypeError(
+        f"{owner}'s {key} must be a {sub_class.__name__}, a dict of its fields or None (its defaults); "
+        f"got {type(value).__name__}."
+    )
 
 
 def load_config_dict(path: str | os.PathLike) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from hfexplain.processing import (  # noqa: E402
     SequenceFeatureExtractor,
 )
 from hfexplain.processing import image_transforms as ours_transforms  # noqa: E402
+from hfexplain.models.clip import CLIPImageProcessor  # noqa: E402  (CLIP's defaults, as CLIPImageProcessorPil's)
 from hfexplain.processing.auto import unregister  # noqa: E402
 from hfexplain.tokenization import Tokenizer  # noqa: E402
 
@@ -269,22 +270,6 @@ class ViTImageProcessor(BaseImageProcessor):
     do_resize = True
     do_rescale = True
     do_normalize = True
-
-
-class CLIPImageProcessor(BaseImageProcessor):
-    """CLIP's defaults, as transformers' CLIPImageProcessorPil sets them."""
-
-    resample = 3
-    image_mean = [0.48145466, 0.4578275, 0.40821073]
-    image_std = [0.26862954, 0.26130258, 0.27577711]
-    size = {"shortest_edge": 224}
-    default_to_square = False
-    crop_size = {"height": 224, "width": 224}
-    do_resize = True
-    do_center_crop = True
-    do_rescale = True
-    do_normalize = True
-    do_convert_rgb = True
 
 
 def image_inputs():
@@ -563,14 +548,13 @@ class UnknownImageProcessor(ViTImageProcessor):
 def test_tables_are_the_declarations_and_unknown_types_say_what_is_supported(tmp_path):
     from hfexplain.models import FAMILIES
 
-    assert dict(processing.IMAGE_PROCESSOR_MAPPING_NAMES) == {
-        model_type: (family.module, family.image_processor) for model_type, family in FAMILIES.items()
-        if family.image_processor}
-    # the speech families (Wav2Vec2, Whisper) declare their feature extractors and processors
-    assert dict(processing.FEATURE_EXTRACTOR_MAPPING_NAMES) == {
-        "wav2vec2": ("wav2vec2", "Wav2Vec2FeatureExtractor"), "whisper": ("whisper", "WhisperFeatureExtractor")}
-    assert dict(processing.PROCESSOR_MAPPING_NAMES) == {
-        "wav2vec2": ("wav2vec2", "Wav2Vec2Processor"), "whisper": ("whisper", "WhisperProcessor")}
+    for table, field in ((processing.IMAGE_PROCESSOR_MAPPING_NAMES, "image_processor"),
+                         (processing.FEATURE_EXTRACTOR_MAPPING_NAMES, "feature_extractor"),
+                         (processing.PROCESSOR_MAPPING_NAMES, "processor")):
+        assert dict(table) == {t: (f.module, getattr(f, field)) for t, f in FAMILIES.items() if getattr(f, field)}
+    assert processing.IMAGE_PROCESSOR_MAPPING_NAMES["clip"] == ("clip", "CLIPImageProcessor")
+    assert processing.FEATURE_EXTRACTOR_MAPPING_NAMES["whisper"] == ("whisper", "WhisperFeatureExtractor")
+    assert processing.PROCESSOR_MAPPING_NAMES["wav2vec2"] == ("wav2vec2", "Wav2Vec2Processor")
     UnknownImageProcessor().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'UnknownImageProcessor'.*Supported: .*ViTImageProcessor.*register_image_processor"):
         AutoImageProcessor.from_pretrained(tmp_path)
@@ -674,7 +658,7 @@ def test_processor_save_and_auto_processor_load(tmp_path, toy_types):
 def test_auto_processor_unknown_class_and_text_only_fallback(tmp_path, toy_types):
     ToyVisionProcessor(ViTImageProcessor(size=8), tiny_tokenizer()).save_pretrained(tmp_path / "vision")
     unregister("processor", "toy-vision")
-    with pytest.raises(ValueError, match="processor 'ToyVisionProcessor'.*Supported: Wav2Vec2Processor, WhisperProcessor"):
+    with pytest.raises(ValueError, match="processor 'ToyVisionProcessor'.*Supported: CLIPProcessor, Wav2Vec2Processor, WhisperProcessor"):
         AutoProcessor.from_pretrained(tmp_path / "vision")
     tiny_tokenizer().save_pretrained(tmp_path / "text")
     write_config(tmp_path / "text", "gpt2")

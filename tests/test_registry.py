@@ -67,6 +67,14 @@ TINY = {
                 intermediate_size=16),
     "deit": dict(image_size=8, patch_size=4, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
                  intermediate_size=16),
+    "clip": dict(text_config=dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                                  vocab_size=11, max_position_embeddings=16, eos_token_id=10, projection_dim=4),
+                 vision_config=dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                                    image_size=8, patch_size=4, projection_dim=4), projection_dim=4),
+    "clip_text_model": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                            vocab_size=11, max_position_embeddings=16, eos_token_id=10),
+    "clip_vision_model": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                              image_size=8, patch_size=4),
 }
 
 
@@ -162,6 +170,7 @@ def test_auto_tables_agree_with_transformers_own():
         "ctc": modeling_auto.MODEL_FOR_CTC_MAPPING_NAMES,
         "speech-seq2seq": modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
         "audio-classification": modeling_auto.MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES,
+        "zero-shot-image-classification": modeling_auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES,
     }
     assert set(theirs) == set(TASKS)
     for task, table in auto.MODEL_MAPPING_NAMES.items():

@@ -554,9 +554,9 @@ def test_vocab_json_without_merges(bpe_vocab_dir, tmp_path):
 def test_unknown_class_without_tokenizer_json(bpe_vocab_dir, tmp_path):
     for name in ("vocab.json", "merges.txt"):
         shutil.copy(os.path.join(bpe_vocab_dir, name), tmp_path / name)
-    # CLIP's tokenizer also ships vocab.json + merges.txt, but its pipeline is not one we rebuild.
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "CLIPTokenizer"}))
-    with pytest.raises(OSError, match="CLIPTokenizer.*save_pretrained"):
+    # CodeGen's tokenizer also ships vocab.json + merges.txt, but its pipeline is not one we rebuild.
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "CodeGenTokenizer"}))
+    with pytest.raises(OSError, match="CodeGenTokenizer.*save_pretrained"):
         Tokenizer.from_pretrained(tmp_path)
 
 

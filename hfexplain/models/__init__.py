@@ -38,6 +38,8 @@ TASKS: dict[str, str] = {
     "image-classification": "AutoModelForImageClassification",
     "ctc": "AutoModelForCTC",
     "audio-classification": "AutoModelForAudioClassification",  # one label per clip (Wav2Vec2)
+    # an image against candidate captions (CLIP): a model that embeds both, not a head
+    "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
     # Rooms for the next families (no family fills them yet):
     "object-detection": "AutoModelForObjectDetection",
 }
@@ -266,6 +268,34 @@ FAMILIES: dict[str, Family] = {
         models={"base": "DeiTModel", "image-classification": "DeiTForImageClassification"},
         tokenizer=None,
         image_processor="DeiTImageProcessor",
+    ),
+    "clip": Family(
+        module="clip",
+        config="CLIPConfig",
+        pretrained_model="CLIPPreTrainedModel",
+        models={"base": "CLIPModel", "zero-shot-image-classification": "CLIPModel"},
+        tokenizer="CLIPTokenizer",
+        image_processor="CLIPImageProcessor",
+        processor="CLIPProcessor",
+        hook_stacks=("text", "vision"),
+    ),
+    # CLIP's towers alone (a folder saved from CLIPTextModel / CLIPVisionModel): each is its own base class.
+    "clip_text_model": Family(
+        module="clip",
+        config="CLIPTextConfig",
+        pretrained_model="CLIPTextModel",
+        models={"base": "CLIPTextModel"},
+        tokenizer="CLIPTokenizer",
+        hook_stacks=("text",),
+    ),
+    "clip_vision_model": Family(
+        module="clip",
+        config="CLIPVisionConfig",
+        pretrained_model="CLIPVisionModel",
+        models={"base": "CLIPVisionModel"},
+        tokenizer=None,
+        image_processor="CLIPImageProcessor",
+        hook_stacks=("vision",),
     ),
 }
 

@@ -16,6 +16,8 @@ tokenization/
                       folder has no tokenizer.json
   files.py            file names, strategy names, which classes return token_type_ids, config readers,
                       config.json's model_type -> tokenizer class (for folders with no tokenizer config)
+  clip.py             CLIPTokenizer: a Tokenizer whose decode turns CLIP's end-of-word ``</w>`` into spaces
+                      (AutoTokenizer picks it from tokenizer_class or config.json's model_type)
   ctc.py              Wav2Vec2CTCTokenizer: a character vocabulary (vocab.json) in plain Python; decoding
                       merges repeated frame ids, drops the blank (pad) and turns "|" into spaces.
                       AutoTokenizer picks it from tokenizer_config.json's tokenizer_class
@@ -39,6 +41,7 @@ Every name below stays importable as ``from hfexplain.tokenization import X``.
 from __future__ import annotations
 
 from .batch_encoding import BatchEncoding
+from .clip import CLIPTokenizer
 from .ctc import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from .files import (
     ADDED_TOKENS_FILE,
@@ -54,7 +57,7 @@ from .files import (
     VERY_LARGE_INTEGER,
     WORDPIECE_VOCAB_FILE,
 )
-from .legacy import build_byte_level_bpe_backend, build_roberta_backend, build_wordpiece_backend
+from .legacy import build_byte_level_bpe_backend, build_clip_backend, build_roberta_backend, build_wordpiece_backend
 from .sentencepiece import SPIECE_FILE, build_albert_backend, build_t5_backend, read_spiece_model, sentinel_tokens
 from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
 from .whisper import WhisperTokenizer
@@ -65,6 +68,7 @@ __all__ = [
     "BPE_MERGES_FILE",
     "BPE_VOCAB_FILE",
     "BatchEncoding",
+    "CLIPTokenizer",
     "LARGE_INTEGER",
     "PADDING_STRATEGIES",
     "PreTrainedTokenizerFast",
@@ -81,6 +85,7 @@ __all__ = [
     "WORDPIECE_VOCAB_FILE",
     "build_albert_backend",
     "build_byte_level_bpe_backend",
+    "build_clip_backend",
     "build_roberta_backend",
     "build_t5_backend",
     "build_wordpiece_backend",

@@ -29,6 +29,7 @@ MODEL_TYPE_TOKENIZER_CLASSES = {
     "albert": "AlbertTokenizer",
     "bart": "BartTokenizer",
     "bert": "BertTokenizer",
+    "clip": "CLIPTokenizer",
     "gpt2": "GPT2Tokenizer",
     "roberta": "RobertaTokenizer",
     "t5": "T5Tokenizer",

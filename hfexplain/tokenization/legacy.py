@@ -1,7 +1,8 @@
 """Rebuilding a backend from the older vocabulary files, when a folder has no ``tokenizer.json``.
 
 ``vocab.txt`` gives BERT's WordPiece pipeline, ``vocab.json`` + ``merges.txt`` GPT-2's
-byte-level BPE (and RoBERTa's and BART's: the same BPE with ``<s> A </s></s> B </s>`` around the text); ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
+byte-level BPE (and RoBERTa's and BART's: the same BPE with ``<s> A </s></s> B </s>`` around the text;
+and CLIP's: lower-cased, split by its own regex, ``</w>`` at each word's end); ``added_tokens.json`` (or the config's ``added_tokens_decoder``) puts added
 tokens back on their saved ids. SentencePiece's ``spiece.model`` (ALBERT, T5) is rebuilt in
 ``sentencepiece.py``; other families need a ``tokenizer.json``.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from tokenizers import AddedToken, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Regex, decoders, normalizers, pre_tokenizers, processors
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers.models import BPE, WordPiece
 
@@ -29,12 +30,21 @@ _WORDPIECE_CLASSES = frozenset(
         "ConvBertTokenizer",
     }
 )
-_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer", "RobertaTokenizer", "BartTokenizer"})
+_BYTE_LEVEL_BPE_CLASSES = frozenset({"GPT2Tokenizer", "RobertaTokenizer", "BartTokenizer", "CLIPTokenizer"})
 # Of those, the ones that wrap the text in <s> ... </s> (RobertaTokenizer's defaults, in transformers' order).
 # BART's tokenizer is RoBERTa's (transformers 5 makes BartTokenizer an alias of RobertaTokenizer).
 _ROBERTA_CLASSES = frozenset({"RobertaTokenizer", "BartTokenizer"})
 ROBERTA_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
                           "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
+
+_CLIP_CLASSES = frozenset({"CLIPTokenizer"})
+# CLIPTokenizer's defaults: <|endoftext|> ends the text, pads it and stands for unknown text.
+CLIP_SPECIAL_TOKENS = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
+                       "pad_token": "<|endoftext|>"}
+# CLIP's split (from OpenAI's simple_tokenizer): its special tokens, English contractions, runs of
+# letters, single digits, runs of other non-space characters. Whitespace is dropped.
+CLIP_SPLIT_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+CLIP_END_OF_WORD = "</w>"
 
 
 def build_wordpiece_backend(
@@ -120,19 +130,61 @@ def build_roberta_backend(
     the front of a token out of its offsets (``trim_offsets``), as transformers' RobertaTokenizer.
     """
     backend = build_byte_level_bpe_backend(vocab_file, merges_file, add_prefix_space=add_prefix_space)
-    ids = {}
-    for name, token in (("cls_token", cls_token), ("sep_token", sep_token)):
-        ids[name] = backend.token_to_id(token)
-        if ids[name] is None:
-            raise OSError(
-                f"{vocab_file} has no {name} {token!r}: RoBERTa puts it around every text. Name the right token in "
-                f"tokenizer_config.json (e.g. \"{name}\": \"...\") or pass {name}=... to from_pretrained()."
-            )
+    ids = _wrapping_token_ids(backend, vocab_file, "RoBERTa", cls_token=cls_token, sep_token=sep_token)
     backend.post_processor = processors.RobertaProcessing(
         (sep_token, ids["sep_token"]), (cls_token, ids["cls_token"]),
         trim_offsets=trim_offsets, add_prefix_space=add_prefix_space,
     )
     return backend
+
+
+def build_clip_backend(
+    vocab_file: str,
+    merges_file: str,
+    *,
+    bos_token: str = "<|startoftext|>",
+    eos_token: str = "<|endoftext|>",
+    unk_token: str = "<|endoftext|>",
+) -> BackendTokenizer:
+    """CLIP's pipeline from ``vocab.json`` + ``merges.txt`` (what transformers' CLIPTokenizer builds).
+
+    normalizer: Unicode NFC, every run of whitespace to one space, lower-case; pre-tokenizer: CLIP's
+    regex split (``CLIP_SPLIT_PATTERN``), then GPT-2's byte mapping; model: byte-pair merges where
+    the last symbol of a word carries ``</w>`` (so ``cat`` inside a word and ``cat</w>`` at its end
+    are different tokens, and decoding turns each ``</w>`` back into a space); post-processor:
+    ``<|startoftext|> A <|endoftext|>`` (``<|startoftext|> A <|endoftext|><|endoftext|> B
+    <|endoftext|>`` for a pair, RoBERTa's template).
+    """
+    backend = BackendTokenizer(BPE.from_file(vocab_file, merges_file, continuing_subword_prefix="",
+                                             end_of_word_suffix=CLIP_END_OF_WORD, fuse_unk=False,
+                                             unk_token=unk_token))
+    backend.normalizer = normalizers.Sequence(
+        [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
+    )
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(CLIP_SPLIT_PATTERN), behavior="removed", invert=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
+    backend.decoder = decoders.ByteLevel()
+    ids = _wrapping_token_ids(backend, vocab_file, "CLIP", bos_token=bos_token, eos_token=eos_token)
+    backend.post_processor = processors.RobertaProcessing(
+        (eos_token, ids["eos_token"]), (bos_token, ids["bos_token"]), trim_offsets=False, add_prefix_space=False,
+    )
+    return backend
+
+
+def _wrapping_token_ids(backend: BackendTokenizer, vocab_file: str, family: str, **tokens: str) -> dict[str, int]:
+    """The ids of the tokens a post-processor puts around every text (name -> id); a clear error for one
+    the vocabulary lacks."""
+    ids = {}
+    for name, token in tokens.items():
+        ids[name] = backend.token_to_id(token)
+        if ids[name] is None:
+            raise OSError(
+                f"{vocab_file} has no {name} {token!r}: {family} puts it around every text. Name the right token in "
+                f"tokenizer_config.json (e.g. \"{name}\": \"...\") or pass {name}=... to from_pretrained()."
+            )
+    return ids
 
 
 def _add_tokens_with_ids(backend: BackendTokenizer, config: dict, added_tokens_file: str | None, where) -> None:

@@ -56,11 +56,14 @@ from .files import (
 )
 from .legacy import (
     _BYTE_LEVEL_BPE_CLASSES,
+    _CLIP_CLASSES,
+    CLIP_SPECIAL_TOKENS,
     _ROBERTA_CLASSES,
     _WORDPIECE_CLASSES,
     ROBERTA_SPECIAL_TOKENS,
     _add_tokens_with_ids,
     build_byte_level_bpe_backend,
+    build_clip_backend,
     build_roberta_backend,
     build_wordpiece_backend,
 )
@@ -137,6 +140,9 @@ class Tokenizer:
     """
 
     SPECIAL_TOKENS_ATTRIBUTES = SPECIAL_TOKENS_ATTRIBUTES
+    # What save_pretrained writes as tokenizer_class: transformers' class that reads tokenizer.json as
+    # is. A family subclass that changes the call semantics (CLIPTokenizer's decode) writes its own name.
+    saved_tokenizer_class = "PreTrainedTokenizerFast"
 
     bos_token = _SpecialToken()
     eos_token = _SpecialToken()
@@ -260,7 +266,7 @@ class Tokenizer:
 
         Reads ``tokenizer.json`` when there is one; otherwise rebuilds the pipeline from
         ``vocab.txt`` (BERT's WordPiece), ``vocab.json`` + ``merges.txt`` (GPT-2's byte-level
-        BPE; RoBERTa's and BART's with ``<s> ... </s>``) or ``spiece.model`` (ALBERT's or T5's
+        BPE; RoBERTa's and BART's with ``<s> ... </s>``; CLIP's) or ``spiece.model`` (ALBERT's or T5's
         SentencePiece). ``tokenizer_config.json`` and ``special_tokens_map.json`` give the special tokens,
         ``model_max_length``, ``padding_side``... ``overrides`` (e.g. ``padding_side="left"``,
         ``pad_token="<|endoftext|>"``) win over the files. Where no tokenizer file names the class, a
@@ -306,6 +312,9 @@ class Tokenizer:
             # <s> ... </s>, T5's </s> and sentinels), as the transformers class would fill them in.
             if tokenizer_class in _ROBERTA_CLASSES:
                 for name, default in ROBERTA_SPECIAL_TOKENS.items():
+                    config.setdefault(name, default)
+            elif tokenizer_class in _CLIP_CLASSES:
+                for name, default in CLIP_SPECIAL_TOKENS.items():
                     config.setdefault(name, default)
             elif tokenizer_class in _T5_CLASSES:
                 t5_config_defaults(config)
@@ -360,6 +369,13 @@ class Tokenizer:
                     unk_token=str(_as_token(config["unk_token"])),
                     cls_token=str(_as_token(config["cls_token"])),
                     sep_token=str(_as_token(config["sep_token"])),
+                )
+            elif tokenizer_class in _CLIP_CLASSES:
+                for name, default in CLIP_SPECIAL_TOKENS.items():  # CLIPTokenizer's defaults
+                    config.setdefault(name, default)
+                backend = build_clip_backend(
+                    vocab_json, merges_txt, bos_token=str(_as_token(config["bos_token"])),
+                    eos_token=str(_as_token(config["eos_token"])), unk_token=str(_as_token(config["unk_token"])),
                 )
             elif tokenizer_class in _ROBERTA_CLASSES:
                 for name, default in ROBERTA_SPECIAL_TOKENS.items():  # RobertaTokenizer's defaults
@@ -440,7 +456,7 @@ class Tokenizer:
             truncation_side=self.truncation_side,
             model_input_names=list(self.model_input_names),
             clean_up_tokenization_spaces=self.clean_up_tokenization_spaces,
-            tokenizer_class="PreTrainedTokenizerFast",
+            tokenizer_class=self.saved_tokenizer_class,
         )
 
         tokenizer_path = os.path.join(save_directory, TOKENIZER_FILE)
