@@ -63,10 +63,16 @@ def check_input_ids(input_ids: torch.Tensor, *, max_positions: int | None, vocab
             f"input_ids must have shape (batch, seq), got rank {input_ids.dim()} {tuple(input_ids.shape)}; "
             "for a single sequence add a batch dimension with input_ids.unsqueeze(0)."
         )
-    if input_ids.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+    if input_ids.dtype not in (torch.long, torch.int):
+        kind = "integer ids of a type an embedding cannot index" if not input_ids.is_floating_point() else "floats"
         raise TypeError(
-            f"input_ids must hold integer token ids (torch.long), got {input_ids.dtype}; "
+            f"input_ids must hold integer token ids as torch.long (or torch.int), got {input_ids.dtype} ({kind}); "
             "convert with input_ids.long(), or pass float vectors as inputs_embeds= instead."
+        )
+    if input_ids.shape[1] == 0 and past_length == 0:
+        raise ValueError(
+            f"input_ids has no tokens (shape {tuple(input_ids.shape)}): a model needs at least one token per row. "
+            "Check the tokenizer's output (an empty string encodes to no tokens unless special tokens are added)."
         )
     total = past_length + input_ids.shape[1]
     if max_positions is not None and total > max_positions:
@@ -109,7 +115,7 @@ def check_model_inputs(
             "or vectors you made yourself."
         )
     if input_ids is not None:
-        check_input_ids(input_ids, max_positions=None, vocab_size=vocab_size)
+        check_input_ids(input_ids, max_positions=None, vocab_size=vocab_size, past_length=past_length)
         batch, seq = input_ids.shape
     else:
         if not isinstance(inputs_embeds, torch.Tensor) or not inputs_embeds.is_floating_point():
@@ -123,11 +129,20 @@ def check_model_inputs(
             )
         batch, seq = inputs_embeds.shape[:2]
 
+    if inputs_embeds is not None and seq == 0 and past_length == 0:
+        raise ValueError(f"inputs_embeds has no positions (shape {tuple(inputs_embeds.shape)}): pass at least one.")
     if position_ids is not None:
         if position_ids.dim() != 2 or position_ids.shape[-1] != seq or position_ids.shape[0] not in (1, batch):
             raise ValueError(
                 f"position_ids must have shape ({batch}, {seq}) or (1, {seq}), one position per new token; got "
                 f"{tuple(position_ids.shape)}. For one sequence add a batch dim: position_ids.unsqueeze(0)."
+            )
+        if position_ids.is_floating_point() or position_ids.dtype == torch.bool:
+            raise TypeError(f"position_ids must be integers (torch.long), got {position_ids.dtype}.")
+        if position_ids.numel() and int(position_ids.min()) < 0:
+            raise ValueError(
+                f"position_ids hold {int(position_ids.min())}: positions count from 0. For a left-padded batch use "
+                "(attention_mask.cumsum(-1) - 1).clamp(min=0), as generate does."
             )
     if max_positions is None:
         return batch, seq

@@ -216,6 +216,7 @@ class GenerationMixin:
         config = self._resolve_generation_config(generation_config, kwargs)
         eos = _as_id_list(config.eos_token_id)
         pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else None)
+        self._check_special_ids(config, eos, pad)
         device = next(self.parameters()).device
 
         if streamer is not None:
@@ -426,6 +427,27 @@ class GenerationMixin:
         """An empty cache of the kind this model's forward fills."""
         return EncoderDecoderCache() if getattr(self.config, "is_encoder_decoder", False) else KVCache()
 
+    def _check_special_ids(self, config, eos: list[int] | None, pad: int | None) -> None:
+        """The special ids generate feeds back into the model must be tokens of its vocabulary: the padding
+        written after a row's EOS (when an EOS can be generated at all) and an encoder-decoder's start
+        token. (An EOS id outside the vocabulary is harmless, it is never generated: tiny test configs
+        keep GPT-2's 50256, as transformers allows.)"""
+        vocab = getattr(self.config, "decoder_vocab_size", None) or getattr(self.config, "vocab_size", None)
+        if not isinstance(vocab, int):
+            return
+        named = []
+        if any(0 <= int(index) < vocab for index in eos or []):
+            named.append(("pad_token_id", pad))
+        if getattr(self.config, "is_encoder_decoder", False):
+            named.append(("decoder_start_token_id", getattr(config, "decoder_start_token_id", None)))
+        for name, index in named:
+            if index is not None and not 0 <= int(index) < vocab:
+                raise ValueError(
+                    f"generation_config.{name}={index} is not a token of this model, whose vocabulary has {vocab} ids "
+                    f"[0, {vocab}): set {name} to an id the model knows (e.g. tokenizer.{name}, or "
+                    f"model.generation_config.{name} = None where the model has no such token)."
+                )
+
     def _next_token_logits(self, input_ids, attention_mask, cache, prepared: _Prepared) -> torch.Tensor:
         """One forward pass; returns the next token's logits (b, v) in float32."""
         if prepared.encoder_outputs is not None:
@@ -436,7 +458,15 @@ class GenerationMixin:
         else:
             inputs = self.prepare_inputs_for_generation(input_ids, cache, attention_mask)
         outputs = self(**inputs)
-        return outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)  # (b, v)
+        logits = outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)  # (b, v)
+        if bool(torch.isnan(logits).any()):  # argmax / beam scores of NaN would pick ids silently
+            rows = torch.isnan(logits).any(-1).nonzero().flatten().tolist()
+            raise ValueError(
+                f"the model's next-token logits hold NaN (row(s) {rows[:8]}, at length {input_ids.shape[1]}): a hook "
+                "that returns NaN, weights that overflowed (float16), or NaN inputs. Check the hooks you added "
+                "(model.reset_hooks() removes them) and the model's dtype."
+            )
+        return logits
 
     # -- greedy decoding and sampling -----------------------------------------------------
 

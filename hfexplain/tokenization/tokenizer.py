@@ -1049,6 +1049,13 @@ class Tokenizer:
                 f"decode() takes integer token ids, but got {bad!r} ({type(bad).__name__}). "
                 "To turn text into ids, call the tokenizer; to join token strings, use convert_tokens_to_string()."
             )
+        size = self._backend.get_vocab_size(with_added_tokens=True)
+        unknown = [index for index in ids if not 0 <= index < size]
+        if unknown:  # the backend drops unknown ids silently and overflows on negative ones
+            raise ValueError(
+                f"decode() got id(s) {unknown[:5]} outside this tokenizer's vocabulary [0, {size}): were they made "
+                "by another tokenizer, or by a model whose vocabulary is larger than its tokenizer's?"
+            )
         text = self._backend.decode(ids, skip_special_tokens=skip_special_tokens)
         if clean_up_tokenization_spaces is None:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
