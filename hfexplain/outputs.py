@@ -117,6 +117,14 @@ class TokenClassifierOutput(ModelOutput):
 
 
 @dataclass
+class ImageClassifierOutput(ModelOutput):
+    loss: Tensor = None
+    logits: Tensor = None
+    hidden_states: Tensors = None
+    attentions: Tensors = None
+
+
+@dataclass
 class QuestionAnsweringModelOutput(ModelOutput):
     loss: Tensor = None
     start_logits: Tensor = None

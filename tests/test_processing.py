@@ -556,12 +556,21 @@ def write_config(folder, model_type: str) -> None:
         json.dump({"model_type": model_type}, handle)
 
 
-def test_tables_start_empty_and_unknown_types_say_what_is_supported(tmp_path):
-    assert processing.IMAGE_PROCESSOR_MAPPING_NAMES == {}
-    assert processing.FEATURE_EXTRACTOR_MAPPING_NAMES == {}
-    assert processing.PROCESSOR_MAPPING_NAMES == {}
+def test_tables_are_the_family_declarations_and_unknown_types_say_what_is_supported(tmp_path):
+    from hfexplain.models import FAMILIES
+
+    for table, field in ((processing.IMAGE_PROCESSOR_MAPPING_NAMES, "image_processor"),
+                         (processing.FEATURE_EXTRACTOR_MAPPING_NAMES, "feature_extractor"),
+                         (processing.PROCESSOR_MAPPING_NAMES, "processor")):
+        assert dict(table) == {t: (f.module, getattr(f, field)) for t, f in FAMILIES.items() if getattr(f, field)}
+    assert processing.IMAGE_PROCESSOR_MAPPING_NAMES["dinov2"] == ("dinov2", "BitImageProcessor")
     ViTImageProcessor().save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match="'ViTImageProcessor'.*Supported: none yet.*register_image_processor"):
+    with open(tmp_path / "preprocessor_config.json") as handle:
+        settings = json.load(handle)
+    settings["image_processor_type"] = "ToyUnknownImageProcessor"
+    with open(tmp_path / "preprocessor_config.json", "w") as handle:
+        json.dump(settings, handle)
+    with pytest.raises(ValueError, match="'ToyUnknownImageProcessor'.*Supported: BitImageProcessor.*register_image_processor"):
         AutoImageProcessor.from_pretrained(tmp_path)
     with pytest.raises(TypeError, match="not instantiated"):
         AutoProcessor()

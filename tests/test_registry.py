@@ -33,7 +33,7 @@ from hfexplain.models.llama import LlamaForQuestionAnswering
 transformers = parity.quiet_transformers()
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NEW_TASKS = ["image-classification", "object-detection", "ctc", "speech-seq2seq"]
+NEW_TASKS = ["object-detection", "ctc", "speech-seq2seq"]
 
 # One tiny config per declared family, to build every class it declares.
 TINY = {
@@ -56,6 +56,7 @@ TINY = {
                    encoder_ffn_dim=16, decoder_ffn_dim=16, vocab_size=11, max_position_embeddings=16, pad_token_id=10,
                    decoder_start_token_id=10),
     "t5": dict(d_model=8, d_kv=4, d_ff=16, num_layers=1, num_heads=2, vocab_size=11, decoder_start_token_id=0),
+    "dinov2": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, image_size=8, patch_size=4),
 }
 
 

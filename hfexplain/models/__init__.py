@@ -224,6 +224,14 @@ FAMILIES: dict[str, Family] = {
         models={"base": "T5Model", "seq2seq-lm": "T5ForConditionalGeneration"},
         hook_stacks=("encoder", "decoder"),
     ),
+    "dinov2": Family(
+        module="dinov2",
+        config="Dinov2Config",
+        pretrained_model="Dinov2PreTrainedModel",
+        models={"base": "Dinov2Model", "image-classification": "Dinov2ForImageClassification"},
+        tokenizer=None,
+        image_processor="BitImageProcessor",
+    ),
 }
 
 
