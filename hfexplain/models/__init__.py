@@ -297,6 +297,14 @@ FAMILIES: dict[str, Family] = {
         image_processor="CLIPImageProcessor",
         hook_stacks=("vision",),
     ),
+    "dinov2": Family(
+        module="dinov2",
+        config="Dinov2Config",
+        pretrained_model="Dinov2PreTrainedModel",
+        models={"base": "Dinov2Model", "image-classification": "Dinov2ForImageClassification"},
+        tokenizer=None,
+        image_processor="BitImageProcessor",
+    ),
 }
 
 
