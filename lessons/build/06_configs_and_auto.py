@@ -185,6 +185,8 @@ hf_tables = {
     "object-detection": modeling_auto.MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES,
     "ctc": modeling_auto.MODEL_FOR_CTC_MAPPING_NAMES,
     "speech-seq2seq": modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
+    "audio-classification": modeling_auto.MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES,
+    "zero-shot-image-classification": modeling_auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES,
 }
 
 def first_name(row):  # transformers lists two image classifiers for DeiT; its Auto class builds the first
