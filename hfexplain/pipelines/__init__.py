@@ -34,6 +34,8 @@ translation                AutoModelForSeq2SeqLM                 ``[{"translatio
   [translation_xx_to_yy]
 image-classification       AutoModelForImageClassification       ``[{"label", "score"}]`` (top 5)
 image-feature-extraction   AutoModel (a vision model)            nested lists (1, positions, hidden)
+object-detection           AutoModelForObjectDetection           ``[{"score", "label", "box": {"xmin",
+                                                                  "ymin", "xmax", "ymax"}}]``
 =========================  ====================================  ==========================================
 
 The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
@@ -67,6 +69,7 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
     "translation": ("text2text_generation", "TranslationPipeline", "seq2seq-lm"),
     "image-classification": ("image_classification", "ImageClassificationPipeline", "image-classification"),
     "image-feature-extraction": ("image_feature_extraction", "ImageFeatureExtractionPipeline", "base"),
+    "object-detection": ("object_detection", "ObjectDetectionPipeline", "object-detection"),
 }
 
 
@@ -99,6 +102,7 @@ _HEAD_SUFFIXES = (
     ("ForQuestionAnswering", "question-answering"),
     ("ForImageClassification", "image-classification"),
     ("ForImageClassificationWithTeacher", "image-classification"),
+    ("ForObjectDetection", "object-detection"),
     ("ForMaskedLM", "fill-mask"),
     ("ForCausalLM", "text-generation"),
     ("LMHeadModel", "text-generation"),
