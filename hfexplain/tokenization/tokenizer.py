@@ -138,6 +138,21 @@ class Tokenizer:
 
     SPECIAL_TOKENS_ATTRIBUTES = SPECIAL_TOKENS_ATTRIBUTES
 
+    @property
+    def saved_tokenizer_class(self) -> str:
+        """The ``tokenizer_class`` that :meth:`save_pretrained` writes into ``tokenizer_config.json``.
+
+        A subclass that a family declares as its tokenizer (``Family.tokenizer`` in
+        ``hfexplain.models``, e.g. ``WhisperTokenizer``) writes its own name, so ``AutoTokenizer``
+        (here, and transformers') gives that class back; the common class writes
+        ``PreTrainedTokenizerFast``, transformers' class for a plain ``tokenizer.json``.
+        """
+        from ..models import FAMILIES
+
+        name = type(self).__name__
+        declared = {family.tokenizer for family in FAMILIES.values()} - {None, "Tokenizer"}
+        return name if name in declared else "PreTrainedTokenizerFast"
+
     bos_token = _SpecialToken()
     eos_token = _SpecialToken()
     unk_token = _SpecialToken()
@@ -417,7 +432,9 @@ class Tokenizer:
 
         The folder loads back here and in transformers' ``AutoTokenizer``. The config names the
         class ``PreTrainedTokenizerFast`` (the transformers class that reads ``tokenizer.json``
-        as is) and lists ``model_input_names``, so both libraries return the same fields.
+        as is), or, for a family's own subclass (:attr:`saved_tokenizer_class`, e.g.
+        ``WhisperTokenizer``), that class, so ``AutoTokenizer`` in either library gives it back;
+        and it lists ``model_input_names``, so both libraries return the same fields.
         """
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
@@ -437,7 +454,7 @@ class Tokenizer:
             truncation_side=self.truncation_side,
             model_input_names=list(self.model_input_names),
             clean_up_tokenization_spaces=self.clean_up_tokenization_spaces,
-            tokenizer_class="PreTrainedTokenizerFast",
+            tokenizer_class=self.saved_tokenizer_class,
         )
 
         tokenizer_path = os.path.join(save_directory, TOKENIZER_FILE)
