@@ -147,6 +147,8 @@ def test_ctc_matches_transformers_arrays_dicts_lists_batches(ctc_pipes):
     row = {"array": clips[2], "sampling_rate": RATE, "path": "x.wav", "id": 7}  # datasets' audio column + a field
     expected = theirs(dict(row))
     assert ours(dict(row)) == expected and expected["id"] == [7] and "path" not in expected
+    strided = {"raw": clips[2], "sampling_rate": RATE, "stride": (400, 300)}  # context samples left out of the text
+    assert ours(dict(strided)) == theirs(dict(strided)) != ours(clips[2])
     stereo = np.stack([clips[1], noise(1600, 5)])  # (channels, samples): averaged, as transformers does
     assert ours(stereo) == theirs(stereo) == ours(stereo.mean(axis=0))
 
