@@ -357,6 +357,8 @@ def test_bad_inputs_are_refused_clearly(ctc_pipes, whisper_pipes, tmp_path):
         ctc(noise(4000), chunk_length_s=0.1, stride_length_s=0.05)
     with pytest.raises(ValueError, match="stride_length_s must be"):
         ctc(noise(4000), chunk_length_s=0.1, stride_length_s=[-1, 0])
+    with pytest.raises(ValueError, match=r"stride_length_s must be.*\[left, right\]"):
+        ctc(noise(4000), chunk_length_s=0.1, stride_length_s=[0.01])
     with pytest.raises(ValueError, match="Set `return_timestamps='char'` or `return_timestamps='word'`"):
         ctc(noise(1000), return_timestamps=True)
     with pytest.raises(ValueError, match="Whisper cannot return `char` timestamps"):

@@ -498,7 +498,7 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
 
 def _check_strides(stride_length_s: Any):
     values = [stride_length_s] if isinstance(stride_length_s, (int, float)) else list(stride_length_s)
-    if len(values) not in (1, 2) or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
+    if len(values) != (1 if isinstance(stride_length_s, (int, float)) else 2) or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
                                         for v in values):
         raise ValueError(f"stride_length_s must be seconds >= 0, one number or [left, right], got {stride_length_s!r}.")
     return stride_length_s
