@@ -503,6 +503,15 @@ def _ready_to_assign(usable: dict[str, torch.Tensor], own: dict[str, torch.Tenso
     store tied weights as views of one storage; a model that does not tie them must not share
     them). A safetensors tensor already in the right dtype passes through as it is, uncopied."""
     ready, seen = {}, set()
+    cast = sorted(key for key, tensor in usable.items()
+                  if own[key].is_floating_point() and not (tensor.is_floating_point() or tensor.is_complex()))
+    if cast:
+        warnings.warn(
+            f"{len(cast)} weight(s) are stored as integers in the checkpoint but are floating-point in the model "
+            f"({', '.join(cast[:5])}{' ...' if len(cast) > 5 else ''}): they are cast to float as they load. A "
+            "quantised or corrupted file? Re-save the model in floating point if that was not intended.",
+            stacklevel=4,
+        )
     for key, tensor in usable.items():
         wanted = dtype if dtype is not None and own[key].is_floating_point() else own[key].dtype
         tensor = tensor.to(wanted).contiguous()

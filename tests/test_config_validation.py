@@ -81,3 +81,16 @@ def test_a_config_that_disagrees_with_the_checkpoint_is_named_before_the_model_i
     monkeypatch.setattr(GPT2LMHeadModel, "_build_uninitialised", classmethod(never))
     with pytest.raises(ValueError, match=message):
         AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+def test_integer_weights_for_a_float_model_load_with_a_warning(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    GPT2LMHeadModel(GPT2Config(**SMALL)).save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    weights["transformer.wte.weight"] = torch.arange(88, dtype=torch.int32).reshape(11, 8)
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.warns(UserWarning, match=r"1 weight\(s\) are stored as integers.*transformer.wte.weight"):
+        model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert model.transformer.wte.weight.dtype == torch.float32
+    assert torch.equal(model.transformer.wte.weight, torch.arange(88.0).reshape(11, 8))
