@@ -455,14 +455,16 @@ for name, transcript in zip(names, transcripts):
     reference = references[name]
     wrong = word_errors(reference, normalise(transcript))
     errors, words = errors + wrong, words + len(reference.split())
-    print(f"{name[-4:]}  {transcript.strip()}\n      {'':<2}reference: {reference}  ({wrong} word errors)")
+    print(f"{name[-4:]}  {transcript.strip()}\n        reference: {reference}  "
+          f"({wrong} word error{'' if wrong == 1 else 's'})")
 print(f"input_features {tuple(batch['input_features'].shape)}; word error rate {errors}/{words} = {errors / words:.3f}")
 """)
 
 md("transcribe-reading", r"""
-Tiny.en hears *ill disposed* as *old-sposed* and spells *Dashwood* its own way: the word
-error rate counts the fewest word edits that turn the transcript into the reference,
-divided by the reference's length. Larger Whisper models make fewer such slips.
+Tiny.en hears *ill disposed* as *old-sposed* and writes *Mr.* where the reference says
+*mister*; in clip 0920 the reader stumbled (*a more a amiable woman*, kept in the reference)
+and Whisper smoothed it away. Each counts: the word error rate is the fewest word edits
+that turn the transcript into the reference, divided by the reference's length.
 
 Now transformers' own `WhisperForConditionalGeneration`, on the same folder and the same
 features:
