@@ -27,6 +27,13 @@ cross-attention (``cross_pattern``: decoder queries down, encoder keys across); 
 reads ``decoder_text`` (default: the same text) after its start token. One forward pass keeps
 all of them, so switching costs no rerun. ``attention_patterns(..., stack=)`` is the same
 choice from Python, and leaving it out on such a model is an error naming the stacks.
+
+An encoder-decoder whose encoder does not read text (Whisper reads a log-mel spectrogram) gets
+its encoder input ready-made: ``inputs={"input_features": ...}`` from its processor; the text box
+then edits the decoder's text, and the encoder's positions are labelled ``frame`` (audio) or
+``patch`` (images). ``encoder_positions=`` keeps only the first positions on screen (Whisper pads
+every clip to 1500 frames of 20 ms: pass the clip's own length); kept cross-attention rows then no
+longer sum to 1, the rest of their weight is on the positions left out.
 """
 from __future__ import annotations
 
@@ -50,6 +57,8 @@ FIGURE_WIDTH = 960
 
 # The cross-attention view of an encoder-decoder (not a stack: the decoder's cross_pattern hooks).
 CROSS = "cross"
+# How the encoder's positions are labelled when its input is not text (``inputs=``), by the model's main input.
+ENCODER_POSITION_NAMES = {"input_features": "frame", "input_values": "frame", "pixel_values": "patch"}
 
 
 def attention_views(model) -> list[tuple[str, str, str | None, str]]:
@@ -69,15 +78,20 @@ def attention_views(model) -> list[tuple[str, str, str | None, str]]:
     return views
 
 
-def model_support_problem(model) -> str | None:
-    """Why ``model`` cannot feed the dashboard (``None`` when it can)."""
+def model_support_problem(model, inputs=None) -> str | None:
+    """Why ``model`` cannot feed the dashboard (``None`` when it can); ``inputs``: ready-made encoder inputs."""
     name = type(model).__name__
     main_input = getattr(model, "main_input_name", "input_ids")
-    if main_input != "input_ids":  # the dashboard tokenizes text; pixels and audio need a processor
+    is_encoder_decoder = getattr(getattr(model, "config", None), "is_encoder_decoder", False)
+    if main_input != "input_ids" and not (inputs is not None and is_encoder_decoder):
+        # the dashboard tokenizes text; pixels and audio need a processor
+        fix = ("pass them as inputs= (e.g. inputs=processor(audio, sampling_rate=16000, return_tensors='pt')) and "
+               "the decoder's text as text" if is_encoder_decoder else
+               "then call model.run_with_cache(**inputs) and read cache['pattern', layer] (add the stack for models "
+               "with several)")
         return (
             f"{name} reads {main_input!r}, not token ids, and this dashboard feeds it text through a tokenizer. "
-            "Run its image processor / feature extractor yourself, then model.run_with_cache(**inputs) and read "
-            "cache['pattern', layer] (add the stack for models with several)."
+            f"Run its image processor / feature extractor yourself, {fix}."
         )
     if not callable(getattr(model, "run_with_cache", None)) or not callable(getattr(model, "hook_points", None)):
         return (
@@ -147,12 +161,16 @@ def decoder_inputs(model, tokenizer, text: str, limit: int | None):
     return ids, mask, tokens
 
 
-def all_attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                           decoder_input_ids: torch.Tensor | None = None) -> dict:
+def all_attention_patterns(model, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+                           decoder_input_ids: torch.Tensor | None = None, *, inputs: dict | None = None,
+                           encoder_positions: int | None = None) -> dict:
     """Every view's patterns for one sequence, from one forward pass: ``{view: (layers, heads, q, k)}``, float32.
 
     Views as in :func:`attention_views`. The model runs in eval mode (no dropout) without
-    gradients; only the pattern hooks are stored.
+    gradients; only the pattern hooks are stored. ``inputs`` (a dict of encoder inputs, e.g.
+    ``{"input_features": (1, 80, 3000)}``) replaces ``input_ids`` and ``attention_mask``;
+    ``encoder_positions`` keeps the first encoder positions (keys of the encoder's and the cross
+    view, queries of the encoder's).
     """
     views = attention_views(model)
     extra = {}
@@ -160,20 +178,26 @@ def all_attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch
         if decoder_input_ids is None:
             raise ValueError(f"{type(model).__name__} is an encoder-decoder: pass decoder_input_ids too.")
         extra = dict(decoder_input_ids=decoder_input_ids)
+    encoder_inputs = dict(inputs) if inputs is not None else dict(input_ids=input_ids, attention_mask=attention_mask)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            _, cache = model.run_with_cache(input_ids, attention_mask=attention_mask, **extra,
+            _, cache = model.run_with_cache(**encoder_inputs, **extra,
                                             names_filter=sorted({alias for _, alias, _, _ in views}))
     finally:
         model.train(was_training)
     points = model.hook_points()
+    decoder_stack = next((stack for view, _, stack, _ in views if view == CROSS), None)
     patterns = {}
     for view, alias, stack, _ in views:
         layers = sorted((point.layer, name) for name, point in points.items()
                         if point.alias == alias and point.stack == stack)
-        patterns[view] = torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+        pattern = torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+        if encoder_positions is not None and view != decoder_stack:  # the encoder's positions, cut
+            keep = slice(0, encoder_positions)
+            pattern = pattern[..., keep] if view == CROSS else pattern[..., keep, keep]  # (l, h, q, k')
+        patterns[view] = pattern.contiguous()
     return patterns
 
 
@@ -226,6 +250,10 @@ class AttentionDashboard(Dashboard):
         stack: for a model with several stacks, what to show first: a stack (``"encoder"``,
             ``"decoder"``) or ``"cross"`` (default: the first stack, e.g. the encoder).
         decoder_text: an encoder-decoder's decoder input (default: ``text``).
+        inputs: an encoder-decoder's encoder inputs, ready-made by its processor, for a model that does
+            not read text (Whisper: ``{"input_features": (1, 80, 3000)}``); ``text`` is then the
+            decoder's text (the text box edits it).
+        encoder_positions: with ``inputs``, show only the first this many encoder positions.
 
     Drive it from Python: ``layer_slider.value``, ``head_slider.value``, ``stack_dropdown.value``,
     ``set_text(...)``, ``highlight(query, key)``, ``select(layer, head)``. Read ``patterns`` (all
@@ -249,6 +277,8 @@ class AttentionDashboard(Dashboard):
         thumbnail: int = 24,
         stack: str | None = None,
         decoder_text: str | None = None,
+        inputs: dict | None = None,
+        encoder_positions: int | None = None,
     ):
         super().__init__()
         if not isinstance(text, str):
@@ -257,6 +287,33 @@ class AttentionDashboard(Dashboard):
             raise TypeError(f"decoder_text must be a str, got {type(decoder_text).__name__}.")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {max_tokens}.")
+        if inputs is not None:
+            if not hasattr(inputs, "keys") or not inputs:
+                raise TypeError(f"inputs must be a dict of the encoder's tensors (e.g. what the processor returns, "
+                                f"{{'input_features': ...}}), got {type(inputs).__name__}.")
+            if not getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+                raise ValueError(f"inputs= is for an encoder-decoder whose encoder reads features (Whisper); "
+                                 f"{type(model).__name__} is not one: give it text.")
+            main_input = getattr(model, "main_input_name", "input_ids")
+            if main_input not in inputs:
+                raise ValueError(f"inputs has {sorted(inputs)} but {type(model).__name__} reads {main_input!r}: "
+                                 "pass what its processor returns.")
+            if len(inputs[main_input]) != 1:
+                raise ValueError(f"inputs[{main_input!r}] holds {len(inputs[main_input])} examples; the dashboard "
+                                 f"shows one: pass inputs[{main_input!r}][i:i + 1].")
+            if decoder_text is not None:
+                if text:
+                    raise ValueError("with inputs=, the text is the decoder's: pass it as text or as decoder_text, "
+                                     "not both.")
+                text, decoder_text = decoder_text, None
+        if encoder_positions is not None:
+            if inputs is None:
+                raise ValueError("encoder_positions= goes with inputs= (an encoder that reads features); for text, "
+                                 "use max_tokens=.")
+            if isinstance(encoder_positions, bool) or not isinstance(encoder_positions, int) or encoder_positions < 1:
+                raise ValueError(f"encoder_positions must be a whole number >= 1, got {encoder_positions!r}.")
+        self.inputs = None if inputs is None else dict(inputs)
+        self.encoder_positions = encoder_positions
         self.model = model
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
@@ -268,7 +325,7 @@ class AttentionDashboard(Dashboard):
         self.query_labels: list[str] = []  # unique axis labels: "token ·index"
         self.key_labels: list[str] = []
         self.focus: tuple[int | None, int | None] = (None, None)  # highlighted (query, key)
-        self.problem = model_support_problem(model)
+        self.problem = model_support_problem(model, self.inputs)
         self.views = attention_views(model) if self.problem is None else [(None, "pattern", None, "")]
         choices = [view for view, _, _, _ in self.views]
         if stack is not None and stack not in choices:
@@ -531,17 +588,26 @@ class AttentionDashboard(Dashboard):
             self._clear_figures()
             return
         limit = max_positions(self.model, self.tokenizer, self.max_tokens)
-        input_ids, attention_mask, tokens, full_length = tokenize_for_model(self.tokenizer, text, limit)
-        if not tokens:
-            self._clear()
-            self.notice.show("The tokenizer gives no tokens for this text: type some more.", kind="info")
-            self._clear_figures()
-            return
+        if self.inputs is None:
+            input_ids, attention_mask, tokens, full_length = tokenize_for_model(self.tokenizer, text, limit)
+            if not tokens:
+                self._clear()
+                self.notice.show("The tokenizer gives no tokens for this text: type some more.", kind="info")
+                self._clear_figures()
+                return
+            decoder_text = text if self.decoder_text is None else self.decoder_text
+        else:  # the encoder's input is ready-made; the text box holds the decoder's text
+            input_ids = attention_mask = tokens = full_length = None
+            decoder_text = text
         decoder_ids, self.decoder_tokens = None, []
         if self.views[0][0] is not None:  # an encoder-decoder: the decoder reads decoder_text after its start token
-            decoder_text = text if self.decoder_text is None else self.decoder_text
             decoder_ids, _, self.decoder_tokens = decoder_inputs(self.model, self.tokenizer, decoder_text, limit)
-        self.all_patterns = all_attention_patterns(self.model, input_ids, attention_mask, decoder_ids)
+        self.all_patterns = all_attention_patterns(self.model, input_ids, attention_mask, decoder_ids,
+                                                   inputs=self.inputs, encoder_positions=self.encoder_positions)
+        if tokens is None:  # one label per encoder position: frames of audio, patches of an image
+            kind = ENCODER_POSITION_NAMES.get(getattr(self.model, "main_input_name", ""), "position")
+            tokens = [kind] * int(self.all_patterns[self.views[0][0]].shape[-1])  # the encoder's keys
+            full_length = len(tokens)
         self.tokens = tokens
         if full_length > len(tokens):
             self.notice.show(
