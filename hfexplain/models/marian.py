@@ -396,13 +396,14 @@ class MarianModel(MarianPreTrainedModel):
         self.decoder = MarianDecoder(config, decoder_tokens)
         self.post_init()
 
-    def _load_checkpoint(self, state_dict, *, ignore_mismatched_sizes: bool, dtype=None):
-        """A MarianMTModel checkpoint has no sinusoid tables (they are fixed): keep ours, as transformers does."""
+    def _plan_load(self, state_dict, ignore_mismatched_sizes: bool):
+        """A MarianMTModel checkpoint has no sinusoid tables (they are fixed): keep ours, as transformers does
+        (both the shape check on the meta device and the load go through here)."""
         state_dict = dict(state_dict)
         for key, table in self.state_dict().items():
             if key.endswith("embed_positions.weight") and key not in state_dict and f"model.{key}" not in state_dict:
                 state_dict[key] = table
-        return super()._load_checkpoint(state_dict, ignore_mismatched_sizes=ignore_mismatched_sizes, dtype=dtype)
+        return super()._plan_load(state_dict, ignore_mismatched_sizes)
 
     def get_input_embeddings(self):
         return self.shared if self.config.share_encoder_decoder_embeddings else self.encoder.embed_tokens

@@ -16,9 +16,8 @@ from .tokenizer import Tokenizer
 
 
 class CLIPTokenizer(Tokenizer):
-    """``Tokenizer`` with CLIP's decoding; saved as ``CLIPTokenizer`` so both libraries load it back as one."""
-
-    saved_tokenizer_class = "CLIPTokenizer"
+    """``Tokenizer`` with CLIP's decoding; saved as ``CLIPTokenizer`` (a family's declared tokenizer saves its
+    own name: ``Tokenizer.saved_tokenizer_class``) so both libraries load it back as one."""
 
     def _decode_one(self, ids: list, skip_special_tokens: bool, clean_up_tokenization_spaces: bool | None) -> str:
         text = super()._decode_one(ids, skip_special_tokens, clean_up_tokenization_spaces)
