@@ -34,6 +34,8 @@ translation                AutoModelForSeq2SeqLM                 ``[{"translatio
   [translation_xx_to_yy]
 image-classification       AutoModelForImageClassification       ``[{"label", "score"}]`` (top 5)
 image-feature-extraction   AutoModel (a vision model)            nested lists (1, positions, hidden)
+zero-shot-image-           AutoModelForZeroShotImage-            ``[{"score", "label"}]`` (all labels)
+  classification           Classification (CLIP)
 =========================  ====================================  ==========================================
 
 The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
@@ -67,6 +69,8 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
     "translation": ("text2text_generation", "TranslationPipeline", "seq2seq-lm"),
     "image-classification": ("image_classification", "ImageClassificationPipeline", "image-classification"),
     "image-feature-extraction": ("image_feature_extraction", "ImageFeatureExtractionPipeline", "base"),
+    "zero-shot-image-classification": ("zero_shot_image_classification", "ZeroShotImageClassificationPipeline",
+                                       "zero-shot-image-classification"),
 }
 
 
@@ -224,19 +228,21 @@ def pipeline(
 
     pieces = _load_preprocessors(
         model, source, tokenizer=tokenizer, image_processor=image_processor, feature_extractor=feature_extractor,
-        processor=processor, hub_kwargs=tokenizer_kwargs,
+        processor=processor, hub_kwargs=tokenizer_kwargs, extra=pipeline_class(task).extra_preprocessors,
     )
     return pipeline_class(task)(
         model, device=device, batch_size=batch_size, newly_initialized=newly_initialized, **pieces, **kwargs
     )
 
 
-def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], **given: Any) -> dict[str, Any]:
+def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], extra: tuple[str, ...] = (),
+                        **given: Any) -> dict[str, Any]:
     """The tokenizer / image processor / feature extractor / processor the pipeline gets.
 
     Objects are used as given; folders and repo ids are loaded with their Auto class; a
     processor supplies the pieces not given; and the one piece the model's
-    ``main_input_name`` needs, if still missing, comes from where the model was loaded.
+    ``main_input_name`` needs (and the task's ``extra`` ones), if still missing, come from where
+    the model was loaded.
     """
     from ..auto import AutoTokenizer
     from ..processing import AutoFeatureExtractor, AutoImageProcessor, AutoProcessor, ProcessorMixin
@@ -254,9 +260,9 @@ def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], 
     for name in ("tokenizer", "image_processor", "feature_extractor"):
         if given[name] is None and processor is not None:
             given[name] = getattr(processor, name, None)
-    needed = preprocessor_kind(model)
-    if given[needed] is None:
-        given[needed] = source if source is not None else _stored_tokenizer_path(model, needed)
+    for needed in dict.fromkeys((preprocessor_kind(model), *extra)):
+        if given[needed] is None:
+            given[needed] = source if source is not None else _stored_tokenizer_path(model, needed)
     loaders = {
         "tokenizer": AutoTokenizer,
         "image_processor": AutoImageProcessor,

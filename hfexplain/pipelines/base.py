@@ -117,7 +117,10 @@ class PipelineInspection:
 
     def __str__(self) -> str:
         lines = [f"{self.task}: {_short(self.inputs, 120)}"]
-        lines.append(f"1. preprocess  -> {len(self.tokens)} model row(s)")
+        pixels = self.details.get("pixels") or []  # image pipelines: the processed tensor and its patch grid
+        lines.append(f"1. preprocess  -> {max(len(self.tokens), len(pixels), len(self.model_inputs))} model row(s)")
+        for row, description in enumerate(pixels):
+            lines.append(f"   row {row}: {description}")
         for row, (tokens, ids) in enumerate(zip(self.tokens, self.input_ids)):
             lines.append(f"   row {row}: {len(tokens)} tokens {_short(tokens, 160)}")
             lines.append(f"          input_ids {_short(ids, 160)}")
@@ -189,6 +192,8 @@ class Pipeline:
     model_task: ClassVar[str | None] = None  # key of hfexplain.auto.MODEL_MAPPING_NAMES
     chunked: ClassVar[bool] = False  # True when preprocess returns a list of model rows
     padding_side: ClassVar[str | None] = None  # None: the tokenizer's padding_side
+    # preprocessors the task needs besides the one of the model's main input (zero-shot image: both)
+    extra_preprocessors: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model, tokenizer=None, *, image_processor=None, feature_extractor=None, processor=None,
                  device=None, batch_size: int | None = None, newly_initialized: list[str] | None = None,
@@ -399,6 +404,7 @@ class Pipeline:
         preprocessed = self.preprocess(item, **preprocess_params)
         rows = list(preprocessed) if self.chunked else [preprocessed]
         details: dict[str, Any] = {}
+        self._inspection_details(rows, details)
         outputs, caches = [], []
         for row in rows:
             row_output, row_cache = self._inspect_forward(row, forward_params, cache, details)
@@ -422,6 +428,9 @@ class Pipeline:
             details=details,
             caches=[c for c in caches if c is not None],
         )
+
+    def _inspection_details(self, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
+        """What a task adds to ``inspect().details`` from its model rows (image pipelines: the patch grid)."""
 
     def _inspect_forward(self, row: dict[str, Any], forward_params: dict, cache, details: dict):
         """One row's forward pass, recording the hook points named in ``cache``."""

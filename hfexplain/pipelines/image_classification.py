@@ -46,6 +46,41 @@ def check_image(item: Any, task: str) -> None:
     )
 
 
+def patch_grid(model, height: int, width: int) -> dict[str, Any]:
+    """How a vision transformer cuts a ``height`` x ``width`` image into tokens.
+
+    ``patch_size`` comes from the model's config (a two-tower model's ``vision_config``), the
+    leading tokens are the learned vectors in front of the patches: the embeddings'
+    ``special_tokens`` where they declare it (ViT 1 = [CLS], DeiT 2 = [CLS] and the distillation
+    token), else 1 ([CLS]: DINOv2, CLIP). The patches follow, row by row.
+    """
+    config = getattr(model.config, "vision_config", None) or model.config
+    patch = getattr(config, "patch_size", None)
+    if patch is None:
+        raise ValueError(f"{type(model).__name__}'s config has no patch_size: it does not cut images into patches.")
+    patch_h, patch_w = (patch, patch) if isinstance(patch, int) else (int(patch[0]), int(patch[1]))
+    leading = next((int(module.special_tokens) for module in model.modules()
+                    if isinstance(getattr(module, "special_tokens", None), int)), 1)
+    rows, columns = height // patch_h, width // patch_w
+    return {"image_size": (height, width), "patch_size": (patch_h, patch_w), "grid": (rows, columns),
+            "patches": rows * columns, "leading_tokens": leading, "tokens": rows * columns + leading}
+
+
+def describe_pixels(model, pixel_values) -> str:
+    """One line on the processed tensor (shape, dtype, statistics) and the patch grid it becomes."""
+    values = pixel_values.float()
+    line = (f"pixel_values {tuple(pixel_values.shape)} {str(pixel_values.dtype).replace('torch.', '')}: "
+            f"mean {float(values.mean()):.3f}, std {float(values.std()):.3f}, "
+            f"min {float(values.min()):.3f}, max {float(values.max()):.3f}")
+    try:
+        grid = patch_grid(model, *pixel_values.shape[-2:])
+    except ValueError:
+        return line
+    (height, width), (patch_h, patch_w), (rows, columns) = grid["image_size"], grid["patch_size"], grid["grid"]
+    return (line + f"\n          {height}x{width} pixels / {patch_h}x{patch_w} patches -> {rows}x{columns} grid = "
+            f"{grid['patches']} patch tokens + {grid['leading_tokens']} leading ([CLS] ...) = {grid['tokens']} tokens")
+
+
 def as_processor_input(image: Any):
     """A path or PIL image -> an RGB PIL image (transformers' ``load_image``); arrays and tensors as they are."""
     if hasattr(image, "ndim"):
@@ -82,6 +117,9 @@ class ImageClassificationPipeline(Pipeline):
 
     def preprocess(self, image) -> dict[str, Any]:
         return dict(self.image_processor(as_processor_input(image), return_tensors="pt"))  # pixel_values (1, c, h, w)
+
+    def _inspection_details(self, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
+        details["pixels"] = [describe_pixels(self.model, row["pixel_values"]) for row in rows]
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         return {"logits": self.model(**self._model_kwargs(model_inputs)).logits}  # (b, num_labels)
