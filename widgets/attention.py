@@ -526,6 +526,8 @@ class AttentionDashboard(Dashboard):
                 [*text_box, self.notice.widget, ipywidgets.HBox(controls), self.figure]
             )
         self._root.add_class("hfx-attention-dashboard")
+        if self._image_views:
+            self._root.add_class("hfx-attention-picture")  # a dashboard that draws an image
         self._start: tuple[int, int] | None = (layer, head)  # applied once the model has run
         self._start_query = query
         self.text_box.observe(self._on_text, names="value")
