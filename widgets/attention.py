@@ -454,10 +454,6 @@ class AttentionDashboard(Dashboard):
             yaxis2=dict(visible=False, anchor="x2"),
             xaxis3=dict(title="head", showgrid=False, zeroline=False, domain=[0, 1], anchor="y3"),
             yaxis3=dict(title="layer", showgrid=False, zeroline=False, anchor="x3"),
-            # the picture (vision models), where the head view would be
-            xaxis4=dict(visible=False, domain=[0.66, 1.0], anchor="y4", constrain="domain"),
-            yaxis4=dict(visible=False, anchor="x4", autorange="reversed", scaleanchor="x4", constrain="domain",
-                        constraintoward="top"),
             annotations=[
                 dict(text="", x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper",
                      showarrow=False, font=dict(size=14)),
@@ -496,7 +492,10 @@ class AttentionDashboard(Dashboard):
         self.figure.add_heatmap(z=[], colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="none",
                                 xaxis="x3", yaxis="y3", name="model view")
         self.picture_trace = self.picture_heatmap = None  # the picture's traces, for models that read images
-        if self._image_views:
+        if self._image_views:  # the picture where the head view would be (x4, y4), square pixels
+            self.figure.layout.xaxis4 = dict(visible=False, domain=[0.66, 1.0], anchor="y4", constrain="domain")
+            self.figure.layout.yaxis4 = dict(visible=False, anchor="x4", autorange="reversed", scaleanchor="x4",
+                                             constrain="domain", constraintoward="top")
             self.figure.add_image(source=None, xaxis="x4", yaxis="y4", hoverinfo="skip", name="image")
             self.figure.add_heatmap(
                 z=[], xaxis="x4", yaxis="y4", colorscale="Inferno", zmin=0, opacity=0.6, showscale=False,
@@ -743,7 +742,7 @@ class AttentionDashboard(Dashboard):
         """The image through the image processor: (1, c, h, w); also the picture and the patch grid."""
         from hfexplain.pipelines.image_classification import as_processor_input, check_image, patch_grid
 
-        check_image(self.image, "AttentionDashboard")
+        check_image(self.image, "image", who="AttentionDashboard(image=...)")
         pixel_values = self.image_processor(as_processor_input(self.image), return_tensors="pt")["pixel_values"]
         grid = patch_grid(self.model, *pixel_values.shape[-2:])
         self.picture = picture_of(pixel_values, self.image_processor)
@@ -901,7 +900,8 @@ class AttentionDashboard(Dashboard):
         layout.yaxis.domain = [(bottom + gap) / plot, 1]
         layout.yaxis2.domain = [(bottom + gap) / plot, 1]
         layout.yaxis3.domain = [0, bottom / plot]
-        layout.yaxis4.domain = [(bottom + gap) / plot, 1]
+        if self.picture_trace is not None:
+            layout.yaxis4.domain = [(bottom + gap) / plot, 1]
         layout.annotations[2].y = bottom / plot
         self.heatmap.colorbar.len = top / plot
         # plotly_text: a raw "</s>" or "<s>" would be read as an HTML tag and vanish

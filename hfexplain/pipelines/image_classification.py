@@ -24,25 +24,27 @@ from .base import Pipeline, _check_top_k, _short
 from .text_classification import FUNCTIONS, apply_function, default_function
 
 
-def check_image(item: Any, task: str) -> None:
-    """A clear error, before any work, for something that is not an image (or an image file)."""
+def check_image(item: Any, task: str, who: str | None = None) -> None:
+    """A clear error, before any work, for something that is not an image (or an image file).
+    ``who`` names the caller in the message (default: "the <task> pipeline")."""
+    who = who or f"the {task} pipeline"
     if isinstance(item, (str, os.PathLike)):
         if str(item).startswith(("http://", "https://")):
             raise ValueError(
-                f"the {task} pipeline got the URL {str(item)!r}; hfexplain downloads nothing. Save the image and "
+                f"{who} got the URL {str(item)!r}; hfexplain downloads nothing. Save the image and "
                 "pass its path, or open it and pass the PIL image."
             )
         if not os.path.isfile(item):
             raise ValueError(
-                f"the {task} pipeline got {_short(str(item), 80)}, which is not an image file (a string is read as a "
+                f"{who} got {_short(str(item), 80)}, which is not an image file (a string is read as a "
                 "path). Pass the path of an existing image file, a PIL image, or a NumPy array / torch tensor."
             )
         return
     if type(item).__module__.startswith("PIL.") or hasattr(item, "ndim") and item.ndim in (2, 3):
         return
     raise TypeError(
-        f"the {task} pipeline takes an image (a path, a PIL image, a NumPy array or torch tensor of pixels) or a list "
-        f"of images, got {type(item).__name__}: {_short(item, 80)}."
+        f"{who} takes an image (a path, a PIL image, a NumPy array or torch tensor of pixels)"
+        f"{' or a list of images' if who.endswith('pipeline') else ''}, got {type(item).__name__}: {_short(item, 80)}."
     )
 
 
