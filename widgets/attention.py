@@ -413,7 +413,7 @@ class AttentionDashboard(Dashboard):
         self._decoder_stack = next((stack for view, _, stack, _ in self.views if view == CROSS), "decoder")
         self._pitch = 1
         self._quiet = False
-        self._picture_key: int | None = None  # which picture the figure holds (sent once per image)
+        self._picture_sent = False  # whether the figure holds the current picture (sent once per image)
 
         self.text_box = ipywidgets.Textarea(
             value=text,
@@ -746,6 +746,7 @@ class AttentionDashboard(Dashboard):
         pixel_values = self.image_processor(as_processor_input(self.image), return_tensors="pt")["pixel_values"]
         grid = patch_grid(self.model, *pixel_values.shape[-2:])
         self.picture = picture_of(pixel_values, self.image_processor)
+        self._picture_sent = False  # a new picture: the next draw sends it
         self.grid, self.patch_size = grid["grid"], grid["patch_size"]
         return pixel_values  # (1, c, h, w)
 
@@ -864,9 +865,9 @@ class AttentionDashboard(Dashboard):
             return
         height, width = self.picture.shape[:2]
         (patch_h, patch_w), (rows, columns) = self.patch_size, self.grid
-        if self.picture_trace.source is None or self._picture_key != id(self.picture):
+        if not self._picture_sent or self.picture_trace.source is None:  # once per image, not per stack switch
             self.picture_trace.source = png_data_uri(self.picture)
-            self._picture_key = id(self.picture)
+            self._picture_sent = True
         # the grid's cells sit on the patches: cell (r, c) covers pixels [c*P, (c+1)*P) x [r*P, (r+1)*P)
         self.picture_heatmap.update(x0=(patch_w - 1) / 2, dx=patch_w, y0=(patch_h - 1) / 2, dy=patch_h)
         layout.xaxis4.range = [-0.5, width - 0.5]
