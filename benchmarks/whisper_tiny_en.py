@@ -1,6 +1,6 @@
 """The converted Whisper tiny.en against CTranslate2 and against real speech.
 
-    .venv/bin/python benchmarks/whisper_tiny_en.py      # ~1 minute on a quiet 2-core machine
+    .venv/bin/python benchmarks/whisper_tiny_en.py      # ~1-2 minutes on a quiet 2-core machine (254 s loaded)
 
 Needs what ``bash scripts/setup.sh`` installs: the converted folder
 (``hfexplain.assets.whisper_tiny_en_path()``, made by scripts/convert_whisper.py), the wheel it
@@ -15,7 +15,13 @@ file). For each clip:
 3. greedy decoding in both, prompt ``<|startoftranscript|><|notimestamps|>``: token ids equal?
 4. the transformers transcript against the reference, by the word error rate below (our own:
    word-level edit distance after lower-casing and dropping punctuation; no spelling
-   normaliser, so "Mr." against "mister" counts as an error).
+   normaliser, so "Mr." against "mister" counts as an error);
+5. hfexplain on the same clip, all its own pieces (its WhisperFeatureExtractor, its
+   WhisperForConditionalGeneration.generate, its WhisperTokenizer): greedy ids equal to
+   transformers'? its transcript and WER beside transformers';
+6. both ``automatic-speech-recognition`` pipelines with their defaults (beam search, 5 beams,
+   as transformers' pipeline sets them): hfexplain's reads the WAV file, transformers' gets the
+   samples (it needs ffmpeg for files); transcripts identical? WER of each.
 
 Writes benchmarks/results/whisper-tiny-en.json and prints a table; the model card's
 "Measured" section (scripts/convert_whisper.py MEASURED) records the numbers of a run.
@@ -127,6 +133,34 @@ def load_ctranslate2(threads: int):
     return ctranslate2.models.Whisper(find_source(), device="cpu", compute_type="float32", intra_threads=threads)
 
 
+def load_hfexplain(path: str):
+    """hfexplain's model (eval, fp32), tokenizer and feature extractor, and its pipeline, on the converted folder."""
+    import hfexplain
+    from hfexplain.models.whisper import WhisperFeatureExtractor, WhisperForConditionalGeneration
+    from hfexplain.tokenization import WhisperTokenizer
+    model = WhisperForConditionalGeneration.from_pretrained(path).eval()
+    pipe = hfexplain.pipeline("automatic-speech-recognition", model=model, tokenizer=WhisperTokenizer.from_pretrained(path),
+                              feature_extractor=WhisperFeatureExtractor.from_pretrained(path))
+    return model, pipe.tokenizer, pipe.feature_extractor, pipe
+
+
+def compare_hfexplain(wav: str, audio: np.ndarray, ours, theirs_pipe, reference_ids: list[int]) -> dict:
+    """hfexplain's own greedy transcript (features, model, tokenizer all hfexplain's) and both pipelines."""
+    import torch
+    model, tokenizer, extractor, pipe = ours
+    features = extractor(audio, sampling_rate=SAMPLING_RATE, return_tensors="pt").input_features  # (1, 80, 3000)
+    ids = model.generate(features, max_new_tokens=120)[0].tolist()
+    special = set(tokenizer.all_special_ids)
+    with torch.no_grad():
+        theirs_text = theirs_pipe(audio)["text"]
+    return {
+        "hfexplain_ids_equal": [token for token in ids if token not in special] == reference_ids,
+        "hfexplain_text": tokenizer.decode(ids, skip_special_tokens=True).strip(),
+        "pipeline_hfexplain_text": pipe(wav)["text"],
+        "pipeline_transformers_text": theirs_text,
+    }
+
+
 def compare_clip(audio: np.ndarray, model, tokenizer, extractor, ct2_model) -> dict:
     """Encoder max abs diff, both greedy id lists and the transformers transcript for one clip."""
     import ctranslate2
@@ -157,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     import ctranslate2
     import torch
     import transformers
+    transformers.logging.set_verbosity_error()
     sys.path.insert(0, os.path.join(HERE, ".."))
     from hfexplain.assets import whisper_tiny_en_path
 
@@ -164,19 +199,35 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     model, tokenizer, extractor = load_transformers(whisper_tiny_en_path())
     ct2_model = load_ctranslate2(args.threads)
+    ours = load_hfexplain(whisper_tiny_en_path())
+    theirs_pipe = transformers.pipeline("automatic-speech-recognition", model=model, tokenizer=tokenizer,
+                                        feature_extractor=extractor)
     rows = []
     for path, reference in librivox_clips():
-        row = compare_clip(read_wav(path), model, tokenizer, extractor, ct2_model)
+        audio = read_wav(path)
+        row = compare_clip(audio, model, tokenizer, extractor, ct2_model)
+        row.update(compare_hfexplain(path, audio, ours, theirs_pipe, row["ids"]))
         row.update(clip=os.path.basename(path), reference=reference,
-                   wer=word_error_rate([reference], [row["text"]]), greedy_equal=row["ids"] == row["ctranslate2_ids"])
+                   wer=word_error_rate([reference], [row["text"]]), greedy_equal=row["ids"] == row["ctranslate2_ids"],
+                   hfexplain_wer=word_error_rate([reference], [row["hfexplain_text"]]),
+                   pipeline_equal=row["pipeline_hfexplain_text"] == row["pipeline_transformers_text"],
+                   pipeline_wer=word_error_rate([reference], [row["pipeline_hfexplain_text"]]))
         rows.append(row)
         print(f"{row['clip']}: diff {row['encoder_max_abs_diff']:.2e}, greedy equal {row['greedy_equal']}, "
-              f"WER {row['wer']:.3f}\n  ref: {reference}\n  hyp: {row['text']}")
+              f"WER {row['wer']:.3f}, hfexplain ids equal {row['hfexplain_ids_equal']} WER {row['hfexplain_wer']:.3f}, "
+              f"pipelines equal {row['pipeline_equal']} WER {row['pipeline_wer']:.3f}\n  ref: {reference}\n"
+              f"  hyp: {row['text']}\n  pipeline: {row['pipeline_hfexplain_text']}")
+    references = [row["reference"] for row in rows]
     result = {
         "clips": rows,
         "encoder_max_abs_diff": max(row["encoder_max_abs_diff"] for row in rows),
         "greedy_equal": all(row["greedy_equal"] for row in rows),
-        "wer": word_error_rate([row["reference"] for row in rows], [row["text"] for row in rows]),
+        "wer": word_error_rate(references, [row["text"] for row in rows]),
+        "hfexplain_ids_equal": all(row["hfexplain_ids_equal"] for row in rows),
+        "hfexplain_wer": word_error_rate(references, [row["hfexplain_text"] for row in rows]),
+        "pipeline_equal": all(row["pipeline_equal"] for row in rows),
+        "pipeline_hfexplain_wer": word_error_rate(references, [row["pipeline_hfexplain_text"] for row in rows]),
+        "pipeline_transformers_wer": word_error_rate(references, [row["pipeline_transformers_text"] for row in rows]),
         "reference_words": sum(len(normalize_words(row["reference"])) for row in rows),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "ctranslate2": ctranslate2.__version__},
@@ -187,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(result, handle, indent=2)
         handle.write("\n")
     print(f"{len(rows)} clips, {result['reference_words']} words: encoder max abs diff "
-          f"{result['encoder_max_abs_diff']:.2e}, greedy ids equal: {result['greedy_equal']}, WER {result['wer']:.3f} "
+          f"{result['encoder_max_abs_diff']:.2e}, greedy ids equal: {result['greedy_equal']}, WER {result['wer']:.3f}; "
+          f"hfexplain greedy ids equal to transformers': {result['hfexplain_ids_equal']}, WER "
+          f"{result['hfexplain_wer']:.3f}; pipelines (5 beams) identical: {result['pipeline_equal']}, WER hfexplain "
+          f"{result['pipeline_hfexplain_wer']:.3f} / transformers {result['pipeline_transformers_wer']:.3f} "
           f"({result['seconds']} s) -> {args.out}")
     return 0
 

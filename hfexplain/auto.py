@@ -13,8 +13,8 @@ always show what ``FAMILIES`` says now. They name classes by module and class na
 import them on first use, so ``import hfexplain`` stays light. ``register`` adds a family
 of one's own at run time, without editing ``FAMILIES``.
 
-Some tasks have an Auto class but no family yet (``AutoModelForObjectDetection``,
-``AutoModelForCTC``, ...): using one says so, and how to register one.
+A task of ``TASKS`` that no family serves (none now; a new task starts that way) still has its
+Auto class: using it says so, and how to register a family.
 """
 from __future__ import annotations
 
@@ -273,9 +273,6 @@ class AutoModelForSeq2SeqLM(_AutoModel):
 
 class AutoModelForImageClassification(_AutoModel):
     task = "image-classification"
-
-
-# Rooms for the next families: each raises "no family registered for task ... yet" until one fills it.
 
 
 class AutoModelForObjectDetection(_AutoModel):

@@ -88,6 +88,23 @@ def check_input_ids(input_ids: torch.Tensor, *, max_positions: int | None, vocab
         )
 
 
+def check_token_type_ids(token_type_ids: torch.Tensor | None, table_size: int, field: str, shape: tuple) -> None:
+    """Token types index a table (BERT's ``type_vocab_size`` rows; GPT-2's reuse of ``wte``): ids outside
+    it, or a shape other than the tokens', get a message instead of torch's bare ``IndexError``."""
+    if token_type_ids is None:
+        return
+    if tuple(token_type_ids.shape) != tuple(shape):
+        raise ValueError(f"token_type_ids must have the tokens' shape {tuple(shape)}, got {tuple(token_type_ids.shape)}.")
+    if token_type_ids.numel():
+        low, high = int(token_type_ids.min()), int(token_type_ids.max())
+        if low < 0 or high >= table_size:
+            raise ValueError(
+                f"token_type_ids hold values in [{low}, {high}] but this model's token-type table has {field}="
+                f"{table_size} rows (ids 0..{table_size - 1}); use a tokenizer made for this checkpoint, or leave "
+                "token_type_ids out."
+            )
+
+
 def check_model_inputs(
     input_ids: torch.Tensor | None,
     inputs_embeds: torch.Tensor | None,

@@ -249,6 +249,13 @@ class PreTrainedModel(nn.Module, HookedMixin):
         target_dtype = _resolve_dtype(requested if requested is not None else "auto", config, state_dict)
 
         config.name_or_path = pretrained_model_name_or_path  # as transformers: pipelines find the tokenizer by it
+        # Shapes first, on the meta device: a config that disagrees with the checkpoint (vocab_size 1e8,
+        # 20,000 layers) is named before a byte is allocated or a module initialised.
+        _check_layer_counts(config, state_dict)
+        shell = cls._build_on_meta(config)
+        if shell is not None:
+            shell._plan_load(state_dict, ignore_mismatched_sizes)
+            del shell
         model = cls._build_uninitialised(config)
         report = model._load_checkpoint(state_dict, ignore_mismatched_sizes=ignore_mismatched_sizes, dtype=target_dtype)
         model.to(target_dtype)  # what the checkpoint did not provide (new heads, buffers) follows
@@ -329,15 +336,15 @@ class PreTrainedModel(nn.Module, HookedMixin):
         optional = any(re.search(pattern, key) for pattern in self._keys_optional_in_checkpoint)
         return outside_base or optional
 
-    def _load_checkpoint(self, state_dict: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool,
-                         dtype: torch.dtype | None = None) -> LoadingReport:
-        """Make the checkpoint's tensors the model's own (cast to ``dtype`` where floating),
-        initialise what it lacks, report the rest. Errors are raised before anything changes."""
+    def _plan_load(self, state_dict: dict[str, torch.Tensor], ignore_mismatched_sizes: bool):
+        """Compare the checkpoint with this model by name and shape, changing nothing:
+        ``(usable, missing, mismatched, unexpected)``. Raises for shapes that differ (unless
+        ``ignore_mismatched_sizes``) and for weights every checkpoint of the class has. It needs
+        only shapes, so ``from_pretrained`` runs it first on a model built on the meta device."""
         own = self.state_dict()
         tied = self._tied_targets()
         expected = set(own) - tied
         state_dict = self._align_prefix(state_dict, set(own))
-
         unexpected, mismatched, usable = [], [], {}
         for key, tensor in state_dict.items():
             if key in tied:
@@ -354,9 +361,10 @@ class PreTrainedModel(nn.Module, HookedMixin):
 
         name = type(self).__name__
         if mismatched and not ignore_mismatched_sizes:
-            details = "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in mismatched)
+            details = "; ".join(f"{k}: checkpoint {a}, model {b}" for k, a, b in mismatched[:8])
+            more = f" (and {len(mismatched) - 8} more)" if len(mismatched) > 8 else ""
             raise ValueError(
-                f"{len(mismatched)} weight(s) have a different shape in the checkpoint than in {name}: {details}. "
+                f"{len(mismatched)} weight(s) have a different shape in the checkpoint than in {name}: {details}{more}. "
                 "Check that the config matches the checkpoint, or pass ignore_mismatched_sizes=True to "
                 "re-initialise them (e.g. a classifier with another number of labels)."
             )
@@ -365,8 +373,28 @@ class PreTrainedModel(nn.Module, HookedMixin):
             shown = ", ".join(should_have[:8]) + (" ..." if len(should_have) > 8 else "")
             raise ValueError(
                 f"the checkpoint lacks {len(should_have)} weight(s) that every {name} checkpoint has: {shown}. "
-                "The file may be truncated or from another architecture; re-download or re-save it."
+                "The file may be truncated or from another architecture (or the config asks for more layers "
+                "than the checkpoint holds); re-download or re-save it, or fix the config."
             )
+        return usable, missing, mismatched, unexpected
+
+    @classmethod
+    def _build_on_meta(cls, config: PretrainedConfig) -> "PreTrainedModel | None":
+        """``cls(config)`` on the meta device: shapes only, no memory, no random draws. None for a
+        family whose constructor needs real data (it is then checked after the real build)."""
+        try:
+            with torch.device("meta"), torch.random.fork_rng(devices=[]), _init_functions_skip(lambda tensor: True):
+                return cls(config)
+        except Exception:  # noqa: BLE001 - e.g. a buffer computed with NumPy; the real build checks the same
+            return None
+
+    def _load_checkpoint(self, state_dict: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool,
+                         dtype: torch.dtype | None = None) -> LoadingReport:
+        """Make the checkpoint's tensors the model's own (cast to ``dtype`` where floating),
+        initialise what it lacks, report the rest. Errors are raised before anything changes."""
+        own = self.state_dict()
+        usable, missing, mismatched, unexpected = self._plan_load(state_dict, ignore_mismatched_sizes)
+        name = type(self).__name__
 
         # assign=True: the loaded tensor becomes the parameter (requires_grad stays the model's), no copy.
         self.load_state_dict(_ready_to_assign(usable, own, dtype), strict=False, assign=True)
@@ -475,6 +503,15 @@ def _ready_to_assign(usable: dict[str, torch.Tensor], own: dict[str, torch.Tenso
     store tied weights as views of one storage; a model that does not tie them must not share
     them). A safetensors tensor already in the right dtype passes through as it is, uncopied."""
     ready, seen = {}, set()
+    cast = sorted(key for key, tensor in usable.items()
+                  if own[key].is_floating_point() and not (tensor.is_floating_point() or tensor.is_complex()))
+    if cast:
+        warnings.warn(
+            f"{len(cast)} weight(s) are stored as integers in the checkpoint but are floating-point in the model "
+            f"({', '.join(cast[:5])}{' ...' if len(cast) > 5 else ''}): they are cast to float as they load. A "
+            "quantised or corrupted file? Re-save the model in floating point if that was not intended.",
+            stacklevel=4,
+        )
     for key, tensor in usable.items():
         wanted = dtype if dtype is not None and own[key].is_floating_point() else own[key].dtype
         tensor = tensor.to(wanted).contiguous()
@@ -483,6 +520,32 @@ def _ready_to_assign(usable: dict[str, torch.Tensor], own: dict[str, torch.Tenso
         seen.add(_storage_of(tensor))
         ready[key] = tensor
     return ready
+
+
+_NUMBERED_BLOCK = re.compile(r"^(.*?)\.(\d+)\.")
+
+
+def _check_layer_counts(config: PretrainedConfig, state_dict: dict[str, torch.Tensor]) -> None:
+    """A config that asks for far more layers than the checkpoint holds (20,000 for a 12-layer file)
+    would spend minutes building modules (even on the meta device) before the comparison by name
+    fails: refuse it at once. Only absurd counts are judged here (more than 64 layers, and more
+    than twice the largest numbered block list in the file), so ALBERT's one shared layer group
+    applied 12 times, or a checkpoint with fewer layers than its config by design, still reach the
+    exact check by name."""
+    counts = {}
+    for key in state_dict:
+        match = _NUMBERED_BLOCK.match(key)
+        if match:
+            counts[match.group(1)] = max(counts.get(match.group(1), 0), int(match.group(2)) + 1)
+    held = max(counts.values(), default=0)
+    for field, value in vars(config).items():
+        is_layers = field.endswith("_layers") or field in ("n_layer", "n_layers", "num_layers")
+        if is_layers and isinstance(value, int) and not isinstance(value, bool) and value > max(64, 2 * held):
+            raise ValueError(
+                f"config.{field}={value} asks for {value} layers, but the checkpoint holds at most {held} numbered "
+                f"blocks: the config does not belong to these weights. Fix {field} in config.json (or the "
+                "arguments you passed)."
+            )
 
 
 def _has_parameter(module: nn.Module, name: str) -> bool:

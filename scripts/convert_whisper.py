@@ -496,7 +496,13 @@ on the five LibriVox clips of Debian's `pocketsphinx-testdata` (public domain, 1
 - greedy token ids (prompt `<|startoftranscript|><|notimestamps|>`): identical on all five clips;
 - word error rate **0.056** (4 errors in 71 words; our word edit distance after lower-casing and
   dropping punctuation, no spelling normaliser): "mister" -> "Mr.", "ill disposed" -> "old-sposed",
-  and the reader's repeated "a" ("a more a amiable") left out.
+  and the reader's repeated "a" ("a more a amiable") left out;
+- hfexplain on this folder (its own feature extractor, WhisperForConditionalGeneration.generate and
+  WhisperTokenizer): greedy token ids identical to transformers' on all five clips, so the same
+  word error rate **0.056**;
+- the `automatic-speech-recognition` pipelines of both libraries with their defaults (beam search
+  with 5 beams): identical transcripts on all five clips, word error rate **0.028** for both
+  (2 errors in 71 words: "mister" -> "Mr." and the repeated "a"; beam search hears "ill-disposed").
 """
 
 

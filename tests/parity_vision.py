@@ -123,20 +123,26 @@ def check_vision_parity(reference_class: type, our_class: type, config_kwargs: d
                                 what="interpolate_pos_encoding: ")
     diffs["interpolate_pos_encoding"] = largest_difference(resized, resized_expected)
 
-    # Ours, saved, loads in transformers strictly, and back.
-    saved = os.path.join(tmp_path, "ours")
-    ours.save_pretrained(saved)
-    assert parity.checkpoint_keys(saved) == parity.checkpoint_keys(folder), "we must write the keys transformers writes"
-    reloaded, info = reference_class.from_pretrained(saved, attn_implementation="eager", output_loading_info=True)
-    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
-    with torch.no_grad():
-        parity.assert_outputs_match(ours(pixel_values, output_hidden_states=True),
-                                    reloaded.eval()(pixel_values, output_hidden_states=True), real, atol, what="saved: ")
-    again = our_class.from_pretrained(saved)
-    for (name, a), (_, b) in zip(ours.state_dict().items(), again.state_dict().items()):
-        assert torch.equal(a, b), f"{name} changed in a save/load round trip"
+    check_saved_loads_in_transformers(ours, reference_class, folder, os.path.join(tmp_path, "ours"), pixel_values, atol)
     assert max(diffs.values()) <= atol, diffs
     if record is not None:
         for what, value in diffs.items():
             record[what] = max(record.get(what, 0.0), value)
     return diffs
+
+
+def check_saved_loads_in_transformers(ours, reference_class: type, folder, saved, pixel_values: torch.Tensor,
+                                      atol: float = parity.ATOL) -> None:
+    """Ours, saved, loads in transformers strictly (the keys transformers wrote in ``folder``, nothing
+    missing or unexpected, the same outputs), and back into hfexplain unchanged."""
+    ours.save_pretrained(saved)
+    assert parity.checkpoint_keys(saved) == parity.checkpoint_keys(folder), "we must write the keys transformers writes"
+    reloaded, info = reference_class.from_pretrained(saved, attn_implementation="eager", output_loading_info=True)
+    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+    with torch.no_grad():
+        expected = reloaded.eval()(pixel_values, output_hidden_states=True)
+        parity.assert_outputs_match(ours(pixel_values, output_hidden_states=True), expected, _all_positions(expected),
+                                    atol, what="saved: ")
+    again = type(ours).from_pretrained(saved)
+    for (name, a), (_, b) in zip(ours.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), f"{name} changed in a save/load round trip"

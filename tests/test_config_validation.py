@@ -60,3 +60,37 @@ def test_from_pretrained_refuses_a_huge_vocabulary_string_before_allocating(tmp_
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="vocab_size='100000000' must be a whole number"):
         AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(vocab_size=100_000_000), r"transformer.wte.weight: checkpoint \(11, 8\), model \(100000000, 8\)"),
+    (dict(n_layer=20_000), r"config.n_layer=20000 asks for 20000 layers, but the checkpoint holds at most 1"),
+    (dict(n_layer=3), r"the checkpoint lacks 24 weight\(s\) that every GPT2LMHeadModel checkpoint has"),
+])
+def test_a_config_that_disagrees_with_the_checkpoint_is_named_before_the_model_is_built(change, message, tmp_path,
+                                                                                      monkeypatch):
+    """Shapes are compared on a model built on the meta device (no memory, no initialisation), and
+    absurd layer counts before even that: the real model is never built."""
+    GPT2LMHeadModel(GPT2Config(**SMALL)).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, **change}))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the real model was built before the checkpoint was compared with the config")
+
+    monkeypatch.setattr(GPT2LMHeadModel, "_build_uninitialised", classmethod(never))
+    with pytest.raises(ValueError, match=message):
+        AutoModelForCausalLM.from_pretrained(tmp_path)
+
+
+def test_integer_weights_for_a_float_model_load_with_a_warning(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    GPT2LMHeadModel(GPT2Config(**SMALL)).save_pretrained(tmp_path)
+    weights = load_file(tmp_path / "model.safetensors")
+    weights["transformer.wte.weight"] = torch.arange(88, dtype=torch.int32).reshape(11, 8)
+    save_file(weights, tmp_path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.warns(UserWarning, match=r"1 weight\(s\) are stored as integers.*transformer.wte.weight"):
+        model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert model.transformer.wte.weight.dtype == torch.float32
+    assert torch.equal(model.transformer.wte.weight, torch.arange(88.0).reshape(11, 8))

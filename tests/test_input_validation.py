@@ -70,3 +70,9 @@ def test_decode_refuses_ids_outside_the_vocabulary():
     for bad in ([5, size], [-1, 5]):
         with pytest.raises(ValueError, match=rf"outside this tokenizer's vocabulary \[0, {size}\)"):
             tokenizer.decode(bad)
+
+
+@pytest.mark.parametrize("token_types", [torch.tensor([[20, 0]]), torch.tensor([[-1, 0]])])
+def test_gpt2_token_types_outside_its_table_are_named(gpt2, token_types):
+    with pytest.raises(ValueError, match=r"token_type_ids hold values in .* vocab_size=11 rows"):
+        gpt2(torch.tensor([[1, 2]]), token_type_ids=token_types)

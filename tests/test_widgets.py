@@ -644,6 +644,74 @@ def test_encoder_decoder_patterns_match_transformers(family, word_tok, tmp_path,
         dash.head_slider.value = 0
 
 
+# An encoder-decoder whose encoder reads features, not text (Whisper): its input comes ready-made
+# (inputs=), the encoder's positions are frames, and encoder_positions= keeps the first ones.
+
+
+def _tiny_whisper(vocab: int):
+    from hfexplain import WhisperConfig, WhisperForConditionalGeneration
+
+    torch.manual_seed(0)
+    config = WhisperConfig(vocab_size=vocab, num_mel_bins=8, encoder_layers=2, decoder_layers=2, d_model=16,
+                           encoder_attention_heads=2, decoder_attention_heads=4, encoder_ffn_dim=24,
+                           decoder_ffn_dim=20, max_source_positions=30, max_target_positions=32, pad_token_id=0,
+                           bos_token_id=1, eos_token_id=2, decoder_start_token_id=1, begin_suppress_tokens=None,
+                           init_std=0.5)  # larger weights than 0.02: patterns far from uniform
+    return WhisperForConditionalGeneration(config).eval()
+
+
+def test_whisper_reads_ready_made_features_and_shows_frames(word_tok, tmp_path):
+    model = _tiny_whisper(vocab=len(word_tok) + 5)
+    hf = _hf_model(model, tmp_path, "WhisperForConditionalGeneration")
+    features = torch.randn(1, 8, 60, generator=torch.Generator().manual_seed(0))  # (b, mels, 2 * positions)
+    dash = AttentionDashboard(model, word_tok, TARGET, inputs={"input_features": features}, stack="cross",
+                              layer=1, head=2, encoder_positions=20)
+    target = torch.tensor([[1] + word_tok(TARGET)["input_ids"]])  # the start token, then the text
+    assert dash.problem is None and dash.decoder_tokens == word_tok.convert_ids_to_tokens(target[0].tolist())
+    assert dash.tokens == ["frame"] * 20 and dash.key_labels[3] == "frame ·3"
+    with torch.no_grad():
+        reference = hf(input_features=features, decoder_input_ids=target, output_attentions=True)
+    t = target.shape[1]
+    for view, attentions, keep in (("cross", reference.cross_attentions, (slice(None), slice(0, 20))),
+                                   ("encoder", reference.encoder_attentions, (slice(0, 20), slice(0, 20))),
+                                   ("decoder", reference.decoder_attentions, (slice(None), slice(None)))):
+        dash.stack_dropdown.value = view
+        expected = torch.stack([layer[0][:, keep[0], keep[1]] for layer in attentions])  # (layers, heads, q, k)
+        assert dash.patterns.shape == expected.shape
+        torch.testing.assert_close(dash.patterns, expected, atol=1e-5, rtol=0)
+    dash.stack_dropdown.value = "cross"
+    dash.select(1, 2)  # the encoder's 2 heads had moved the head slider
+    assert dash.patterns.shape == (2, 4, t, 20) and "layer 1, head 2" in dash.text() and "frame" in dash.text()
+    np.testing.assert_allclose(from_typed_array(dash.heatmap.z), reference.cross_attentions[1][0, 2, :, :20].numpy(),
+                               atol=5e-4 + 1e-6)
+    dash.set_text("le chat")  # the text box edits the decoder's text; the features stay
+    assert dash.decoder_tokens[1:] == ["le", "chat"] and dash.patterns.shape == (2, 4, 3, 20)
+    whole = AttentionDashboard(model, word_tok, decoder_text=TARGET, inputs={"input_features": features}, stack="cross")
+    assert whole.patterns.shape == (2, 4, t, 30) and whole.text_box.value == TARGET  # every frame
+
+
+def test_whisper_without_inputs_and_bad_inputs_give_messages(word_tok, gpt2, bpe_tok):
+    model = _tiny_whisper(vocab=len(word_tok) + 5)
+    features = torch.zeros(1, 8, 60)
+    dash = AttentionDashboard(model, word_tok, TARGET)
+    assert dash.notice.kind == "error" and "reads 'input_features'" in dash.text() and "inputs=" in dash.text()
+    with pytest.raises(ValueError, match="is not one: give it text"):
+        AttentionDashboard(gpt2, bpe_tok, SENTENCE, inputs={"input_ids": torch.ones(1, 3, dtype=torch.long)})
+    with pytest.raises(ValueError, match=r"reads 'input_features': pass what its processor returns"):
+        AttentionDashboard(model, word_tok, TARGET, inputs={"input_values": features})
+    with pytest.raises(ValueError, match=r"holds 2 examples.*inputs\['input_features'\]\[i:i \+ 1\]"):
+        AttentionDashboard(model, word_tok, TARGET, inputs={"input_features": features.repeat(2, 1, 1)})
+    with pytest.raises(TypeError, match="inputs must be a dict"):
+        AttentionDashboard(model, word_tok, TARGET, inputs=features)
+    with pytest.raises(ValueError, match="not both"):
+        AttentionDashboard(model, word_tok, TARGET, decoder_text=TARGET, inputs={"input_features": features})
+    with pytest.raises(ValueError, match="goes with inputs="):
+        AttentionDashboard(gpt2, bpe_tok, SENTENCE, encoder_positions=4)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="encoder_positions must be a whole number"):
+            AttentionDashboard(model, word_tok, TARGET, inputs={"input_features": features}, encoder_positions=bad)
+
+
 # ---------------------------------------------------------------------------------------------
 # GenerationExplorer
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,13 @@ reads ``decoder_text`` (default: the same text) after its start token. One forwa
 all of them, so switching costs no rerun. ``attention_patterns(..., stack=)`` is the same
 choice from Python, and leaving it out on such a model is an error naming the stacks.
 
+An encoder-decoder whose encoder does not read text (Whisper reads a log-mel spectrogram) gets
+its encoder input ready-made: ``inputs={"input_features": ...}`` from its processor; the text box
+then edits the decoder's text, and the encoder's positions are labelled ``frame`` (audio) or
+``patch`` (images). ``encoder_positions=`` keeps only the first positions on screen (Whisper pads
+every clip to 1500 frames of 20 ms: pass the clip's own length); kept cross-attention rows then no
+longer sum to 1, the rest of their weight is on the positions left out.
+
 **Images.** A vision transformer (ViT, DeiT, DINOv2, CLIP's vision tower) reads an image as a
 sequence of patch tokens: the leading learned vectors (``[CLS]``; DeiT adds its distillation
 token ``[DIST]``) and then one token per patch, row by row. Give the dashboard the model's image
@@ -66,6 +73,8 @@ FIGURE_WIDTH = 960
 
 # The cross-attention view of an encoder-decoder (not a stack: the decoder's cross_pattern hooks).
 CROSS = "cross"
+# How the encoder's positions are labelled when its input is not text (``inputs=``), by the model's main input.
+ENCODER_POSITION_NAMES = {"input_features": "frame", "input_values": "frame", "pixel_values": "patch"}
 # The picture's query map is sent with this many decimals (its weights are small: ~1 / patches).
 GRID_DECIMALS = 5
 
@@ -109,15 +118,20 @@ def attention_views(model) -> list[tuple[str, str, str | None, str]]:
     return views
 
 
-def model_support_problem(model) -> str | None:
-    """Why ``model`` cannot feed the dashboard (``None`` when it can)."""
+def model_support_problem(model, inputs=None) -> str | None:
+    """Why ``model`` cannot feed the dashboard (``None`` when it can); ``inputs``: ready-made encoder inputs."""
     name = type(model).__name__
     main_input = getattr(model, "main_input_name", "input_ids")
-    if main_input not in ("input_ids", "pixel_values"):  # text and images; audio needs its own views
+    is_encoder_decoder = getattr(getattr(model, "config", None), "is_encoder_decoder", False)
+    if main_input not in ("input_ids", "pixel_values") and not (inputs is not None and is_encoder_decoder):
+        # the dashboard tokenizes text or runs an image processor (image=); audio needs its processor
+        fix = ("pass them as inputs= (e.g. inputs=processor(audio, sampling_rate=16000, return_tensors='pt')) and "
+               "the decoder's text as text" if is_encoder_decoder else
+               "then call model.run_with_cache(**inputs) and read cache['pattern', layer] (add the stack for models "
+               "with several)")
         return (
-            f"{name} reads {main_input!r}, and this dashboard feeds models text (through a tokenizer) or images "
-            "(through an image processor). Run its feature extractor yourself, then model.run_with_cache(**inputs) "
-            "and read cache['pattern', layer] (add the stack for models with several)."
+            f"{name} reads {main_input!r}, not token ids, and this dashboard feeds it text through a tokenizer (or "
+            f"an image through an image processor). Run its feature extractor yourself, {fix}."
         )
     if not callable(getattr(model, "run_with_cache", None)) or not callable(getattr(model, "hook_points", None)):
         return (
@@ -195,46 +209,50 @@ def decoder_inputs(model, tokenizer, text: str, limit: int | None):
 
 
 def all_attention_patterns(model, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-                           decoder_input_ids: torch.Tensor | None = None, *,
-                           pixel_values: torch.Tensor | None = None) -> dict:
-    """Every view's patterns for one input, from one forward pass: ``{view: (layers, heads, q, k)}``, float32.
+                           decoder_input_ids: torch.Tensor | None = None, *, inputs: dict | None = None,
+                           encoder_positions: int | None = None) -> dict:
+    """Every view's patterns for one sequence, from one forward pass: ``{view: (layers, heads, q, k)}``, float32.
 
-    Views as in :func:`attention_views`. A text model takes ``input_ids`` (and its mask), a vision
-    model ``pixel_values`` (1, c, h, w), a two-tower model both. The model runs in eval mode (no
-    dropout) without gradients; only the pattern hooks are stored.
+    Views as in :func:`attention_views`. The model runs in eval mode (no dropout) without
+    gradients; only the pattern hooks are stored. ``inputs`` (a dict of encoder inputs, e.g.
+    ``{"input_features": (1, 80, 3000)}``, or a vision model's ``{"pixel_values": (1, 3, h, w)}``)
+    replaces ``input_ids`` and ``attention_mask``, or comes with them (CLIP reads both);
+    ``encoder_positions`` keeps the first encoder positions (keys of the encoder's and the cross
+    view, queries of the encoder's).
     """
     views = attention_views(model)
-    inputs = {}
-    for name, value in (("input_ids", input_ids), ("pixel_values", pixel_values)):
-        if name in model_inputs(model):
-            if value is None:
-                raise ValueError(f"{type(model).__name__} reads {name}: pass {name} too.")
-            inputs[name] = value
-    if input_ids is not None and "input_ids" in inputs:
-        inputs["attention_mask"] = attention_mask
+    extra = {}
     if _is_encoder_decoder(model):  # the decoder needs its input
         if decoder_input_ids is None:
             raise ValueError(f"{type(model).__name__} is an encoder-decoder: pass decoder_input_ids too.")
-        inputs["decoder_input_ids"] = decoder_input_ids
+        extra = dict(decoder_input_ids=decoder_input_ids)
+    encoder_inputs = {} if input_ids is None else dict(input_ids=input_ids, attention_mask=attention_mask)
+    encoder_inputs.update(inputs or {})
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            _, cache = model.run_with_cache(**inputs, names_filter=sorted({alias for _, alias, _, _ in views}))
+            _, cache = model.run_with_cache(**encoder_inputs, **extra,
+                                            names_filter=sorted({alias for _, alias, _, _ in views}))
     finally:
         model.train(was_training)
     points = model.hook_points()
+    decoder_stack = next((stack for view, _, stack, _ in views if view == CROSS), None)
     patterns = {}
     for view, alias, stack, _ in views:
         layers = sorted((point.layer, name) for name, point in points.items()
                         if point.alias == alias and point.stack == stack)
-        patterns[view] = torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+        pattern = torch.stack([cache[name][0].float() for _, name in layers])  # (layers, heads, q, k)
+        if encoder_positions is not None and view != decoder_stack:  # the encoder's positions, cut
+            keep = slice(0, encoder_positions)
+            pattern = pattern[..., keep] if view == CROSS else pattern[..., keep, keep]  # (l, h, q, k')
+        patterns[view] = pattern.contiguous()
     return patterns
 
 
 def attention_patterns(model, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, *,
                        stack: str | None = None, decoder_input_ids: torch.Tensor | None = None,
-                       pixel_values: torch.Tensor | None = None) -> torch.Tensor:
+                       inputs: dict | None = None) -> torch.Tensor:
     """Every layer's attention pattern for one sequence: ``(layers, heads, q, k)``, float32.
 
     A model with several stacks needs ``stack``: one of its stacks, or ``"cross"`` for the
@@ -248,8 +266,7 @@ def attention_patterns(model, input_ids: torch.Tensor | None = None, attention_m
             f"{type(model).__name__} has several stacks: pass stack= one of "
             f"{', '.join(map(repr, views))} ({'; '.join(f'{v!r}: {label}' for v, label in views.items())})."
         )
-    return all_attention_patterns(model, input_ids, attention_mask, decoder_input_ids,
-                                  pixel_values=pixel_values)[stack]
+    return all_attention_patterns(model, input_ids, attention_mask, decoder_input_ids, inputs=inputs)[stack]
 
 
 def thumbnails(patterns: torch.Tensor, size: int) -> tuple[np.ndarray, int]:
@@ -333,6 +350,10 @@ class AttentionDashboard(Dashboard):
         stack: for a model with several stacks, what to show first: a stack (``"encoder"``,
             ``"decoder"``, CLIP's ``"text"`` / ``"vision"``) or ``"cross"`` (default: the first stack).
         decoder_text: an encoder-decoder's decoder input (default: ``text``).
+        inputs: an encoder-decoder's encoder inputs, ready-made by its processor, for a model that does
+            not read text (Whisper: ``{"input_features": (1, 80, 3000)}``); ``text`` is then the
+            decoder's text (the text box edits it).
+        encoder_positions: with ``inputs``, show only the first this many encoder positions.
         image: for a model that reads images: a path, a PIL image or an array (for a vision-only
             model it may also come third, in place of ``text``). ``tokenizer`` is then its image
             processor (or a processor holding a tokenizer and an image processor, for CLIP);
@@ -365,6 +386,8 @@ class AttentionDashboard(Dashboard):
         thumbnail: int = 24,
         stack: str | None = None,
         decoder_text: str | None = None,
+        inputs: dict | None = None,
+        encoder_positions: int | None = None,
         image=None,
         image_processor=None,
         query: int = 0,
@@ -380,8 +403,35 @@ class AttentionDashboard(Dashboard):
             raise TypeError(f"decoder_text must be a str, got {type(decoder_text).__name__}.")
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {max_tokens}.")
+        if inputs is not None:
+            if not hasattr(inputs, "keys") or not inputs:
+                raise TypeError(f"inputs must be a dict of the encoder's tensors (e.g. what the processor returns, "
+                                f"{{'input_features': ...}}), got {type(inputs).__name__}.")
+            if not getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+                raise ValueError(f"inputs= is for an encoder-decoder whose encoder reads features (Whisper); "
+                                 f"{type(model).__name__} is not one: give it text.")
+            main_input = getattr(model, "main_input_name", "input_ids")
+            if main_input not in inputs:
+                raise ValueError(f"inputs has {sorted(inputs)} but {type(model).__name__} reads {main_input!r}: "
+                                 "pass what its processor returns.")
+            if len(inputs[main_input]) != 1:
+                raise ValueError(f"inputs[{main_input!r}] holds {len(inputs[main_input])} examples; the dashboard "
+                                 f"shows one: pass inputs[{main_input!r}][i:i + 1].")
+            if decoder_text is not None:
+                if text:
+                    raise ValueError("with inputs=, the text is the decoder's: pass it as text or as decoder_text, "
+                                     "not both.")
+                text, decoder_text = decoder_text, None
+        if encoder_positions is not None:
+            if inputs is None:
+                raise ValueError("encoder_positions= goes with inputs= (an encoder that reads features); for text, "
+                                 "use max_tokens=.")
+            if isinstance(encoder_positions, bool) or not isinstance(encoder_positions, int) or encoder_positions < 1:
+                raise ValueError(f"encoder_positions must be a whole number >= 1, got {encoder_positions!r}.")
         if isinstance(query, bool) or not isinstance(query, int) or query < 0:
             raise ValueError(f"query must be a token position >= 0 (0 is [CLS]), got {query!r}.")
+        self.inputs = None if inputs is None else dict(inputs)
+        self.encoder_positions = encoder_positions
         self.model = model
         self.tokenizer = tokenizer
         self.image_processor = image_processor
@@ -400,7 +450,7 @@ class AttentionDashboard(Dashboard):
         self.picture: np.ndarray | None = None  # (h, w, 3) uint8, the image as the model saw it
         self.grid: tuple[int, int] | None = None  # the patch grid (rows, columns)
         self.patch_size: tuple[int, int] | None = None
-        self.problem = model_support_problem(model) or self._preprocessor_problem()
+        self.problem = model_support_problem(model, self.inputs) or self._preprocessor_problem()
         self.views = attention_views(model) if self.problem is None else [(None, "pattern", None, "")]
         self._image_views = image_views(model) if self.problem is None else []
         choices = [view for view, _, _, _ in self.views]
@@ -758,7 +808,7 @@ class AttentionDashboard(Dashboard):
                                    "or set_image(image).")
             self._clear()
             pixel_values = self._pixel_values()
-            self.all_patterns = all_attention_patterns(self.model, pixel_values=pixel_values)
+            self.all_patterns = all_attention_patterns(self.model, inputs={"pixel_values": pixel_values})
             self.notice.clear()
             return self._show_first()
         if "pixel_values" in self._reads and self.image is None:
@@ -771,19 +821,29 @@ class AttentionDashboard(Dashboard):
             self._clear_figures()
             return
         limit = max_positions(self.model, self.tokenizer, self.max_tokens)
-        input_ids, attention_mask, tokens, full_length = tokenize_for_model(self.tokenizer, text, limit)
-        if not tokens:
-            self._clear()
-            self.notice.show("The tokenizer gives no tokens for this text: type some more.", kind="info")
-            self._clear_figures()
-            return
+        if self.inputs is None:
+            input_ids, attention_mask, tokens, full_length = tokenize_for_model(self.tokenizer, text, limit)
+            if not tokens:
+                self._clear()
+                self.notice.show("The tokenizer gives no tokens for this text: type some more.", kind="info")
+                self._clear_figures()
+                return
+            decoder_text = text if self.decoder_text is None else self.decoder_text
+        else:  # the encoder's input is ready-made; the text box holds the decoder's text
+            input_ids = attention_mask = tokens = full_length = None
+            decoder_text = text
         decoder_ids, self.decoder_tokens = None, []
         if _is_encoder_decoder(self.model):  # the decoder reads decoder_text after its start token
-            decoder_text = text if self.decoder_text is None else self.decoder_text
             decoder_ids, _, self.decoder_tokens = decoder_inputs(self.model, self.tokenizer, decoder_text, limit)
-        pixel_values = self._pixel_values() if "pixel_values" in self._reads else None
+        inputs = self.inputs
+        if "pixel_values" in self._reads:  # a text and an image (CLIP)
+            inputs = {**(inputs or {}), "pixel_values": self._pixel_values()}
         self.all_patterns = all_attention_patterns(self.model, input_ids, attention_mask, decoder_ids,
-                                                   pixel_values=pixel_values)
+                                                   inputs=inputs, encoder_positions=self.encoder_positions)
+        if tokens is None:  # one label per encoder position: frames of audio, patches of an image
+            kind = ENCODER_POSITION_NAMES.get(getattr(self.model, "main_input_name", ""), "position")
+            tokens = [kind] * int(self.all_patterns[self.views[0][0]].shape[-1])  # the encoder's keys
+            full_length = len(tokens)
         self.tokens = tokens
         if full_length > len(tokens):
             self.notice.show(
@@ -882,6 +942,7 @@ class AttentionDashboard(Dashboard):
             if self.picture_trace is not None:
                 self.picture_trace.source = None
                 self.picture_heatmap.z = []
+
             self.figure.layout.shapes = ()
             self.figure.layout.annotations[0].text = ""
             self.figure.layout.annotations[1].text = ""
@@ -903,6 +964,7 @@ class AttentionDashboard(Dashboard):
         layout.yaxis3.domain = [0, bottom / plot]
         if self.picture_trace is not None:
             layout.yaxis4.domain = [(bottom + gap) / plot, 1]
+
         layout.annotations[2].y = bottom / plot
         self.heatmap.colorbar.len = top / plot
         # plotly_text: a raw "</s>" or "<s>" would be read as an HTML tag and vanish

@@ -3,8 +3,8 @@
 This module is the registry's source of truth, and it holds names only (no torch import):
 
 * ``TASKS``: task key -> the Auto class that loads a model for it (``"causal-lm"`` ->
-  ``"AutoModelForCausalLM"``). Some tasks have no family yet (``"object-detection"``): their
-  Auto classes exist and say so when used.
+  ``"AutoModelForCausalLM"``). A task no family serves would still have its Auto class, which
+  says so when used (every task has a family now; ``object-detection`` was the last, YOLOS).
 * ``FAMILIES``: ``model_type`` (as in ``config.json``) -> :class:`Family`, which names the
   family's module under ``hfexplain.models``, its config class, its model class per task,
   its preprocessing classes and the stacks its hook points live in.
@@ -40,8 +40,7 @@ TASKS: dict[str, str] = {
     "audio-classification": "AutoModelForAudioClassification",  # one label per clip (Wav2Vec2)
     # an image against candidate captions (CLIP): a model that embeds both, not a head
     "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
-    # Rooms for the next families (no family fills them yet):
-    "object-detection": "AutoModelForObjectDetection",
+    "object-detection": "AutoModelForObjectDetection",  # boxes and their classes (YOLOS)
 }
 
 
@@ -305,6 +304,14 @@ FAMILIES: dict[str, Family] = {
         models={"base": "Dinov2Model", "image-classification": "Dinov2ForImageClassification"},
         tokenizer=None,
         image_processor="BitImageProcessor",
+    ),
+    "yolos": Family(
+        module="yolos",
+        config="YolosConfig",
+        pretrained_model="YolosPreTrainedModel",
+        models={"base": "YolosModel", "object-detection": "YolosForObjectDetection"},
+        tokenizer=None,
+        image_processor="YolosImageProcessor",
     ),
 }
 

@@ -472,6 +472,9 @@ class Dinov2PreTrainedModel(PreTrainedModel):
         mask token and biases; layer scales at ``layerscale_value``."""
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Conv2d)):
+            # transformers runs its generic init (a normal draw) first, then the truncated normal: the
+            # first draw is overwritten, but it moves the generator, so a new head gets the same values.
+            nn.init.normal_(module.weight, 0.0, std)
             _trunc_normal_(module.weight, std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)

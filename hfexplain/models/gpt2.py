@@ -19,7 +19,7 @@ from torch import nn
 
 from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
-from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs
+from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs, check_token_type_ids
 from ..hooks import HookPoint
 from ..layers import Conv1D, KVCache, attend, build_attention_mask, get_activation
 from ..modeling import PreTrainedModel
@@ -277,6 +277,7 @@ class GPT2Model(GPT2PreTrainedModel):
             position_ids = torch.arange(past_length, past_length + seq, device=inputs_embeds.device)[None]  # (1, s)
 
         hidden = self.hook_embed(inputs_embeds) + self.hook_pos_embed(self.wpe(position_ids))  # (b, s, d)
+        check_token_type_ids(token_type_ids, config.vocab_size, "vocab_size", tuple(hidden.shape[:2]))
         if token_type_ids is not None:
             hidden = hidden + self.wte(token_type_ids)  # GPT-2 reuses wte for token types
         hidden = self.drop(hidden)

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..configuration import PretrainedConfig, check_divisible
 from ..generation import GenerationMixin
-from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs
+from ..heads import GenericForSequenceClassification, causal_lm_loss, check_model_inputs, check_token_type_ids
 from ..hooks import HookPoint
 from ..layers import KVCache, attend, build_attention_mask, get_activation
 from ..modeling import PreTrainedModel
@@ -348,6 +348,7 @@ class GPTNeoModel(GPTNeoPreTrainedModel):
             position_ids = torch.arange(past_length, past_length + seq, device=inputs_embeds.device)[None]  # (1, s)
 
         hidden = self.hook_embed(inputs_embeds) + self.hook_pos_embed(self.wpe(position_ids))  # (b, s, d)
+        check_token_type_ids(token_type_ids, config.vocab_size, "vocab_size", tuple(hidden.shape[:2]))
         if token_type_ids is not None:
             hidden = hidden + self.wte(token_type_ids)  # as GPT-2: token types reuse wte
         hidden = self.drop(hidden)

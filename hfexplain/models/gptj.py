@@ -38,6 +38,7 @@ from ..heads import (
     GenericForSequenceClassification,
     causal_lm_loss,
     check_model_inputs,
+    check_token_type_ids,
 )
 from ..hooks import HookPoint
 from ..layers import KVCache, attend, build_attention_mask, get_activation
@@ -337,6 +338,7 @@ class GPTJModel(GPTJPreTrainedModel):
             position_ids = torch.arange(past_length, past_length + seq, device=inputs_embeds.device)[None]  # (1, s)
 
         hidden = self.hook_embed(inputs_embeds)  # (b, s, d): no position vector is added
+        check_token_type_ids(token_type_ids, config.vocab_size, "vocab_size", tuple(hidden.shape[:2]))
         if token_type_ids is not None:
             hidden = hidden + self.wte(token_type_ids)  # as GPT-2: token types reuse wte
         hidden = self.drop(hidden)

@@ -70,6 +70,16 @@ def _pair(value) -> tuple[int, int]:
     return int(value), int(value)
 
 
+def check_whole_patches(image_size, patch_size) -> None:
+    """``image_size`` must be a whole number of patches (the learned position grid is (H / P, W / P))."""
+    (image_height, image_width), (patch_height, patch_width) = _pair(image_size), _pair(patch_size)
+    if image_height % patch_height or image_width % patch_width:
+        raise ValueError(
+            f"image_size {image_size} is not a whole number of patches of patch_size {patch_size}; "
+            "pick an image_size that is a multiple of patch_size."
+        )
+
+
 class ViTConfig(PretrainedConfig):
     """ViT's hyper-parameters, with the names and defaults of transformers' ``ViTConfig``
     (the defaults describe google/vit-base-patch16-224)."""
@@ -107,12 +117,7 @@ class ViTConfig(PretrainedConfig):
                 f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_attention_heads}); "
                 "each head gets hidden_size / num_attention_heads dimensions."
             )
-        (image_height, image_width), (patch_height, patch_width) = _pair(image_size), _pair(patch_size)
-        if image_height % patch_height or image_width % patch_width:
-            raise ValueError(
-                f"image_size {image_size} is not a whole number of patches of patch_size {patch_size}; "
-                "pick an image_size that is a multiple of patch_size."
-            )
+        check_whole_patches(image_size, patch_size)
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads

@@ -66,7 +66,7 @@ from ..configuration import PretrainedConfig
 from ..heads import ctc_loss
 from ..hooks import HookPoint
 from ..layers import attend, build_attention_mask, get_activation
-from ..modeling import LoadingReport, PreTrainedModel
+from ..modeling import PreTrainedModel
 from ..outputs import CausalLMOutput, SequenceClassifierOutput, Wav2Vec2BaseModelOutput
 from ..processing.batch_feature import BatchFeature
 from ..processing.processor import ProcessorMixin
@@ -536,14 +536,16 @@ class Wav2Vec2PreTrainedModel(PreTrainedModel):
     _LEGACY_WEIGHT_NORM = {".conv.weight_g": ".conv.parametrizations.weight.original0",
                            ".conv.weight_v": ".conv.parametrizations.weight.original1"}
 
-    def _load_checkpoint(self, state_dict: dict[str, torch.Tensor], *, ignore_mismatched_sizes: bool) -> LoadingReport:
+    def _plan_load(self, state_dict: dict[str, torch.Tensor], ignore_mismatched_sizes: bool):
+        """Older checkpoints name the positional conv's weight norm ``weight_g`` / ``weight_v``: read them
+        under today's parametrisation names (both the shape check and the load go through here)."""
         renamed = {}
         for key, tensor in state_dict.items():
             for old, new in self._LEGACY_WEIGHT_NORM.items():
                 if "pos_conv_embed" in key and key.endswith(old):
                     key = key[: -len(old)] + new
             renamed[key] = tensor
-        return super()._load_checkpoint(renamed, ignore_mismatched_sizes=ignore_mismatched_sizes)
+        return super()._plan_load(renamed, ignore_mismatched_sizes)
 
     def _get_feat_extract_output_lengths(self, input_lengths):
         """Frames the feature encoder gives from ``input_lengths`` samples (int or (b,) tensor)."""

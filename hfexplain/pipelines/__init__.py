@@ -34,6 +34,10 @@ translation                AutoModelForSeq2SeqLM                 ``[{"translatio
   [translation_xx_to_yy]
 image-classification       AutoModelForImageClassification       ``[{"label", "score"}]`` (top 5)
 image-feature-extraction   AutoModel (a vision model)            nested lists (1, positions, hidden)
+object-detection           AutoModelForObjectDetection           ``[{"score", "label", "box": {"xmin",
+                                                                  "ymin", "xmax", "ymax"}}]``
+automatic-speech-          AutoModelForCTC or                    ``{"text"}`` (``"chunks"`` with timestamps)
+  recognition              AutoModelForSpeechSeq2Seq
 zero-shot-image-           AutoModelForZeroShotImage-            ``[{"score", "label"}]`` (all labels)
   classification           Classification (CLIP)
 =========================  ====================================  ==========================================
@@ -41,6 +45,10 @@ zero-shot-image-           AutoModelForZeroShotImage-            ``[{"score", "l
 The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
 removed them): the prefix and generation defaults come from ``config.task_specific_params``,
 and ``translation_en_to_fr`` (any ``translation_XX_to_YY``) names that entry of it.
+
+A task served by several heads names them all (``("ctc", "speech-seq2seq")`` for speech
+recognition, as transformers lists ``AutoModelForCTC`` and ``AutoModelForSpeechSeq2Seq``): a
+checkpoint is loaded with the first one its family has.
 """
 from __future__ import annotations
 
@@ -54,9 +62,9 @@ from ..models import TASKS
 from .base import Pipeline, PipelineInspection
 from .feature_extraction import mean_pooling, sentence_embeddings, sentence_similarity
 
-# pipeline task -> (module in this package, pipeline class, the model task of hfexplain.models.TASKS).
+# pipeline task -> (module in this package, pipeline class, the model task(s) of hfexplain.models.TASKS).
 # The one declaration of the pipelines; the Auto class that loads each one's model comes from TASKS.
-PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
+PIPELINE_TASKS: dict[str, tuple[str, str, str | tuple[str, ...]]] = {
     "text-classification": ("text_classification", "TextClassificationPipeline", "sequence-classification"),
     "token-classification": ("token_classification", "TokenClassificationPipeline", "token-classification"),
     "question-answering": ("question_answering", "QuestionAnsweringPipeline", "question-answering"),
@@ -69,6 +77,9 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
     "translation": ("text2text_generation", "TranslationPipeline", "seq2seq-lm"),
     "image-classification": ("image_classification", "ImageClassificationPipeline", "image-classification"),
     "image-feature-extraction": ("image_feature_extraction", "ImageFeatureExtractionPipeline", "base"),
+    "object-detection": ("object_detection", "ObjectDetectionPipeline", "object-detection"),
+    "automatic-speech-recognition": ("automatic_speech_recognition", "AutomaticSpeechRecognitionPipeline",
+                                     ("ctc", "speech-seq2seq")),
     "zero-shot-image-classification": ("zero_shot_image_classification", "ZeroShotImageClassificationPipeline",
                                        "zero-shot-image-classification"),
 }
@@ -76,10 +87,13 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str]] = {
 
 class _SupportedTasks(Mapping):
     """``task -> (module, pipeline class, Auto class name)``: ``PIPELINE_TASKS`` with the Auto class
-    read from ``hfexplain.models.TASKS`` (the shape this table always had)."""
+    read from ``hfexplain.models.TASKS`` (the shape this table always had; a tuple of names for a
+    task several heads serve)."""
 
-    def __getitem__(self, task: str) -> tuple[str, str, str]:
+    def __getitem__(self, task: str) -> tuple[str, str, str | tuple[str, ...]]:
         module_name, class_name, model_task = PIPELINE_TASKS[task]
+        if isinstance(model_task, tuple):
+            return (module_name, class_name, tuple(TASKS[name] for name in model_task))
         return (module_name, class_name, TASKS[model_task])
 
     def __iter__(self) -> Iterator[str]:
@@ -103,6 +117,8 @@ _HEAD_SUFFIXES = (
     ("ForQuestionAnswering", "question-answering"),
     ("ForImageClassification", "image-classification"),
     ("ForImageClassificationWithTeacher", "image-classification"),
+    ("ForObjectDetection", "object-detection"),
+    ("ForCTC", "automatic-speech-recognition"),
     ("ForMaskedLM", "fill-mask"),
     ("ForCausalLM", "text-generation"),
     ("LMHeadModel", "text-generation"),
@@ -197,7 +213,6 @@ def pipeline(
     if task is None:
         task = _infer_task(model, **tokenizer_kwargs)
     task = check_task(task)
-    _, _, auto_name = SUPPORTED_TASKS[_table_task(task)]
     if _table_task(task) != task:  # translation_en_to_fr: the pipeline reads that task's config entry
         kwargs["task"] = task
 
@@ -206,6 +221,7 @@ def pipeline(
         from .. import auto
 
         path = model
+        auto_name = _auto_class_name(task, path, tokenizer_kwargs)
         try:
             model, report = getattr(auto, auto_name).from_pretrained(
                 path, output_loading_info=True, **hub_kwargs, **(model_kwargs or {})
@@ -228,21 +244,35 @@ def pipeline(
 
     pieces = _load_preprocessors(
         model, source, tokenizer=tokenizer, image_processor=image_processor, feature_extractor=feature_extractor,
-        processor=processor, hub_kwargs=tokenizer_kwargs, extra=pipeline_class(task).extra_preprocessors,
+        processor=processor, hub_kwargs=tokenizer_kwargs, also=pipeline_class(task).also_needs,
     )
     return pipeline_class(task)(
         model, device=device, batch_size=batch_size, newly_initialized=newly_initialized, **pieces, **kwargs
     )
 
 
-def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], extra: tuple[str, ...] = (),
+def _auto_class_name(task: str, path: Any, hub_kwargs: dict[str, Any]) -> str:
+    """The Auto class that loads ``task``'s model from ``path``: the task's one, or, for a task several
+    heads serve, the first of them that the checkpoint's family has (read from its config.json)."""
+    _, _, model_tasks = PIPELINE_TASKS[_table_task(task)]
+    if isinstance(model_tasks, str):
+        return TASKS[model_tasks]
+    from ..auto import AutoConfig
+    from ..models import FAMILIES
+
+    family = FAMILIES.get(AutoConfig.from_pretrained(path, **hub_kwargs).model_type)
+    served = [name for name in model_tasks if family is not None and name in family.models]
+    return TASKS[(served or list(model_tasks))[0]]
+
+
+def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], also: tuple[str, ...] = (),
                         **given: Any) -> dict[str, Any]:
     """The tokenizer / image processor / feature extractor / processor the pipeline gets.
 
     Objects are used as given; folders and repo ids are loaded with their Auto class; a
-    processor supplies the pieces not given; and the one piece the model's
-    ``main_input_name`` needs (and the task's ``extra`` ones), if still missing, come from where
-    the model was loaded.
+    processor supplies the pieces not given; and the piece the model's ``main_input_name``
+    needs (and the ones the task ``also`` needs: a speech recognizer decodes with a tokenizer),
+    if still missing, come from where the model was loaded.
     """
     from ..auto import AutoTokenizer
     from ..processing import AutoFeatureExtractor, AutoImageProcessor, AutoProcessor, ProcessorMixin
@@ -260,7 +290,7 @@ def _load_preprocessors(model: Any, source: Any, *, hub_kwargs: dict[str, Any], 
     for name in ("tokenizer", "image_processor", "feature_extractor"):
         if given[name] is None and processor is not None:
             given[name] = getattr(processor, name, None)
-    for needed in dict.fromkeys((preprocessor_kind(model), *extra)):
+    for needed in dict.fromkeys((preprocessor_kind(model), *also)):
         if given[needed] is None:
             given[needed] = source if source is not None else _stored_tokenizer_path(model, needed)
     loaders = {
@@ -294,7 +324,13 @@ def _infer_task(model: Any, **hub_kwargs: Any) -> str:
     else:
         names = [type(model).__name__]
     reads_pixels = getattr(model, "main_input_name", None) == "pixel_values"
+    from ..models import FAMILIES
+
+    # Whisper's head is a ...ForConditionalGeneration, as BART's: the family's speech-seq2seq model says it hears.
+    speech_seq2seq = {family.models.get("speech-seq2seq") for family in FAMILIES.values()} - {None}
     for name in names:
+        if name in speech_seq2seq:
+            return "automatic-speech-recognition"
         for suffix, task in _HEAD_SUFFIXES:
             if name.endswith(suffix):
                 return "image-feature-extraction" if reads_pixels and task == "feature-extraction" else task

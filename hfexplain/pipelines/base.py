@@ -117,9 +117,8 @@ class PipelineInspection:
 
     def __str__(self) -> str:
         lines = [f"{self.task}: {_short(self.inputs, 120)}"]
-        pixels = self.details.get("pixels") or []  # image pipelines: the processed tensor and its patch grid
-        lines.append(f"1. preprocess  -> {max(len(self.tokens), len(pixels), len(self.model_inputs))} model row(s)")
-        for row, description in enumerate(pixels):
+        lines.append(f"1. preprocess  -> {len(self.model_inputs)} model row(s)")
+        for row, description in enumerate(self.details.get("pixels") or []):  # images: the tensor, its patch grid
             lines.append(f"   row {row}: {description}")
         for row, (tokens, ids) in enumerate(zip(self.tokens, self.input_ids)):
             lines.append(f"   row {row}: {len(tokens)} tokens {_short(tokens, 160)}")
@@ -189,11 +188,10 @@ class Pipeline:
     """
 
     task: ClassVar[str] = ""
-    model_task: ClassVar[str | None] = None  # key of hfexplain.auto.MODEL_MAPPING_NAMES
+    model_task: ClassVar[str | tuple[str, ...] | None] = None  # key(s) of hfexplain.auto.MODEL_MAPPING_NAMES
+    also_needs: ClassVar[tuple[str, ...]] = ()  # preprocessors needed besides the main input's (ASR: "tokenizer")
     chunked: ClassVar[bool] = False  # True when preprocess returns a list of model rows
     padding_side: ClassVar[str | None] = None  # None: the tokenizer's padding_side
-    # preprocessors the task needs besides the one of the model's main input (zero-shot image: both)
-    extra_preprocessors: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model, tokenizer=None, *, image_processor=None, feature_extractor=None, processor=None,
                  device=None, batch_size: int | None = None, newly_initialized: list[str] | None = None,
@@ -403,7 +401,7 @@ class Pipeline:
         preprocess_params, forward_params, postprocess_params = self._call_params(dict(kwargs))
         preprocessed = self.preprocess(item, **preprocess_params)
         rows = list(preprocessed) if self.chunked else [preprocessed]
-        details: dict[str, Any] = {}
+        details: dict[str, Any] = self._inspect_input(item, preprocess_params)
         self._inspection_details(rows, details)
         outputs, caches = [], []
         for row in rows:
@@ -428,6 +426,10 @@ class Pipeline:
             details=details,
             caches=[c for c in caches if c is not None],
         )
+
+    def _inspect_input(self, item: Any, preprocess_params: dict[str, Any]) -> dict[str, Any]:
+        """The first ``details`` of an inspection, about the input itself (speech: the waveform read)."""
+        return {}
 
     def _inspection_details(self, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
         """What a task adds to ``inspect().details`` from its model rows (image pipelines: the patch grid)."""
@@ -476,28 +478,35 @@ class Pipeline:
         if self.model_task is not None:
             from ..auto import model_class_for
 
-            auto_name = AUTO_CLASS_FOR[self.model_task]
-            try:
-                expected = model_class_for(self.model_task, model.config.model_type)
-            except ValueError:
-                expected = None
-            if expected is None or not (isinstance(model, expected) or self._accepts_other_head(model)):
-                head = self.model_task.replace("-", " ")
+            model_tasks = (self.model_task,) if isinstance(self.model_task, str) else self.model_task
+            expected = []
+            for model_task in model_tasks:
+                try:
+                    expected.append(model_class_for(model_task, model.config.model_type))
+                except ValueError:
+                    pass
+            if not (any(isinstance(model, cls) for cls in expected) or self._accepts_other_head(model)):
+                heads = " or ".join(f"a {name.replace('-', ' ')} head ({AUTO_CLASS_FOR[name]})" for name in model_tasks)
+                auto_name = AUTO_CLASS_FOR[model_tasks[0]]
                 raise ValueError(
-                    f"the {self.task} pipeline needs a model with a {head} head ({auto_name}), but "
+                    f"the {self.task} pipeline needs a model with {heads}, but "
                     f"{type(model).__name__} has none. Load one with hfexplain.{auto_name}.from_pretrained(path)"
-                    + (f" (for this family: {expected.__name__})." if expected is not None else
+                    + (f" (for this family: {' or '.join(cls.__name__ for cls in expected)})." if expected else
                        f"; the {model.config.model_type!r} family has no such head in hfexplain.")
                 )
-        kind = preprocessor_kind(model)
-        needed = self.tokenizer if kind == "tokenizer" else getattr(self, kind)
-        is_usable = callable(getattr(needed, "convert_ids_to_tokens", None)) if kind == "tokenizer" else callable(needed)
-        if needed is None or not is_usable:
-            article = "an" if kind[0] in "aeiou" else "a"
-            raise TypeError(
-                f"the {self.task} pipeline needs {article} {kind} ({_LOADER_HINT[kind]}), because "
-                f"{type(model).__name__} reads {self.main_input_name!r}; got {type(needed).__name__}."
-            )
+        main_kind = preprocessor_kind(model)
+        for kind in dict.fromkeys((main_kind, *self.also_needs)):
+            needed = self.tokenizer if kind == "tokenizer" else getattr(self, kind)
+            is_usable = callable(getattr(needed, "convert_ids_to_tokens", None)) if kind == "tokenizer" else \
+                callable(needed)
+            if needed is None or not is_usable:
+                article = "an" if kind[0] in "aeiou" else "a"
+                reason = f"{type(model).__name__} reads {self.main_input_name!r}" if kind == main_kind else \
+                    "it turns the model's output ids into text"
+                raise TypeError(
+                    f"the {self.task} pipeline needs {article} {kind} ({_LOADER_HINT[kind]}), because "
+                    f"{reason}; got {type(needed).__name__}."
+                )
 
     def _accepts_other_head(self, model) -> bool:
         """True for a model that serves the task without being its Auto class's (DeiT's distilled classifier)."""

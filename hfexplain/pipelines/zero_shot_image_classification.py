@@ -53,16 +53,16 @@ class ZeroShotImageClassificationPipeline(Pipeline):
 
     task = "zero-shot-image-classification"
     model_task = "zero-shot-image-classification"
-    extra_preprocessors = ("image_processor",)  # CLIPModel reads input_ids first: the tokenizer comes anyway
+    also_needs = ("image_processor",)  # CLIPModel's main input is input_ids: the tokenizer comes anyway
 
     def _check_model_and_tokenizer(self) -> None:
-        super()._check_model_and_tokenizer()  # the model's task, and the tokenizer (CLIP reads input_ids first)
-        if self.image_processor is None or not callable(self.image_processor):
+        if self.image_processor is None or not callable(self.image_processor):  # before the base's generic words
             raise TypeError(
                 f"the {self.task} pipeline needs an image_processor as well as a tokenizer "
                 "(hfexplain.AutoImageProcessor.from_pretrained(path), or processor=AutoProcessor.from_pretrained(path)); "
                 f"got {type(self.image_processor).__name__}."
             )
+        super()._check_model_and_tokenizer()  # the model's task, and the tokenizer (CLIP reads input_ids first)
 
     def _sanitize_parameters(self, candidate_labels: str | list[str] | None = None,
                              hypothesis_template: str | None = None, tokenizer_kwargs: dict | None = None):

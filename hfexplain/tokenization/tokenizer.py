@@ -140,9 +140,20 @@ class Tokenizer:
     """
 
     SPECIAL_TOKENS_ATTRIBUTES = SPECIAL_TOKENS_ATTRIBUTES
-    # What save_pretrained writes as tokenizer_class: transformers' class that reads tokenizer.json as
-    # is. A family subclass that changes the call semantics (CLIPTokenizer's decode) writes its own name.
-    saved_tokenizer_class = "PreTrainedTokenizerFast"
+    @property
+    def saved_tokenizer_class(self) -> str:
+        """The ``tokenizer_class`` that :meth:`save_pretrained` writes into ``tokenizer_config.json``.
+
+        A subclass that a family declares as its tokenizer (``Family.tokenizer`` in
+        ``hfexplain.models``, e.g. ``WhisperTokenizer``) writes its own name, so ``AutoTokenizer``
+        (here, and transformers') gives that class back; the common class writes
+        ``PreTrainedTokenizerFast``, transformers' class for a plain ``tokenizer.json``.
+        """
+        from ..models import FAMILIES
+
+        name = type(self).__name__
+        declared = {family.tokenizer for family in FAMILIES.values()} - {None, "Tokenizer"}
+        return name if name in declared else "PreTrainedTokenizerFast"
 
     bos_token = _SpecialToken()
     eos_token = _SpecialToken()
@@ -433,7 +444,9 @@ class Tokenizer:
 
         The folder loads back here and in transformers' ``AutoTokenizer``. The config names the
         class ``PreTrainedTokenizerFast`` (the transformers class that reads ``tokenizer.json``
-        as is) and lists ``model_input_names``, so both libraries return the same fields.
+        as is), or, for a family's own subclass (:attr:`saved_tokenizer_class`, e.g.
+        ``WhisperTokenizer``), that class, so ``AutoTokenizer`` in either library gives it back;
+        and it lists ``model_input_names``, so both libraries return the same fields.
 
         The three files land in one ``hub.saving_folder`` step: a reader, or a process killed
         at any moment (or a disk that fills up), finds the old tokenizer or the new one, whole;

@@ -150,8 +150,8 @@ print(type(mine).__name__, "| equal to AutoConfig's:", mine == config)
 md("model-tables-note", r"""
 Models work the same way, with one table **per task**. The Auto class you call picks the
 task (the table); `model_type` picks the row. Both tables are read from one entry per family,
-`hfexplain.models.FAMILIES` (a new family writes one entry there), and the empty tables are
-tasks whose Auto class is ready for families that do not exist yet:
+`hfexplain.models.FAMILIES` (a new family writes one entry there). Every task has a family now;
+a new task would show an empty table, its Auto class ready before any family fills it:
 """)
 
 code("model-tables", r"""
