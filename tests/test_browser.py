@@ -40,6 +40,8 @@ CHROMIUM_FLAGS = [
 SERVER_START_TIMEOUT = 60  # s until /api/status answers
 KERNEL_TIMEOUT_MS = 90_000  # the kernel starting, or running every cell (~15 s here)
 UPDATE_TIMEOUT_MS = 30_000  # one round trip: browser -> kernel -> browser (~0.1 s here)
+ATTENTION = ".hfx-attention-dashboard:not(.hfx-attention-picture)"  # the text one (the ViT's draws a picture)
+PICTURE = ".hfx-attention-picture"
 
 
 def _free_port() -> int:
@@ -198,9 +200,9 @@ def _drive(page, port: int) -> None:
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
     # All three dashboards appear; the attention dashboard and the explorer draw one plotly figure each.
-    for selector in (".hfx-tokenizer-dashboard", ".hfx-attention-dashboard", ".hfx-generation-explorer"):
+    for selector in (".hfx-tokenizer-dashboard", ATTENTION, ".hfx-generation-explorer", PICTURE):
         page.locator(selector).wait_for(state="visible", timeout=KERNEL_TIMEOUT_MS)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=KERNEL_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=KERNEL_TIMEOUT_MS)
     _wait_idle(page)
     page.screenshot(path=str(ARTIFACTS / "01_after_run_all.png"), full_page=True)
     assert "Error displaying widget" not in page.content()
@@ -223,20 +225,20 @@ def _drive(page, port: int) -> None:
     tokens.screenshot(path=str(ARTIFACTS / "02_tokenizer_after_typing.png"))
 
     # --- AttentionDashboard: a slider moves the heatmap to another layer ------------------------
-    attention = page.locator(".hfx-attention-dashboard")
+    attention = page.locator(ATTENTION)
     attention.scroll_into_view_if_needed()
-    _wait_for(page, _annotation_starts_with(".hfx-attention-dashboard", "layer 0, head 0"))
+    _wait_for(page, _annotation_starts_with(ATTENTION, "layer 0, head 0"))
     image_before = attention.locator(".hm image").first.get_attribute("href")
     handle = attention.locator(".hfx-layer-slider .noUi-handle").first
     handle.focus()
     handle.press("ArrowRight")
     handle.press("ArrowRight")
-    _wait_for(page, _annotation_starts_with(".hfx-attention-dashboard", "layer 2, head 0"))
+    _wait_for(page, _annotation_starts_with(ATTENTION, "layer 2, head 0"))
     image_after = attention.locator(".hm image").first.get_attribute("href")
     assert image_after != image_before  # the heatmap itself was redrawn with layer 2's pattern
 
     # hovering a cell highlights its row and column (two frames drawn after a round trip to Python)
-    shapes = "document.querySelectorAll('.hfx-attention-dashboard .shapelayer path').length"
+    shapes = f"document.querySelectorAll('{ATTENTION} .shapelayer path').length"
     assert page.evaluate(shapes) == 1  # only the model view's frame around the chosen head
     heatmap_area = attention.locator(".draglayer > .xy > .nsewdrag").first.bounding_box()
     page.mouse.move(heatmap_area["x"] + heatmap_area["width"] * 0.3, heatmap_area["y"] + heatmap_area["height"] * 0.6)
@@ -250,7 +252,7 @@ def _drive(page, port: int) -> None:
     layer, head = 4, 7
     page.mouse.click(model_area["x"] + model_area["width"] * (head + 0.5) / 12,
                      model_area["y"] + model_area["height"] * (layer + 0.5) / 6)
-    _wait_for(page, _annotation_starts_with(".hfx-attention-dashboard", "layer 4, head 7"))
+    _wait_for(page, _annotation_starts_with(ATTENTION, "layer 4, head 7"))
     readouts = attention.locator(".widget-readout")
     assert [readouts.nth(0).text_content().strip(), readouts.nth(1).text_content().strip()] == ["4", "7"]
     attention.screenshot(path=str(ARTIFACTS / "04_attention_clicked_layer_4_head_7.png"))
@@ -268,7 +270,20 @@ def _drive(page, port: int) -> None:
     _wait_for(page, _annotation_contains(".hfx-generation-explorer", ": 5 of 400 tokens can be picked"))
     explorer.screenshot(path=str(ARTIFACTS / "05_generation_top_k_5.png"))
 
-    page.screenshot(path=str(ARTIFACTS / "06_final.png"), full_page=True)
+    # --- AttentionDashboard on an image: the picture, and the query slider moves its patch map ----
+    picture = page.locator(PICTURE)
+    picture.scroll_into_view_if_needed()
+    _wait_for(page, _annotation_starts_with(PICTURE, "query [CLS] over the 4x4 patches"))
+    assert picture.locator(".x4y4 .im image").count() == 1  # the photograph, sent as a PNG
+    grid_before = picture.locator(".x4y4 .hm image").first.get_attribute("href")
+    query = picture.locator(".hfx-query-slider .noUi-handle").first
+    query.focus()
+    query.press("ArrowRight")
+    _wait_for(page, _annotation_starts_with(PICTURE, "query (0,0) over the 4x4 patches"))
+    assert picture.locator(".x4y4 .hm image").first.get_attribute("href") != grid_before
+    picture.screenshot(path=str(ARTIFACTS / "06_attention_on_an_image.png"))
+
+    page.screenshot(path=str(ARTIFACTS / "07_final.png"), full_page=True)
     assert "Error displaying widget" not in page.content()
     assert page.locator(".hfx-notice-error").count() == 0
     assert offsite == [], f"the page tried to load from the network: {offsite[:5]}"

@@ -17,9 +17,11 @@ import torch
 
 import parity
 import hfexplain
+from clip_vocab import write_clip_vocab
 from hfexplain.configuration import PretrainedConfig
 from hfexplain.models.clip import (
     CLIPConfig,
+    CLIPForImageClassification,
     CLIPImageProcessor,
     CLIPModel,
     CLIPProcessor,
@@ -209,6 +211,35 @@ def test_towers_alone_and_with_projection_match(reference_folder, tmp_path):
     assert type(hfexplain.AutoModel.from_pretrained(folder)) is CLIPTextModel
 
 
+def test_image_classification_head_matches_transformers(tmp_path):
+    """transformers' CLIPForImageClassification: the mean of the vision tower's patch states -> classifier."""
+    folder, _ = parity.save_reference(transformers.CLIPForImageClassification, {**CLIP, "num_labels": 5},
+                                      tmp_path / "classifier")
+    reference = transformers.CLIPForImageClassification.from_pretrained(folder, attn_implementation="eager").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every weight is the checkpoint's (there is no text tower in it)
+        ours = hfexplain.AutoModelForImageClassification.from_pretrained(folder)
+    assert type(ours) is CLIPForImageClassification and ours.hook_stacks() == ["vision"]
+    images, labels = pixels(3), torch.tensor([0, 4, 2])
+    with torch.no_grad():
+        expected = reference(images, labels=labels, output_attentions=True, output_hidden_states=True)
+        actual = ours(images, labels=labels, output_attentions=True, output_hidden_states=True)
+        _, cache = ours.run_with_cache(images, names_filter=["class_logits", "final"])
+    assert actual.logits.shape == (3, 5)
+    parity.assert_outputs_match(actual, expected, torch.ones(3, PATCHES, dtype=torch.bool))
+    diff = (actual.logits - expected.logits).abs().max().item()
+    assert diff <= 1e-5 and abs(actual.loss.item() - expected.loss.item()) <= 1e-5, diff
+    parity.assert_close(cache["class_logits"], expected.logits, "class_logits hook")
+    by_hand = ours.classifier(cache["final"][:, 1:].mean(dim=1))  # the patches' mean, [CLS] left out
+    parity.assert_close(by_hand, expected.logits, "mean of the patch states")
+    ours.save_pretrained(tmp_path / "ours")
+    assert parity.checkpoint_keys(tmp_path / "ours") == parity.checkpoint_keys(folder)
+    reloaded, info = transformers.CLIPForImageClassification.from_pretrained(tmp_path / "ours", output_loading_info=True)
+    assert not any(info[key] for key in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+    with torch.no_grad():
+        parity.assert_close(ours(images).logits, reloaded.eval()(images).logits, "saved")
+
+
 def test_eos_rules_and_other_image_sizes(tmp_path):
     # eos_token_id == 2 (configs saved before transformers' fix): each text is read at its largest id
     legacy = {**TEXT, "eos_token_id": 2, "bos_token_id": 0}
@@ -326,34 +357,8 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def clip_vocab_folder(tmp_path_factory):
-    """vocab.json + merges.txt laid out as OpenAI's: the 256 byte symbols, the same with </w>, the
-    merges' results in order, then the two special tokens; merges trained on a few captions."""
-    from tokenizers import Regex, models, normalizers, pre_tokenizers, trainers
-    from tokenizers import Tokenizer as BackendTokenizer
+    return write_clip_vocab(tmp_path_factory.mktemp("clip_vocab"))
 
-    from hfexplain.tokenization.legacy import CLIP_SPLIT_PATTERN
-
-    backend = BackendTokenizer(models.BPE(end_of_word_suffix="</w>"))
-    backend.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "),
-                                               normalizers.Lowercase()])
-    backend.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(CLIP_SPLIT_PATTERN), behavior="removed", invert=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False)])
-    trainer = trainers.BpeTrainer(vocab_size=700, end_of_word_suffix="</w>", show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    corpus = ["a photo of a cat", "a photo of a dog", "the quick brown fox jumps over the lazy dog",
-              "hello world, this is a photo of two cats and one dog", "it's a lovely photograph of the sea"] * 20
-    backend.train_from_iterator(corpus, trainer)
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m)
-              for m in json.loads(backend.to_str())["model"]["merges"]]
-    symbols = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(pair) for pair in merges]
-    vocab = list(dict.fromkeys(vocab)) + ["<|startoftext|>", "<|endoftext|>"]
-    folder = tmp_path_factory.mktemp("clip_vocab")
-    (folder / "vocab.json").write_text(json.dumps({token: index for index, token in enumerate(vocab)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair in merges) + "\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "CLIPTokenizer"}))
-    return folder
 
 
 def _same_tokenization(ours, theirs, texts=SENTENCES):

@@ -118,3 +118,105 @@ def test_bad_inputs_name_the_fix(folders, tmp_path):
     bare = hfexplain.AutoModel.from_pretrained(folders["base"])
     with pytest.raises(ValueError, match="needs a model with a image classification head"):
         hfexplain.pipeline("image-classification", model=bare, image_processor=folders["base"])
+
+
+# ------------------------------------------------------------------ zero-shot image classification (CLIP)
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    """A tiny CLIP saved by transformers with its processor (the test BPE of test_clip.py, 32 x 32 images)."""
+    import json
+
+    from clip_vocab import write_clip_vocab
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    root = tmp_path_factory.mktemp("zero_shot")
+    vocab = write_clip_vocab(root)
+    size = len(json.loads((vocab / "vocab.json").read_text()))  # ... <|startoftext|>, <|endoftext|>
+    text = dict(vocab_size=size, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                max_position_embeddings=24, projection_dim=16, bos_token_id=size - 2, eos_token_id=size - 1)
+    vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                  num_attention_heads=4, projection_dim=16)
+    folder, _ = parity.save_reference(transformers.CLIPModel, dict(text_config=text, vision_config=vision,
+                                                                   projection_dim=16), root / "clip", perturb=0.5)
+    transformers.CLIPProcessor(image_processor=CLIPImageProcessorPil(size=32, crop_size=32),
+                               tokenizer=transformers.CLIPTokenizer.from_pretrained(vocab)).save_pretrained(folder)
+    return folder
+
+
+LABELS = ["cat", "dog", "a lovely photograph of the sea", "fox"]
+
+
+def test_zero_shot_image_classification_matches_transformers(clip_folder, folders):
+    ours = hfexplain.pipeline("zero-shot-image-classification", model=clip_folder)
+    theirs = transformers.pipeline("zero-shot-image-classification", model=clip_folder)
+    assert type(ours.model).__name__ == "CLIPModel" and type(ours.image_processor).__name__ == "CLIPImageProcessor"
+    pictures = images(folders["root"])
+    as_pil = [PIL_Image.fromarray(p) if isinstance(p, np.ndarray) else p for p in pictures]  # theirs reads no arrays
+    for picture, pil in zip(pictures, as_pil):
+        mine, ref = ours(picture, candidate_labels=LABELS), theirs(pil, candidate_labels=LABELS)
+        assert [list(row) for row in mine] == [["score", "label"]] * 4  # transformers' keys, in its order
+        same_answers(mine, ref)
+        assert abs(sum(row["score"] for row in mine) - 1) < 1e-6 and mine[0]["score"] > mine[-1]["score"] + 0.01
+    template = dict(candidate_labels=LABELS[:3], hypothesis_template="a photo of two {}s")
+    expected = theirs(as_pil, **template)
+    for batch_size in (1, 2):
+        batched = ours(pictures, batch_size=batch_size, **template)
+        assert len(batched) == len(pictures)
+        for mine, ref in zip(batched, expected):
+            same_answers(mine, ref)
+    same_answers(ours(pictures[1], "cat, dog ,fox"), theirs(pictures[1], candidate_labels=["cat", "dog", "fox"]))
+    padded = dict(padding="max_length", max_length=24)  # padding never moves CLIP's answer (causal, read at eos)
+    same_answers(ours(pictures[1], candidate_labels=LABELS, tokenizer_kwargs=padded),
+                 theirs(as_pil[1], candidate_labels=LABELS))
+    assert ours(pictures[1], candidate_labels=["cat"]) == [{"score": 1.0, "label": "cat"}]  # one label: softmax of one
+    processor = hfexplain.AutoProcessor.from_pretrained(clip_folder)
+    built = hfexplain.pipeline("zero-shot-image-classification", model=ours.model, processor=processor,
+                               candidate_labels=LABELS)
+    same_answers(built(pictures[0]), theirs(pictures[0], candidate_labels=LABELS))
+
+    inspection = ours.inspect(pictures[0], candidate_labels=LABELS)
+    assert inspection.output == ours(pictures[0], candidate_labels=LABELS)
+    assert inspection.details["captions"][0] == "This is a photo of cat."
+    assert len(inspection.details["caption_tokens"]) == 4 and inspection.probabilities.shape == (4,)
+    text = str(inspection)
+    assert "32x32 pixels / 8x8 patches -> 4x4 grid = 16 patch tokens + 1 leading" in text and "= 17 tokens" in text
+    assert "pixel_values (1, 3, 32, 32) float32: mean" in text and "input_ids (4, " in text
+
+
+def test_zero_shot_image_bad_input_is_named_before_any_work(clip_folder, folders, monkeypatch):
+    pipe = hfexplain.pipeline("zero-shot-image-classification", model=clip_folder)
+    picture = images(folders["root"])[1]
+    monkeypatch.setattr(pipe, "preprocess", None)  # any work would fail differently
+    for labels in (None, [], ""):
+        with pytest.raises(ValueError, match="needs (at least one candidate label|candidate labels)"):
+            pipe(picture, candidate_labels=labels)
+    with pytest.raises(ValueError, match="needs candidate labels"):
+        pipe(picture)
+    with pytest.raises(TypeError, match="candidate_labels must be a list of strings"):
+        pipe(picture, candidate_labels=[1, 2])
+    with pytest.raises(ValueError, match="has no '{}' where the label goes"):
+        pipe(picture, candidate_labels=LABELS, hypothesis_template="a photo")
+    with pytest.raises(ValueError, match="not an image file"):
+        pipe("a photo of a cat", candidate_labels=LABELS)
+    model = hfexplain.AutoModel.from_pretrained(clip_folder)
+    with pytest.raises(TypeError, match="needs an image_processor as well as a tokenizer"):
+        type(pipe)(model, tokenizer=pipe.tokenizer)
+    vit = hfexplain.AutoModelForImageClassification.from_pretrained(folders["vit"])
+    with pytest.raises(ValueError, match="zero shot image classification head"):
+        hfexplain.pipeline("zero-shot-image-classification", model=vit, image_processor=folders["vit"])
+
+
+def test_image_pipelines_inspect_the_patch_grid(folders):
+    vit = hfexplain.pipeline("image-classification", model=folders["vit"])
+    text = str(vit.inspect(images(folders["root"])[0]))
+    assert "1. preprocess  -> 1 model row(s)" in text and "4x4 grid = 16 patch tokens + 1 leading" in text
+    from hfexplain.models.deit import DeiTForImageClassificationWithTeacher
+
+    deit = hfexplain.pipeline("image-classification", image_processor=folders["deit"],
+                              model=DeiTForImageClassificationWithTeacher.from_pretrained(folders["deit"]))
+    assert "16 patch tokens + 2 leading ([CLS] ...) = 18 tokens" in str(deit.inspect(images(folders["root"])[1]))
+    features = hfexplain.pipeline("image-feature-extraction", model=folders["base"])
+    inspection = features.inspect(images(folders["root"])[1])
+    assert "= 17 tokens" in str(inspection) and len(inspection.output[0]) == 17  # the grid is the output's length

@@ -6,6 +6,7 @@ patterns, greedy generation and the sampling warpers.
 """
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -863,3 +864,185 @@ def test_import_hfexplain_does_not_import_the_widgets():
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert {"TokenizerDashboard", "AttentionDashboard", "GenerationExplorer"} <= set(widgets.__all__)
+
+
+# AttentionDashboard on images: patch attention over the picture (ViT, DeiT, DINOv2, CLIP's towers)
+
+VIT_TINY = dict(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                intermediate_size=37)
+
+
+def _photo(height=40, width=30):
+    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _vision_models():
+    from hfexplain.models.clip import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+    from hfexplain.models.deit import DeiTConfig, DeiTModel
+    from hfexplain.models.dinov2 import BitImageProcessor, Dinov2Config, Dinov2Model
+    from hfexplain.models.vit import ViTConfig, ViTImageProcessor, ViTModel
+
+    torch.manual_seed(0)
+    square = ViTImageProcessor(size=32)
+    return {
+        "vit": (ViTModel(ViTConfig(**VIT_TINY)), square, ["[CLS]"]),
+        "deit": (DeiTModel(DeiTConfig(**VIT_TINY)), square, ["[CLS]", "[DIST]"]),  # + the distillation token
+        "dinov2": (Dinov2Model(Dinov2Config(**{**VIT_TINY, "image_size": 28, "patch_size": 7})),
+                   BitImageProcessor(size={"shortest_edge": 28}, crop_size=28), ["[CLS]"]),
+        "clip_vision": (CLIPVisionModel(CLIPVisionConfig(**VIT_TINY)), CLIPImageProcessor(size=32, crop_size=32),
+                        ["[CLS]"]),
+    }
+
+
+@pytest.mark.parametrize("name", ["vit", "deit", "dinov2", "clip_vision"])
+def test_patch_attention_is_drawn_over_the_picture(name, monkeypatch):
+    import base64
+    import io
+
+    import comm
+    from PIL import Image
+    from plotly.callbacks import InputDeviceState, Points
+
+    model, processor, leading = _vision_models()[name]
+    model.eval()
+    photo = _photo()
+    pixel_values = processor(photo, return_tensors="pt")["pixel_values"]  # (1, 3, s, s)
+    side, patch = pixel_values.shape[-1], model.config.patch_size
+    grid = side // patch
+    stack = "vision" if name == "clip_vision" else None
+    with torch.no_grad():
+        _, cache = model.run_with_cache(pixel_values, names_filter="pattern")
+    monkeypatch.setattr(comm, "create_comm", CountingComm)
+    dash = AttentionDashboard(model, processor, photo, layer=1, head=2)  # the image comes third, as a text would
+    assert dash.notice.kind is None and dash.stack == stack and dash.text_box not in dash.widget.children
+    assert dash.grid == (grid, grid) and dash.query == 0
+    assert dash.image_tokens[: len(leading)] == leading and dash.image_tokens[len(leading)] == "(0,0)"
+    assert len(dash.image_tokens) == len(leading) + grid * grid == dash.patterns.shape[-1]
+    for layer in range(2):
+        torch.testing.assert_close(dash.patterns[layer], cache["pattern", layer, stack][0], atol=1e-6, rtol=0)
+    # the picture: the query's pattern row (leading tokens left out) laid on the patch grid
+    expected = cache["pattern", 1, stack][0, 2]  # (n, n)
+    z = from_typed_array(dash.picture_heatmap.z)
+    np.testing.assert_allclose(z, expected[0, len(leading):].reshape(grid, grid).numpy(), atol=5e-6 + 1e-7, rtol=0)
+    png = Image.open(io.BytesIO(base64.b64decode(dash.picture_trace.source.split(",", 1)[1])))
+    assert png.size == (side, side) == dash.picture.shape[1::-1]  # the image as the model saw it
+    restored = (torch.from_numpy(dash.picture).permute(2, 0, 1).float() / 255 - torch.tensor(processor.image_mean)
+                [:, None, None]) / torch.tensor(processor.image_std)[:, None, None]
+    torch.testing.assert_close(restored, pixel_values[0], atol=0.03, rtol=0)  # normalisation undone, to a byte
+    heat = dash.picture_heatmap
+    assert (heat.x0 - heat.dx / 2, heat.x0 + heat.dx * (grid - 0.5)) == (-0.5, side - 0.5)  # the grid covers it
+    assert all(not trace.visible for trace in dash.link_traces)  # the picture takes the head view's place
+
+    # another query: only the grid and the frames travel, not the (n, n) head
+    CountingComm.sent.clear()
+    dash.query_slider.value = len(leading) + grid + 1  # the patch at (1, 1)
+    assert sum(CountingComm.sent) < 6_000
+    np.testing.assert_allclose(from_typed_array(dash.picture_heatmap.z),
+                               expected[len(leading) + grid + 1, len(leading):].reshape(grid, grid).numpy(),
+                               atol=5e-6 + 1e-7, rtol=0)
+    frame = dash.figure.layout.shapes[0]
+    assert (frame.xref, frame.x0, frame.y0) == ("x4", patch - 0.5, patch - 0.5)
+    # clicking a patch of the picture makes it the query
+    points = Points(point_inds=[[grid - 1, 0]], xs=[0.0], ys=[side - 1.0], trace_name="", trace_index=0)
+    dash.picture_heatmap._dispatch_on_click(points, InputDeviceState())
+    assert dash.query == len(leading) + (grid - 1) * grid and dash.notice.kind is None
+    assert f"{grid}x{grid} grid = {grid * grid} patches + {len(leading)} leading" in dash.text()
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    import json
+
+    from clip_vocab import write_clip_vocab
+
+    from hfexplain.models.clip import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+    from hfexplain.tokenization import CLIPTokenizer
+
+    folder = write_clip_vocab(tmp_path_factory.mktemp("clip_vocab"))
+    tokenizer = CLIPTokenizer.from_pretrained(folder)
+    size = len(json.loads((folder / "vocab.json").read_text()))
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config=dict(vocab_size=size, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=16, bos_token_id=size - 2,
+                         eos_token_id=size - 1),
+        vision_config=VIT_TINY, projection_dim=16)
+    return CLIPModel(config).eval(), CLIPProcessor(CLIPImageProcessor(size=32, crop_size=32), tokenizer)
+
+
+def test_clip_shows_its_text_and_vision_stacks(tiny_clip, monkeypatch):
+    from hfexplain.models.clip import CLIPTextModel
+
+    model, processor = tiny_clip
+    photo = _photo()
+    inputs = processor(text=["a photo of a cat"], images=photo, return_tensors="pt")
+    with torch.no_grad():
+        _, cache = model.run_with_cache(**inputs, names_filter="pattern")
+    dash = AttentionDashboard(model, processor, "a photo of a cat", image=photo, layer=1, head=3)
+    assert [value for _, value in dash.stack_dropdown.options] == ["text", "vision"]
+    assert dash.stack_dropdown in dash.widget.children[2].children and dash.notice.kind is None
+    assert dash.stack == "text" and dash.tokens[0] == "<|startoftext|>" and dash.tokens[-1] == "<|endoftext|>"
+    s = inputs["input_ids"].shape[1]
+    monkeypatch.setattr(model, "run_with_cache", None)  # switching towers reuses the one forward pass
+    for stack, size in (("text", s), ("vision", 17)):
+        dash.stack_dropdown.value = stack
+        assert dash.patterns.shape == (2, 4, size, size)
+        for layer in range(2):
+            torch.testing.assert_close(dash.patterns[layer], cache["pattern", layer, stack][0], atol=1e-6, rtol=0)
+        np.testing.assert_allclose(from_typed_array(dash.heatmap.z), cache["pattern", 1, stack][0, 3].numpy(),
+                                   atol=5e-4 + 1e-6)
+    monkeypatch.undo()
+    assert dash.picture_trace.visible and dash.query_slider.layout.display is None  # vision: the picture
+    np.testing.assert_allclose(from_typed_array(dash.picture_heatmap.z),
+                               cache["pattern", 1, "vision"][0, 3, 0, 1:].reshape(4, 4).numpy(), atol=6e-6)
+    dash.stack_dropdown.value = "text"  # text: token x token, with the head view back
+    assert not dash.picture_trace.visible and dash.query_slider.layout.display == "none"
+    assert np.all(np.triu(from_typed_array(dash.heatmap.z), 1) == 0)  # CLIP's text tower is causal
+    assert any(len(trace.x) for trace in dash.link_traces) and dash.query_labels[0] == "<|startoftext|> ·0"
+
+    text_tower = CLIPTextModel(model.config.text_config).eval()  # one stack, "text": no dropdown needed
+    alone = AttentionDashboard(text_tower, processor.tokenizer, "a photo of a dog")
+    assert alone.notice.kind is None and alone.stack == "text" and alone.stack_dropdown not in alone.widget.children[2].children
+    assert alone.patterns.shape[:2] == (2, 4) and alone.picture_trace is None
+
+    missing = AttentionDashboard(model, processor, "a photo of a cat")  # CLIP compares a text with an image
+    assert missing.patterns is None and "pass image= too" in missing.notice.message
+    missing.set_image(photo)
+    assert missing.patterns.shape[-1] == s and missing.notice.kind is None
+
+
+def test_vision_models_name_what_is_missing(gpt2, bpe_tok):
+    model, processor, _ = _vision_models()["vit"]
+    dash = AttentionDashboard(model, bpe_tok, _photo())  # a tokenizer where the image processor goes
+    assert dash.notice.kind == "error" and "reads images: pass its image processor" in dash.notice.message
+    dash = AttentionDashboard(model, processor)
+    assert dash.patterns is None and "Give the dashboard an image" in dash.notice.message
+    dash = AttentionDashboard(model, processor, image="no/such/picture.png")
+    assert dash.notice.kind == "error" and "not an image file" in dash.notice.message
+    with pytest.raises(ValueError, match="query must be a token position"):
+        AttentionDashboard(model, processor, _photo(), query=-1)
+    text_view = AttentionDashboard(gpt2, bpe_tok, SENTENCE)
+    with pytest.raises(ValueError, match="not an image's"):
+        text_view.query_map()
+
+
+def test_real_dinov2_cls_attention_over_the_cat():
+    """The real DINOv2-small backbone (converted at setup) on scikit-image's chelsea (CC0): the last
+    layer's [CLS] attention over the 16 x 16 patch grid of its 224 x 224 crop."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from hfexplain import AutoImageProcessor, AutoModel
+    from hfexplain.assets import dinov2_small_path
+
+    try:
+        path = dinov2_small_path()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    model, processor = AutoModel.from_pretrained(path), AutoImageProcessor.from_pretrained(path)
+    dash = AttentionDashboard(model, processor, skimage_data.chelsea(), layer=11)
+    assert dash.notice.kind is None and (dash.layer, dash.query) == (11, 0)
+    assert dash.grid == (16, 16) and dash.patch_size == (14, 14) and dash.patterns.shape == (12, 6, 257, 257)
+    grid = dash.query_map()
+    assert grid.shape == (16, 16) and from_typed_array(dash.picture_heatmap.z).shape == (16, 16)
+    assert dash.picture.shape == (224, 224, 3) and "16x16 grid = 256 patches + 1 leading ([CLS])" in dash.text()
+    assert 0 < float(grid.sum()) <= 1 and float(grid.max()) > 4 / 256  # [CLS] looks at some patches more

@@ -3,7 +3,9 @@
 - ``TokenizerDashboard(tokenizers, text)``: text -> tokens, live; several tokenizers side
   by side; BPE merges step by step; WordPiece ``##`` continuations.
 - ``AttentionDashboard(model, tokenizer, text)``: attention patterns of any hfexplain family
-  (heatmap, head view, model view; layer and head sliders; hover and click).
+  (heatmap, head view, model view; layer and head sliders; hover and click); on a vision model
+  (``AttentionDashboard(vit, image_processor, image)``) one query's attention over the patch
+  grid, drawn on the image; CLIP's text and vision towers from one dropdown.
 - ``GenerationExplorer(model, tokenizer, prompt)``: the next-token distribution under
   temperature / top-k / top-p, one token at a time, with the KV cache growing.
 

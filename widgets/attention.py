@@ -34,9 +34,25 @@ then edits the decoder's text, and the encoder's positions are labelled ``frame`
 ``patch`` (images). ``encoder_positions=`` keeps only the first positions on screen (Whisper pads
 every clip to 1500 frames of 20 ms: pass the clip's own length); kept cross-attention rows then no
 longer sum to 1, the rest of their weight is on the positions left out.
+
+**Images.** A vision transformer (ViT, DeiT, DINOv2, CLIP's vision tower) reads an image as a
+sequence of patch tokens: the leading learned vectors (``[CLS]``; DeiT adds its distillation
+token ``[DIST]``) and then one token per patch, row by row. Give the dashboard the model's image
+processor and an image (``AttentionDashboard(vit, image_processor, image)``) and the same views
+show patch x patch attention, plus **the picture**: one query token's attention over the patch
+grid, drawn over the image exactly as the model saw it (resized, cropped; the processor's
+normalisation undone). A query slider picks the query (``[CLS]`` by default); clicking a patch
+of the picture picks that patch. Only that query's row goes to the browser on a change (the
+grid's few hundred numbers, rounded to 5 decimals: spread over 256 patches, weights are ~0.004);
+the picture itself is sent once per image, as a PNG. CLIP (``CLIPModel``: a text and an image,
+``AttentionDashboard(clip, processor, "a photo of a cat", image=cat)``) offers both towers in the
+stack dropdown: the text tower as the usual token x token view, the vision tower with the picture.
 """
 from __future__ import annotations
 
+import base64
+import inspect
+import io
 import warnings
 
 import numpy as np
@@ -59,6 +75,30 @@ FIGURE_WIDTH = 960
 CROSS = "cross"
 # How the encoder's positions are labelled when its input is not text (``inputs=``), by the model's main input.
 ENCODER_POSITION_NAMES = {"input_features": "frame", "input_values": "frame", "pixel_values": "patch"}
+# The picture's query map is sent with this many decimals (its weights are small: ~1 / patches).
+GRID_DECIMALS = 5
+
+
+def model_inputs(model) -> list[str]:
+    """What the dashboard feeds ``model``: ``["input_ids"]`` (text), ``["pixel_values"]`` (a vision
+    model) or both (a two-tower model such as CLIP, whose forward takes a text and an image)."""
+    if getattr(model, "main_input_name", "input_ids") == "pixel_values":
+        return ["pixel_values"]
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return ["input_ids"]
+    return ["input_ids", "pixel_values"] if "pixel_values" in parameters and "input_ids" in parameters \
+        else ["input_ids"]
+
+
+def image_views(model) -> list:
+    """The views that show an image's patches: every view of a vision model, CLIP's ``"vision"`` stack."""
+    views = [view for view, _, _, _ in attention_views(model)]
+    inputs = model_inputs(model)
+    if inputs == ["pixel_values"]:
+        return views
+    return [view for view in views if view == "vision"] if "pixel_values" in inputs else []
 
 
 def attention_views(model) -> list[tuple[str, str, str | None, str]]:
@@ -83,15 +123,15 @@ def model_support_problem(model, inputs=None) -> str | None:
     name = type(model).__name__
     main_input = getattr(model, "main_input_name", "input_ids")
     is_encoder_decoder = getattr(getattr(model, "config", None), "is_encoder_decoder", False)
-    if main_input != "input_ids" and not (inputs is not None and is_encoder_decoder):
-        # the dashboard tokenizes text; pixels and audio need a processor
+    if main_input not in ("input_ids", "pixel_values") and not (inputs is not None and is_encoder_decoder):
+        # the dashboard tokenizes text or runs an image processor (image=); audio needs its processor
         fix = ("pass them as inputs= (e.g. inputs=processor(audio, sampling_rate=16000, return_tensors='pt')) and "
                "the decoder's text as text" if is_encoder_decoder else
                "then call model.run_with_cache(**inputs) and read cache['pattern', layer] (add the stack for models "
                "with several)")
         return (
-            f"{name} reads {main_input!r}, not token ids, and this dashboard feeds it text through a tokenizer. "
-            f"Run its image processor / feature extractor yourself, {fix}."
+            f"{name} reads {main_input!r}, not token ids, and this dashboard feeds it text through a tokenizer (or "
+            f"an image through an image processor). Run its feature extractor yourself, {fix}."
         )
     if not callable(getattr(model, "run_with_cache", None)) or not callable(getattr(model, "hook_points", None)):
         return (
@@ -106,19 +146,26 @@ def model_support_problem(model, inputs=None) -> str | None:
             "and LLaMA files in hfexplain.models do."
         )
     stacks = model.hook_stacks()
-    if stacks and not getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+    two_towers = model_inputs(model) == ["input_ids", "pixel_values"]
+    if len(stacks) > 1 and not _is_encoder_decoder(model) and not two_towers:
         return (
             f"{name} has several stacks ({', '.join(map(repr, stacks))}) that read different inputs, and the "
-            "dashboard feeds them one text. It shows one text model or an encoder-decoder; for such a model, "
-            "read the patterns from run_with_cache: cache['pattern', layer, stack]."
+            "dashboard does not know what to feed each: it shows one text or vision model, an encoder-decoder, or "
+            "a text + image model (CLIP). For this one, read the patterns from run_with_cache: "
+            "cache['pattern', layer, stack]."
         )
     return None
+
+
+def _is_encoder_decoder(model) -> bool:
+    return bool(getattr(getattr(model, "config", None), "is_encoder_decoder", False))
 
 
 def max_positions(model, tokenizer, max_tokens: int | None = None) -> int | None:
     """The most tokens the model (and the tokenizer's model_max_length) take, or ``None``."""
     limits = []
     config = getattr(model, "config", None)
+    config = getattr(config, "text_config", None) or config  # a two-tower model: its text tower's limit
     for field in ("max_position_embeddings", "n_positions"):
         value = getattr(config, field, None)
         if isinstance(value, int) and value > 0:
@@ -161,24 +208,26 @@ def decoder_inputs(model, tokenizer, text: str, limit: int | None):
     return ids, mask, tokens
 
 
-def all_attention_patterns(model, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+def all_attention_patterns(model, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                            decoder_input_ids: torch.Tensor | None = None, *, inputs: dict | None = None,
                            encoder_positions: int | None = None) -> dict:
     """Every view's patterns for one sequence, from one forward pass: ``{view: (layers, heads, q, k)}``, float32.
 
     Views as in :func:`attention_views`. The model runs in eval mode (no dropout) without
     gradients; only the pattern hooks are stored. ``inputs`` (a dict of encoder inputs, e.g.
-    ``{"input_features": (1, 80, 3000)}``) replaces ``input_ids`` and ``attention_mask``;
+    ``{"input_features": (1, 80, 3000)}``, or a vision model's ``{"pixel_values": (1, 3, h, w)}``)
+    replaces ``input_ids`` and ``attention_mask``, or comes with them (CLIP reads both);
     ``encoder_positions`` keeps the first encoder positions (keys of the encoder's and the cross
     view, queries of the encoder's).
     """
     views = attention_views(model)
     extra = {}
-    if views[0][0] is not None:  # an encoder-decoder: the decoder needs its input
+    if _is_encoder_decoder(model):  # the decoder needs its input
         if decoder_input_ids is None:
             raise ValueError(f"{type(model).__name__} is an encoder-decoder: pass decoder_input_ids too.")
         extra = dict(decoder_input_ids=decoder_input_ids)
-    encoder_inputs = dict(inputs) if inputs is not None else dict(input_ids=input_ids, attention_mask=attention_mask)
+    encoder_inputs = {} if input_ids is None else dict(input_ids=input_ids, attention_mask=attention_mask)
+    encoder_inputs.update(inputs or {})
     was_training = model.training
     model.eval()
     try:
@@ -201,8 +250,9 @@ def all_attention_patterns(model, input_ids: torch.Tensor | None, attention_mask
     return patterns
 
 
-def attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, stack: str | None = None,
-                       decoder_input_ids: torch.Tensor | None = None) -> torch.Tensor:
+def attention_patterns(model, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, *,
+                       stack: str | None = None, decoder_input_ids: torch.Tensor | None = None,
+                       inputs: dict | None = None) -> torch.Tensor:
     """Every layer's attention pattern for one sequence: ``(layers, heads, q, k)``, float32.
 
     A model with several stacks needs ``stack``: one of its stacks, or ``"cross"`` for the
@@ -216,7 +266,7 @@ def attention_patterns(model, input_ids: torch.Tensor, attention_mask: torch.Ten
             f"{type(model).__name__} has several stacks: pass stack= one of "
             f"{', '.join(map(repr, views))} ({'; '.join(f'{v!r}: {label}' for v, label in views.items())})."
         )
-    return all_attention_patterns(model, input_ids, attention_mask, decoder_input_ids)[stack]
+    return all_attention_patterns(model, input_ids, attention_mask, decoder_input_ids, inputs=inputs)[stack]
 
 
 def thumbnails(patterns: torch.Tensor, size: int) -> tuple[np.ndarray, int]:
@@ -237,6 +287,56 @@ def thumbnails(patterns: torch.Tensor, size: int) -> tuple[np.ndarray, int]:
     return grid[:-1, :-1].double().numpy(), size + 1
 
 
+def split_preprocessors(tokenizer, image_processor=None):
+    """``(tokenizer, image_processor)`` from what was passed: a processor (CLIPProcessor) gives both, an
+    image processor passed where the tokenizer goes is taken as the image processor."""
+    from hfexplain.processing import ImageProcessingMixin, ProcessorMixin
+
+    if isinstance(tokenizer, ProcessorMixin):
+        image_processor = image_processor if image_processor is not None else getattr(tokenizer, "image_processor", None)
+        tokenizer = getattr(tokenizer, "tokenizer", None)
+    elif isinstance(tokenizer, ImageProcessingMixin):
+        tokenizer, image_processor = None, tokenizer if image_processor is None else image_processor
+    return tokenizer, image_processor
+
+
+def picture_of(pixel_values: torch.Tensor, image_processor) -> np.ndarray:
+    """The image as the model saw it: ``pixel_values`` (1, c, h, w) with the processor's normalisation and
+    rescaling undone, as (h, w, 3) uint8 (grey repeated to three channels)."""
+    values = pixel_values[0].double().numpy()  # (c, h, w)
+    channels = values.shape[0]
+    if getattr(image_processor, "do_normalize", False):
+        mean = np.broadcast_to(np.asarray(image_processor.image_mean, dtype=np.float64), (channels,))
+        std = np.broadcast_to(np.asarray(image_processor.image_std, dtype=np.float64), (channels,))
+        values = values * std[:, None, None] + mean[:, None, None]
+    if getattr(image_processor, "do_rescale", False):
+        values = values / image_processor.rescale_factor
+    elif values.max() <= 1.0:  # floats in [0, 1] that were never rescaled
+        values = values * 255.0
+    values = np.clip(np.round(values), 0, 255).astype(np.uint8).transpose(1, 2, 0)  # (h, w, c)
+    return np.repeat(values, 3, axis=2) if channels == 1 else values[..., :3]
+
+
+def png_data_uri(picture: np.ndarray) -> str:
+    """An (h, w, 3) uint8 picture as a ``data:image/png;base64,...`` URI (what plotly's Image trace shows)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def patch_tokens(model, tokens: int, rows: int, columns: int) -> list[str]:
+    """Names of a vision transformer's positions: the leading learned vectors, then ``(row,col)`` per patch."""
+    leading = tokens - rows * columns
+    if leading < 0:
+        raise ValueError(f"the pattern has {tokens} positions, fewer than the {rows}x{columns} patch grid.")
+    has_distillation = any(hasattr(module, "distillation_token") for module in model.modules())
+    names = ["[CLS]"] + (["[DIST]"] if has_distillation else [])
+    names += [f"[REG{index}]" for index in range(leading - len(names))]  # register tokens, if any
+    return names[:leading] + [f"({row},{column})" for row in range(rows) for column in range(columns)]
+
+
 class AttentionDashboard(Dashboard):
     """Attention patterns of ``model`` on ``text``, one layer and head at a time.
 
@@ -248,15 +348,24 @@ class AttentionDashboard(Dashboard):
         max_tokens: show at most this many tokens (default: what the model takes).
         thumbnail: side of each model-view thumbnail, in cells.
         stack: for a model with several stacks, what to show first: a stack (``"encoder"``,
-            ``"decoder"``) or ``"cross"`` (default: the first stack, e.g. the encoder).
+            ``"decoder"``, CLIP's ``"text"`` / ``"vision"``) or ``"cross"`` (default: the first stack).
         decoder_text: an encoder-decoder's decoder input (default: ``text``).
         inputs: an encoder-decoder's encoder inputs, ready-made by its processor, for a model that does
             not read text (Whisper: ``{"input_features": (1, 80, 3000)}``); ``text`` is then the
             decoder's text (the text box edits it).
         encoder_positions: with ``inputs``, show only the first this many encoder positions.
+        image: for a model that reads images: a path, a PIL image or an array (for a vision-only
+            model it may also come third, in place of ``text``). ``tokenizer`` is then its image
+            processor (or a processor holding a tokenizer and an image processor, for CLIP);
+            ``image_processor=`` says it by name.
+        query: the query token whose attention the picture shows (default 0: ``[CLS]``).
 
     Drive it from Python: ``layer_slider.value``, ``head_slider.value``, ``stack_dropdown.value``,
-    ``set_text(...)``, ``highlight(query, key)``, ``select(layer, head)``. Read ``patterns`` (all
+    ``query_slider.value``, ``set_text(...)``, ``set_image(...)``, ``highlight(query, key)``,
+    ``select(layer, head)``. On an image: ``grid`` (the patch grid's rows and columns),
+    ``patch_size``, ``picture`` (the (h, w, 3) image as the model saw it), ``query_map()`` (the
+    query's attention over the grid) and the figure's traces ``picture_trace`` (the image) and
+    ``picture_heatmap`` (the grid over it). Read ``patterns`` (all
     layers of the shown stack, a tensor), ``tokens`` (the text's), ``decoder_tokens``,
     ``query_labels`` / ``key_labels`` (the shown axes), ``figure`` (the one plotly FigureWidget)
     and its traces ``heatmap``, ``link_traces``, ``query_tokens`` / ``key_tokens``,
@@ -268,8 +377,8 @@ class AttentionDashboard(Dashboard):
     def __init__(
         self,
         model,
-        tokenizer,
-        text: str = "",
+        tokenizer=None,
+        text="",
         *,
         layer: int = 0,
         head: int = 0,
@@ -279,8 +388,15 @@ class AttentionDashboard(Dashboard):
         decoder_text: str | None = None,
         inputs: dict | None = None,
         encoder_positions: int | None = None,
+        image=None,
+        image_processor=None,
+        query: int = 0,
     ):
         super().__init__()
+        tokenizer, image_processor = split_preprocessors(tokenizer, image_processor)
+        reads = model_inputs(model) if isinstance(model, torch.nn.Module) else ["input_ids"]
+        if reads == ["pixel_values"] and not isinstance(text, str) and image is None:
+            text, image = "", text  # a vision model: the input comes third, as a text would
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}.")
         if decoder_text is not None and not isinstance(decoder_text, str):
@@ -312,10 +428,15 @@ class AttentionDashboard(Dashboard):
                                  "use max_tokens=.")
             if isinstance(encoder_positions, bool) or not isinstance(encoder_positions, int) or encoder_positions < 1:
                 raise ValueError(f"encoder_positions must be a whole number >= 1, got {encoder_positions!r}.")
+        if isinstance(query, bool) or not isinstance(query, int) or query < 0:
+            raise ValueError(f"query must be a token position >= 0 (0 is [CLS]), got {query!r}.")
         self.inputs = None if inputs is None else dict(inputs)
         self.encoder_positions = encoder_positions
         self.model = model
         self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.image = image
+        self._reads = reads
         self.max_tokens = max_tokens
         self.thumbnail = thumbnail
         self.patterns: torch.Tensor | None = None  # (layers, heads, q, k) of the shown stack
@@ -325,8 +446,13 @@ class AttentionDashboard(Dashboard):
         self.query_labels: list[str] = []  # unique axis labels: "token ·index"
         self.key_labels: list[str] = []
         self.focus: tuple[int | None, int | None] = (None, None)  # highlighted (query, key)
-        self.problem = model_support_problem(model, self.inputs)
+        self.image_tokens: list[str] = []  # the image's positions: [CLS] ..., then (row,col) per patch
+        self.picture: np.ndarray | None = None  # (h, w, 3) uint8, the image as the model saw it
+        self.grid: tuple[int, int] | None = None  # the patch grid (rows, columns)
+        self.patch_size: tuple[int, int] | None = None
+        self.problem = model_support_problem(model, self.inputs) or self._preprocessor_problem()
         self.views = attention_views(model) if self.problem is None else [(None, "pattern", None, "")]
+        self._image_views = image_views(model) if self.problem is None else []
         choices = [view for view, _, _, _ in self.views]
         if stack is not None and stack not in choices:
             if None in choices:
@@ -337,6 +463,7 @@ class AttentionDashboard(Dashboard):
         self._decoder_stack = next((stack for view, _, stack, _ in self.views if view == CROSS), "decoder")
         self._pitch = 1
         self._quiet = False
+        self._picture_sent = False  # whether the figure holds the current picture (sent once per image)
 
         self.text_box = ipywidgets.Textarea(
             value=text,
@@ -354,9 +481,13 @@ class AttentionDashboard(Dashboard):
             description="show",
         )
         self.stack_dropdown.add_class("hfx-stack-dropdown")
+        self.query_slider = ipywidgets.IntSlider(value=0, min=0, max=0, description="query")
+        self.query_slider.add_class("hfx-query-slider")
         controls = [self.layer_slider, self.head_slider]
-        if choices != [None]:  # several stacks: say which one
+        if len(choices) > 1:  # several stacks: say which one
             controls.insert(0, self.stack_dropdown)
+        if self._image_views:  # the picture shows one query's attention: which one
+            controls.append(self.query_slider)
 
         # One FigureWidget holds the three views (each FigureWidget ships plotly's 4.7 MiB
         # widget bundle to the browser once, and one figure means one message per update):
@@ -410,12 +541,25 @@ class AttentionDashboard(Dashboard):
         )
         self.figure.add_heatmap(z=[], colorscale="Blues", zmin=0, zmax=1, showscale=False, hoverinfo="none",
                                 xaxis="x3", yaxis="y3", name="model view")
+        self.picture_trace = self.picture_heatmap = None  # the picture's traces, for models that read images
+        if self._image_views:  # the picture where the head view would be (x4, y4), square pixels
+            self.figure.layout.xaxis4 = dict(visible=False, domain=[0.66, 1.0], anchor="y4", constrain="domain")
+            self.figure.layout.yaxis4 = dict(visible=False, anchor="x4", autorange="reversed", scaleanchor="x4",
+                                             constrain="domain", constraintoward="top")
+            self.figure.add_image(source=None, xaxis="x4", yaxis="y4", hoverinfo="skip", name="image")
+            self.figure.add_heatmap(
+                z=[], xaxis="x4", yaxis="y4", colorscale="Inferno", zmin=0, opacity=0.6, showscale=False,
+                name="query attention over the patches", hovertemplate="weight %{z:.4f}<extra></extra>",
+            )
         traces = self.figure.data
         self.heatmap = traces[0]  # the pattern of the chosen layer and head
         self.link_traces = traces[1: 1 + len(LINK_BINS)]
         self.query_links, self.key_links = traces[1 + len(LINK_BINS)], traces[2 + len(LINK_BINS)]
         self.query_tokens, self.key_tokens = traces[3 + len(LINK_BINS)], traces[4 + len(LINK_BINS)]
-        self.model_view = traces[-1]
+        self.model_view = traces[5 + len(LINK_BINS)]
+        if self._image_views:
+            self.picture_trace, self.picture_heatmap = traces[6 + len(LINK_BINS)], traces[7 + len(LINK_BINS)]
+            self.picture_heatmap.on_click(self._on_picture_click)
 
         self.heatmap.on_hover(self._on_heatmap_hover)
         self.query_tokens.on_hover(self._on_token_hover)
@@ -426,14 +570,19 @@ class AttentionDashboard(Dashboard):
             self.notice.show(self.problem, kind="error")
             self._root = ipywidgets.VBox([self.notice.widget])
         else:
+            text_box = [self.text_box] if "input_ids" in self._reads else []  # a vision model reads no text
             self._root = ipywidgets.VBox(
-                [self.text_box, self.notice.widget, ipywidgets.HBox(controls), self.figure]
+                [*text_box, self.notice.widget, ipywidgets.HBox(controls), self.figure]
             )
         self._root.add_class("hfx-attention-dashboard")
+        if self._image_views:
+            self._root.add_class("hfx-attention-picture")  # a dashboard that draws an image
         self._start: tuple[int, int] | None = (layer, head)  # applied once the model has run
+        self._start_query = query
         self.text_box.observe(self._on_text, names="value")
         self.layer_slider.observe(self._on_select, names="value")
         self.head_slider.observe(self._on_select, names="value")
+        self.query_slider.observe(self._on_query, names="value")
         self.stack_dropdown.observe(self._on_stack, names="value")
         if self.problem is None:
             self._on_text(None)  # the first run, guarded like every later one
@@ -465,9 +614,28 @@ class AttentionDashboard(Dashboard):
     def num_heads(self) -> int:
         return 0 if self.patterns is None else self.patterns.shape[1]
 
+    @property
+    def query(self) -> int:
+        """The query token the picture shows (0: ``[CLS]``)."""
+        return self.query_slider.value
+
     def set_text(self, text: str) -> None:
         """Replace the text and rerun the model."""
         self.text_box.value = text
+
+    def set_image(self, image) -> None:
+        """Replace the image (a path, a PIL image or an array) and rerun the model."""
+        self.image = image
+        self._on_text(None)
+
+    def query_map(self, layer: int | None = None, head: int | None = None, query: int | None = None) -> torch.Tensor:
+        """One query's attention over the patches, as the grid ``(rows, columns)`` (default: the shown
+        layer, head and query): its pattern row with the leading tokens left out, row by row."""
+        if self.grid is None or not self._is_image_view():
+            raise ValueError("the shown view is not an image's: pick a vision model's view (stack_dropdown).")
+        row = self.pattern(layer, head)[self.query if query is None else query]  # (n,)
+        rows, columns = self.grid
+        return row[row.shape[0] - rows * columns:].reshape(rows, columns)  # (rows, columns)
 
     def select(self, layer: int, head: int) -> None:
         """Show one layer and head (what clicking the model view does)."""
@@ -506,6 +674,8 @@ class AttentionDashboard(Dashboard):
         ]
         if self.notice.message:
             lines.append(f"note: {self.notice.message}")
+        if self._is_image_view():
+            lines.extend(self._picture_summary())
         lines.append(f"layer {self.layer}, head {self.head}: each token, the key it attends to most, and the weight")
         pattern = self.pattern()
         for query in range(min(len(queries), 40)):
@@ -527,6 +697,24 @@ class AttentionDashboard(Dashboard):
     def _on_select(self, change) -> None:
         if not self._quiet:
             self._draw_selection()
+
+    @guarded
+    def _on_query(self, change) -> None:
+        if self._quiet or self.patterns is None or not self._is_image_view():
+            return
+        with self.figure.batch_update():  # the grid's numbers and the frames: one small message
+            self._draw_query_map()
+            self._set_focus(np.round(self.pattern().double().numpy(), DECIMALS))
+
+    @guarded
+    def _on_picture_click(self, trace, points, state) -> None:
+        """A click on the picture: that patch becomes the query."""
+        if not points.xs or self.grid is None:
+            return
+        (patch_h, patch_w), (rows, columns) = self.patch_size, self.grid
+        row = min(max(int((points.ys[0] + 0.5) // patch_h), 0), rows - 1)
+        column = min(max(int((points.xs[0] + 0.5) // patch_w), 0), columns - 1)
+        self.query_slider.value = len(self.image_tokens) - rows * columns + row * columns + column
 
     @guarded
     def _on_stack(self, change) -> None:
@@ -564,8 +752,23 @@ class AttentionDashboard(Dashboard):
         self.select(layer, head)
 
     # -- work ----------------------------------------------------------------------------------
+    def _is_image_view(self) -> bool:
+        return bool(self._image_views) and self.stack in self._image_views
+
+    def _preprocessor_problem(self) -> str | None:
+        """What is missing to feed the model: its tokenizer, its image processor."""
+        name = type(self.model).__name__
+        if "pixel_values" in self._reads and not callable(self.image_processor):
+            return (f"{name} reads images: pass its image processor (hfexplain.AutoImageProcessor.from_pretrained(path)"
+                    ", or a processor holding it) as the second argument or image_processor=, and the image as image=.")
+        if "input_ids" in self._reads and not callable(getattr(self.tokenizer, "convert_ids_to_tokens", None)):
+            return f"{name} reads text: pass its tokenizer (hfexplain.AutoTokenizer.from_pretrained(path)) second."
+        return None
+
     def _axes(self) -> tuple[list[str], list[str]]:
         """The tokens down (queries) and across (keys) of the shown view."""
+        if self._is_image_view():
+            return self.image_tokens, self.image_tokens
         if self.stack == CROSS:
             return self.decoder_tokens, self.tokens
         if self.stack is not None and self.stack == self._decoder_stack:
@@ -578,10 +781,40 @@ class AttentionDashboard(Dashboard):
     def _clear(self) -> None:
         self.patterns, self.all_patterns, self.tokens, self.decoder_tokens = None, {}, [], []
         self.query_labels, self.key_labels = [], []
+        self.image_tokens, self.picture, self.grid = [], None, None
+
+    def _empty(self, message: str) -> None:
+        self._clear()
+        self.notice.show(message, kind="info")
+        self._clear_figures()
+
+    def _pixel_values(self) -> torch.Tensor:
+        """The image through the image processor: (1, c, h, w); also the picture and the patch grid."""
+        from hfexplain.pipelines.image_classification import as_processor_input, check_image, patch_grid
+
+        check_image(self.image, "image", who="AttentionDashboard(image=...)")
+        pixel_values = self.image_processor(as_processor_input(self.image), return_tensors="pt")["pixel_values"]
+        grid = patch_grid(self.model, *pixel_values.shape[-2:])
+        self.picture = picture_of(pixel_values, self.image_processor)
+        self._picture_sent = False  # a new picture: the next draw sends it
+        self.grid, self.patch_size = grid["grid"], grid["patch_size"]
+        return pixel_values  # (1, c, h, w)
 
     def _run(self) -> None:
-        text = self.text_box.value
         self.focus = (None, None)
+        if "input_ids" not in self._reads:  # a vision model: the image alone
+            if self.image is None:
+                return self._empty("Give the dashboard an image: AttentionDashboard(model, image_processor, image), "
+                                   "or set_image(image).")
+            self._clear()
+            pixel_values = self._pixel_values()
+            self.all_patterns = all_attention_patterns(self.model, inputs={"pixel_values": pixel_values})
+            self.notice.clear()
+            return self._show_first()
+        if "pixel_values" in self._reads and self.image is None:
+            return self._empty(f"{type(self.model).__name__} compares a text with an image: pass image= too "
+                               "(or set_image(image)).")
+        text = self.text_box.value
         if not text.strip():
             self._clear()
             self.notice.show("Type some text above to see where each token looks.", kind="info")
@@ -600,10 +833,13 @@ class AttentionDashboard(Dashboard):
             input_ids = attention_mask = tokens = full_length = None
             decoder_text = text
         decoder_ids, self.decoder_tokens = None, []
-        if self.views[0][0] is not None:  # an encoder-decoder: the decoder reads decoder_text after its start token
+        if _is_encoder_decoder(self.model):  # the decoder reads decoder_text after its start token
             decoder_ids, _, self.decoder_tokens = decoder_inputs(self.model, self.tokenizer, decoder_text, limit)
+        inputs = self.inputs
+        if "pixel_values" in self._reads:  # a text and an image (CLIP)
+            inputs = {**(inputs or {}), "pixel_values": self._pixel_values()}
         self.all_patterns = all_attention_patterns(self.model, input_ids, attention_mask, decoder_ids,
-                                                   inputs=self.inputs, encoder_positions=self.encoder_positions)
+                                                   inputs=inputs, encoder_positions=self.encoder_positions)
         if tokens is None:  # one label per encoder position: frames of audio, patches of an image
             kind = ENCODER_POSITION_NAMES.get(getattr(self.model, "main_input_name", ""), "position")
             tokens = [kind] * int(self.all_patterns[self.views[0][0]].shape[-1])  # the encoder's keys
@@ -617,6 +853,9 @@ class AttentionDashboard(Dashboard):
             )
         else:
             self.notice.clear()
+        self._show_first()
+
+    def _show_first(self) -> None:
         start_layer, start_head = self._start or (self.layer, self.head)
         self._start = None
         self._show(start_layer, start_head)
@@ -624,6 +863,8 @@ class AttentionDashboard(Dashboard):
     def _show(self, start_layer: int, start_head: int) -> None:
         """Draw the chosen view of the patterns the last run kept (a stack change needs no rerun)."""
         self.patterns = self.all_patterns[self.stack]
+        if self._image_views:
+            self._set_image_tokens()
         queries, keys = self._axes()
         self.query_labels = [f"{token} ·{index}" for index, token in enumerate(queries)]
         self.key_labels = self.query_labels if keys is queries else [f"{token} ·{index}" for index, token in enumerate(keys)]
@@ -634,19 +875,74 @@ class AttentionDashboard(Dashboard):
             self.head_slider.max = self.num_heads - 1
             self.layer_slider.value = min(max(start_layer, 0), self.num_layers - 1)
             self.head_slider.value = min(max(start_head, 0), self.num_heads - 1)
+            if self._is_image_view():
+                self.query_slider.max = len(self.image_tokens) - 1
+                query = self.query if self._start_query is None else self._start_query
+                self.query_slider.value = min(query, len(self.image_tokens) - 1)
+                self._start_query = None
         finally:
             self._quiet = False
+        self.query_slider.layout.display = None if self._is_image_view() else "none"
         with self.figure.batch_update():  # one message for the new text
             self._draw_tokens()
             self._draw_model_view()
+            self._draw_picture()
             self._draw_selection()
+
+    def _picture_summary(self) -> list[str]:
+        """text(): the patch grid and where the shown query looks on it."""
+        (height, width), (patch_h, patch_w), (rows, columns) = self.picture.shape[:2], self.patch_size, self.grid
+        leading = len(self.image_tokens) - rows * columns
+        grid = self.query_map()
+        strongest = torch.argsort(grid.flatten(), descending=True, stable=True)[:5].tolist()
+        spots = ", ".join(f"({index // columns},{index % columns}) {float(grid.flatten()[index]):.4f}"
+                          for index in strongest)
+        return [
+            f"image {height}x{width} / patch {patch_h}x{patch_w} -> {rows}x{columns} grid = {rows * columns} patches "
+            f"+ {leading} leading ({', '.join(self.image_tokens[:leading])})",
+            f"layer {self.layer}, head {self.head}, query {self.image_tokens[self.query]}: "
+            f"{float(grid.sum()):.3f} of its attention on the patches; strongest (row,col): {spots}",
+        ]
+
+    def _set_image_tokens(self) -> None:
+        """The image's position names, from the vision view's pattern and the patch grid."""
+        if self.grid is None:
+            return
+        vision = self.all_patterns[self._image_views[0]]  # (layers, heads, n, n)
+        self.image_tokens = patch_tokens(self.model, vision.shape[-1], *self.grid)
+
+    def _draw_picture(self) -> None:
+        """The image (sent once per image) and the axes around it; hidden in a text view."""
+        if self.picture_trace is None:
+            return
+        shown = self._is_image_view() and self.picture is not None
+        layout = self.figure.layout
+        layout.xaxis2.visible = False
+        self.picture_trace.visible = self.picture_heatmap.visible = shown
+        for trace in (*self.link_traces, self.query_links, self.key_links, self.query_tokens, self.key_tokens):
+            trace.visible = not shown  # the picture takes the head view's place
+        if not shown:
+            return
+        height, width = self.picture.shape[:2]
+        (patch_h, patch_w), (rows, columns) = self.patch_size, self.grid
+        if not self._picture_sent or self.picture_trace.source is None:  # once per image, not per stack switch
+            self.picture_trace.source = png_data_uri(self.picture)
+            self._picture_sent = True
+        # the grid's cells sit on the patches: cell (r, c) covers pixels [c*P, (c+1)*P) x [r*P, (r+1)*P)
+        self.picture_heatmap.update(x0=(patch_w - 1) / 2, dx=patch_w, y0=(patch_h - 1) / 2, dy=patch_h)
+        layout.xaxis4.range = [-0.5, width - 0.5]
+        layout.yaxis4.range = [height - 0.5, -0.5]
 
     def _clear_figures(self) -> None:
         with self.figure.batch_update():
             self.heatmap.update(z=[], x=[], y=[])
-            for trace in self.figure.data[1:-1]:
+            for trace in (*self.link_traces, self.query_links, self.key_links, self.query_tokens, self.key_tokens):
                 trace.update(x=[], y=[])
             self.model_view.z = []
+            if self.picture_trace is not None:
+                self.picture_trace.source = None
+                self.picture_heatmap.z = []
+
             self.figure.layout.shapes = ()
             self.figure.layout.annotations[0].text = ""
             self.figure.layout.annotations[1].text = ""
@@ -666,6 +962,9 @@ class AttentionDashboard(Dashboard):
         layout.yaxis.domain = [(bottom + gap) / plot, 1]
         layout.yaxis2.domain = [(bottom + gap) / plot, 1]
         layout.yaxis3.domain = [0, bottom / plot]
+        if self.picture_trace is not None:
+            layout.yaxis4.domain = [(bottom + gap) / plot, 1]
+
         layout.annotations[2].y = bottom / plot
         self.heatmap.colorbar.len = top / plot
         # plotly_text: a raw "</s>" or "<s>" would be read as an HTML tag and vanish
@@ -706,9 +1005,23 @@ class AttentionDashboard(Dashboard):
             shown = "" if self.stack is None else f" ({self._view_label()})"
             self.figure.layout.annotations[0].text = f"layer {self.layer}, head {self.head}: attention pattern{shown}"
             self.figure.layout.annotations[1].text = f"head view: layer {self.layer}, head {self.head}"
-            for trace, (xs, ys) in zip(self.link_traces, _link_segments(pattern)):
+            picture = self._is_image_view()
+            segments = [([], []) for _ in LINK_BINS] if picture else _link_segments(pattern)  # the picture instead
+            for trace, (xs, ys) in zip(self.link_traces, segments):
                 trace.update(x=xs, y=ys)
+            if picture:
+                self._draw_query_map()
             self._set_focus(pattern)
+
+    def _draw_query_map(self) -> None:
+        """The query's row over the patch grid (a few hundred numbers: the only thing a query change sends)."""
+        grid = np.round(self.query_map().double().numpy(), GRID_DECIMALS)  # (rows, columns)
+        self.picture_heatmap.z = typed_array(grid)
+        self.picture_heatmap.zmax = max(float(grid.max()), 1e-6)  # the map's own range: weights are ~1 / patches
+        label = self.image_tokens[self.query]
+        rows, columns = self.grid
+        share = float(grid.sum())  # the rest went to the leading tokens
+        self.figure.layout.annotations[1].text = f"query {label} over the {rows}x{columns} patches ({share:.0%})"
 
     def _draw_focus(self) -> None:
         if self.patterns is None:
@@ -728,6 +1041,14 @@ class AttentionDashboard(Dashboard):
         if key is not None:
             shapes.append(dict(type="rect", xref="x", yref="y", x0=key - 0.5, x1=key + 0.5, y0=-0.5,
                                y1=rows - 0.5, line=dict(color="#2a9d3a", width=2)))
+        if self._is_image_view() and self.grid is not None:
+            rows_, columns_ = self.grid
+            patch = self.query - (len(self.image_tokens) - rows_ * columns_)
+            if patch >= 0:  # a patch is the query: frame it on the picture
+                (patch_h, patch_w), (row, column) = self.patch_size, divmod(patch, columns_)
+                shapes.append(dict(type="rect", xref="x4", yref="y4", x0=column * patch_w - 0.5,
+                                   x1=(column + 1) * patch_w - 0.5, y0=row * patch_h - 0.5,
+                                   y1=(row + 1) * patch_h - 0.5, line=dict(color="#00d0ff", width=2)))
         pitch, size = self._pitch, self._pitch - 1
         shapes.append(dict(
             type="rect", xref="x3", yref="y3", line=dict(color="#e07000", width=2),

@@ -57,11 +57,11 @@ import torch
 from torch import nn
 
 from ..configuration import PretrainedConfig
-from ..heads import check_input_ids
+from ..heads import check_input_ids, sequence_classification_loss
 from ..hooks import HookPoint
 from ..layers import attend, build_attention_mask, get_activation
 from ..modeling import PreTrainedModel
-from ..outputs import BaseModelOutput, BaseModelOutputWithPooling, ModelOutput, Tensor, Tensors
+from ..outputs import BaseModelOutput, BaseModelOutputWithPooling, ImageClassifierOutput, ModelOutput, Tensor, Tensors
 from ..processing import BaseImageProcessor, ProcessorMixin
 
 OPENAI_CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -698,6 +698,37 @@ class CLIPVisionModelWithProjection(CLIPPreTrainedModel):
                                      hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
+class CLIPForImageClassification(CLIPPreTrainedModel):
+    """The vision tower with a linear ``classifier`` on the *mean of its patch states* (not [CLS], and
+    before ``post_layernorm``): what transformers gives a CLIP checkpoint for image classification.
+    The text tower is not built; ``config`` is the whole ``CLIPConfig`` (``num_labels`` on it)."""
+
+    main_input_name = "pixel_values"
+
+    def __init__(self, config: CLIPConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        hidden_size = config.vision_config.hidden_size
+        self.vision_model = CLIPVisionModel(config.vision_config)
+        self.classifier = nn.Linear(hidden_size, config.num_labels) if config.num_labels > 0 else nn.Identity()
+        self.hook_class_logits = HookPoint("class_logits", stack="vision")  # (b, k)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.vision_model.get_input_embeddings()
+
+    def forward(self, pixel_values=None, labels=None, interpolate_pos_encoding: bool = False, output_attentions=None,
+                output_hidden_states=None, return_dict=None) -> ImageClassifierOutput:
+        """``labels`` (b,): class ids (cross-entropy), floats with num_labels == 1 (regression), or
+        (b, num_labels) floats (multi-label); see ``config.problem_type``."""
+        outputs = self.vision_model(pixel_values, interpolate_pos_encoding, output_attentions, output_hidden_states)
+        patches = outputs.last_hidden_state[:, 1:]  # (b, n - 1, d): every patch, [CLS] left out
+        logits = self.hook_class_logits(self.classifier(patches.mean(dim=1)))  # (b, d) -> (b, k)
+        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        return ImageClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                     attentions=outputs.attentions)
+
+
 # -- preprocessing --------------------------------------------------------------------------------
 
 
@@ -739,6 +770,7 @@ __all__ = [
     "CLIPModel",
     "CLIPTextModelWithProjection",
     "CLIPVisionModelWithProjection",
+    "CLIPForImageClassification",
     "CLIPImageProcessor",
     "CLIPProcessor",
     "OPENAI_CLIP_MEAN",

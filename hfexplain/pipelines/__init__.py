@@ -38,6 +38,8 @@ object-detection           AutoModelForObjectDetection           ``[{"score", "l
                                                                   "ymin", "xmax", "ymax"}}]``
 automatic-speech-          AutoModelForCTC or                    ``{"text"}`` (``"chunks"`` with timestamps)
   recognition              AutoModelForSpeechSeq2Seq
+zero-shot-image-           AutoModelForZeroShotImage-            ``[{"score", "label"}]`` (all labels)
+  classification           Classification (CLIP)
 =========================  ====================================  ==========================================
 
 The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
@@ -78,6 +80,8 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str | tuple[str, ...]]] = {
     "object-detection": ("object_detection", "ObjectDetectionPipeline", "object-detection"),
     "automatic-speech-recognition": ("automatic_speech_recognition", "AutomaticSpeechRecognitionPipeline",
                                      ("ctc", "speech-seq2seq")),
+    "zero-shot-image-classification": ("zero_shot_image_classification", "ZeroShotImageClassificationPipeline",
+                                       "zero-shot-image-classification"),
 }
 
 

@@ -118,6 +118,8 @@ class PipelineInspection:
     def __str__(self) -> str:
         lines = [f"{self.task}: {_short(self.inputs, 120)}"]
         lines.append(f"1. preprocess  -> {len(self.model_inputs)} model row(s)")
+        for row, description in enumerate(self.details.get("pixels") or []):  # images: the tensor, its patch grid
+            lines.append(f"   row {row}: {description}")
         for row, (tokens, ids) in enumerate(zip(self.tokens, self.input_ids)):
             lines.append(f"   row {row}: {len(tokens)} tokens {_short(tokens, 160)}")
             lines.append(f"          input_ids {_short(ids, 160)}")
@@ -400,6 +402,7 @@ class Pipeline:
         preprocessed = self.preprocess(item, **preprocess_params)
         rows = list(preprocessed) if self.chunked else [preprocessed]
         details: dict[str, Any] = self._inspect_input(item, preprocess_params)
+        self._inspection_details(rows, details)
         outputs, caches = [], []
         for row in rows:
             row_output, row_cache = self._inspect_forward(row, forward_params, cache, details)
@@ -427,6 +430,9 @@ class Pipeline:
     def _inspect_input(self, item: Any, preprocess_params: dict[str, Any]) -> dict[str, Any]:
         """The first ``details`` of an inspection, about the input itself (speech: the waveform read)."""
         return {}
+
+    def _inspection_details(self, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
+        """What a task adds to ``inspect().details`` from its model rows (image pipelines: the patch grid)."""
 
     def _inspect_forward(self, row: dict[str, Any], forward_params: dict, cache, details: dict):
         """One row's forward pass, recording the hook points named in ``cache``."""

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from .base import Pipeline
-from .image_classification import as_processor_input, check_image
+from .image_classification import as_processor_input, check_image, describe_pixels
 
 
 class ImageFeatureExtractionPipeline(Pipeline):
@@ -41,6 +41,9 @@ class ImageFeatureExtractionPipeline(Pipeline):
 
     def preprocess(self, image, **image_processor_kwargs: Any) -> dict[str, Any]:
         return dict(self.image_processor(as_processor_input(image), return_tensors="pt", **image_processor_kwargs))
+
+    def _inspection_details(self, rows: list[dict[str, Any]], details: dict[str, Any]) -> None:
+        details["pixels"] = [describe_pixels(self.model, row["pixel_values"]) for row in rows]
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         outputs = self.model(**self._model_kwargs(model_inputs))
