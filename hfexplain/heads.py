@@ -81,7 +81,10 @@ def check_input_ids(input_ids: torch.Tensor, *, max_positions: int | None, vocab
             f"model has only {max_positions} positions; truncate the input "
             f"(tokenizer(..., truncation=True, max_length={max_positions}))."
         )
-    if vocab_size is not None and input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
+    # While torch.export / torch.compile trace the model (ONNX export, hfexplain.engines) ids are symbols without
+    # values, so this one check is left to run time (an out-of-range id then fails in the embedding lookup).
+    tracing = (torch.compiler.is_compiling() or torch.jit.is_tracing())
+    if vocab_size is not None and not tracing and input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
         raise ValueError(
             f"input_ids hold ids outside the vocabulary [0, {vocab_size}): min {int(input_ids.min())}, "
             f"max {int(input_ids.max())}; was the text encoded with this model's tokenizer?"

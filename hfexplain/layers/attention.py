@@ -80,7 +80,9 @@ def build_attention_mask(
                 f"attention_mask must have shape (batch, {k_len}) (past plus new positions), "
                 f"got {tuple(attention_mask.shape)}."
             )
-        if not bool(attention_mask.bool().all()):
+        # Under torch.export / torch.compile (ONNX export) a branch on the mask's values cannot be traced: the
+        # padding path is taken always, which gives the same mask when nothing is padded.
+        if (torch.compiler.is_compiling() or torch.jit.is_tracing()) or not bool(attention_mask.bool().all()):
             pad = padding_mask(attention_mask.to(device))  # (b, 1, 1, k)
             allowed = pad if allowed is None else (allowed & pad)  # (b, 1, q, k)
     if allowed is None:
@@ -98,7 +100,7 @@ def mark_unattended_rows(mask: torch.Tensor) -> torch.Tensor:
     """Set every row of an additive mask that allows no key to -inf (see the module docstring):
     :func:`attend` then gives those queries a zero output and an all-zero pattern row."""
     unattended = (mask <= torch.finfo(mask.dtype).min).all(dim=-1, keepdim=True)  # (b|1, 1, q|1, 1)
-    if not bool(unattended.any()):
+    if not (torch.compiler.is_compiling() or torch.jit.is_tracing()) and not bool(unattended.any()):  # traced: fill always (same result)
         return mask
     return mask.masked_fill(unattended, float("-inf"))
 
@@ -108,6 +110,8 @@ def _unattended_rows(mask: torch.Tensor | None) -> torch.Tensor | None:
     if mask is None:
         return None
     unattended = torch.isneginf(mask).all(dim=-1, keepdim=True)  # (b|1, 1|h, q|1, 1)
+    if (torch.compiler.is_compiling() or torch.jit.is_tracing()):  # traced (torch.export, torch.compile): no branch on values
+        return unattended
     return unattended if bool(unattended.any()) else None
 
 
@@ -156,7 +160,7 @@ def attend(
     )
     if not watched:
         z = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=n_rep > 1
+            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=bool(n_rep > 1)
         )  # (b, h, q, e)
         return z, None
 
