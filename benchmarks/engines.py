@@ -172,8 +172,8 @@ def build_mode(mode: str, folder: str, family: str, reference, threads: int, war
 # ----------------------------------------------------------------------------- GPT-2
 
 
-def held_out_stream() -> np.ndarray:
-    """The tiny GPT-2's validation tokens, made exactly as its training script made them."""
+def held_out_stream() -> tuple[np.ndarray, list[str]]:
+    """The tiny GPT-2's validation tokens (n,), made exactly as its training script made them, and the topic names."""
     spec = importlib.util.spec_from_file_location("train_tiny_gpt2", REPO / "scripts" / "train_tiny_gpt2.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

@@ -20,7 +20,9 @@ from hfexplain.assets import tiny_gpt2_path
 from hfexplain.models.bert import BertConfig, BertForMaskedLM, BertModel
 from hfexplain.models.gpt2 import GPT2LMHeadModel
 
-pytestmark = pytest.mark.filterwarnings("ignore:Some weights of the checkpoint were not used")
+# the tiny BERT is saved with its MLM head and read as a bare BertModel (no pooler in the file)
+pytestmark = [pytest.mark.filterwarnings("ignore:Some weights of the checkpoint were not used"),
+              pytest.mark.filterwarnings("ignore:Some weights of BertModel were not in the checkpoint")]
 
 TOL = 1e-4
 PROMPT = np.array([[11, 522, 9, 1790], [3, 4095, 1, 77]])  # (2, 4) ids of the tiny GPT-2's vocabulary, no 0 (pad)

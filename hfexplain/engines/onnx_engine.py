@@ -70,7 +70,10 @@ def _graph_module(folder: str, family: str):
         def forward(self, input_ids, attention_mask):  # (b, s), (b, s) -> (b, s, d)
             return self.model(input_ids, attention_mask=attention_mask).last_hidden_state
 
-    return BertHidden(BertModel.from_pretrained(folder).eval())
+    with warnings.catch_warnings():
+        # A BertForMaskedLM checkpoint has no pooler; the graph reads last_hidden_state only, so it is never used.
+        warnings.filterwarnings("ignore", message=r"Some weights of BertModel were not in the checkpoint.*'pooler")
+        return BertHidden(BertModel.from_pretrained(folder).eval())
 
 
 def check_export_options(exporter: str, opset_version: int | None) -> None:
