@@ -75,7 +75,7 @@ __all__ = sorted(_lazy_names())
 
 # Subpackages reachable as attributes (``hfexplain.assets.tiny_gpt2_path()``), imported on first use.
 _SUBMODULES = {
-    "assets", "exercises", "generation", "hub", "layers", "models", "pipelines", "processing", "tokenization", "training"
+    "assets", "engines", "exercises", "generation", "hub", "layers", "models", "pipelines", "processing", "tokenization", "training"
 }
 
 

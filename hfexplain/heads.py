@@ -40,6 +40,7 @@ from torch import nn
 
 from .configuration import PretrainedConfig
 from .hooks import HookPoint
+from .layers.attention import is_traced
 from .outputs import (
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
@@ -81,7 +82,10 @@ def check_input_ids(input_ids: torch.Tensor, *, max_positions: int | None, vocab
             f"model has only {max_positions} positions; truncate the input "
             f"(tokenizer(..., truncation=True, max_length={max_positions}))."
         )
-    if vocab_size is not None and input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
+    # While torch traces the model (ONNX export, torch.compile) the ids have no values to check: an
+    # out-of-range id then fails in the embedding lookup instead.
+    checkable = vocab_size is not None and not is_traced() and input_ids.numel()
+    if checkable and (input_ids.min() < 0 or input_ids.max() >= vocab_size):
         raise ValueError(
             f"input_ids hold ids outside the vocabulary [0, {vocab_size}): min {int(input_ids.min())}, "
             f"max {int(input_ids.max())}; was the text encoded with this model's tokenizer?"

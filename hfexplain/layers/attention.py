@@ -29,6 +29,14 @@ import torch.nn.functional as F
 from ..hooks import HookPoint
 
 
+def is_traced() -> bool:
+    """True while torch records the model rather than runs it: ``torch.export`` / ``torch.compile``
+    (``torch.onnx.export(dynamo=True)``) or the TorchScript tracer (``dynamo=False``). A Python
+    branch on a tensor's *values* cannot be recorded, so the code below then takes its general path,
+    which gives the same result as the shortcut it skips."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
 def causal_mask(q_len: int, k_len: int, device: torch.device | None = None) -> torch.Tensor:
     """Boolean (q, k) mask: True where query i may see key j.
 
@@ -80,7 +88,7 @@ def build_attention_mask(
                 f"attention_mask must have shape (batch, {k_len}) (past plus new positions), "
                 f"got {tuple(attention_mask.shape)}."
             )
-        if not bool(attention_mask.bool().all()):
+        if is_traced() or not bool(attention_mask.bool().all()):  # traced: the padding path, same mask
             pad = padding_mask(attention_mask.to(device))  # (b, 1, 1, k)
             allowed = pad if allowed is None else (allowed & pad)  # (b, 1, q, k)
     if allowed is None:
@@ -98,7 +106,7 @@ def mark_unattended_rows(mask: torch.Tensor) -> torch.Tensor:
     """Set every row of an additive mask that allows no key to -inf (see the module docstring):
     :func:`attend` then gives those queries a zero output and an all-zero pattern row."""
     unattended = (mask <= torch.finfo(mask.dtype).min).all(dim=-1, keepdim=True)  # (b|1, 1, q|1, 1)
-    if not bool(unattended.any()):
+    if not is_traced() and not bool(unattended.any()):  # traced: fill always (the same result)
         return mask
     return mask.masked_fill(unattended, float("-inf"))
 
@@ -108,6 +116,8 @@ def _unattended_rows(mask: torch.Tensor | None) -> torch.Tensor | None:
     if mask is None:
         return None
     unattended = torch.isneginf(mask).all(dim=-1, keepdim=True)  # (b|1, 1|h, q|1, 1)
+    if is_traced():  # no branch on values (a masked_fill with no True changes nothing)
+        return unattended
     return unattended if bool(unattended.any()) else None
 
 
@@ -156,8 +166,8 @@ def attend(
     )
     if not watched:
         z = F.scaled_dot_product_attention(
-            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=n_rep > 1
-        )  # (b, h, q, e)
+            query, key, value, attn_mask=mask, dropout_p=dropout, scale=scale, enable_gqa=bool(n_rep > 1)
+        )  # (b, h, q, e); bool(): the TorchScript tracer sees shapes as tensors
         return z, None
 
     key = repeat_kv(key, n_rep)  # (b, h, k, e)
