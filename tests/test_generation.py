@@ -612,10 +612,10 @@ def test_bad_prompts_and_masks(gpt2_pair):
 
 def test_unimplemented_options_are_refused(gpt2_pair):
     _, ours, _ = gpt2_pair
-    with pytest.raises(NotImplementedError, match="encoder_no_repeat_ngram_size"):
-        ours.generate(torch.tensor([[5, 6]]), max_new_tokens=2, encoder_no_repeat_ngram_size=2)
+    with pytest.raises(NotImplementedError, match="num_beam_groups"):
+        ours.generate(torch.tensor([[5, 6]]), max_new_tokens=2, num_beams=4, num_beam_groups=2)
     # switched off, the same option is fine (checkpoints often carry it)
-    assert ours.generate(torch.tensor([[5, 6]]), max_new_tokens=2, encoder_no_repeat_ngram_size=0).shape == (1, 4)
+    assert ours.generate(torch.tensor([[5, 6]]), max_new_tokens=2, num_beam_groups=1).shape == (1, 4)
 
 
 def test_explain_generation_refuses_batches_and_beams(gpt2_pair):

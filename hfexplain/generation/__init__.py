@@ -18,9 +18,18 @@ The rooms of this package, each small enough to show on its own in a lesson:
   minimum-length ones, :class:`ForcedBOSTokenLogitsProcessor` /
   :class:`ForcedEOSTokenLogitsProcessor`, :class:`SuppressTokensLogitsProcessor` /
   :class:`SuppressTokensAtBeginLogitsProcessor`, and the sampling warpers
-  :class:`TemperatureLogitsWarper`, :class:`TopKLogitsWarper`, :class:`TopPLogitsWarper`.
+  :class:`TemperatureLogitsWarper`, :class:`TopKLogitsWarper`, :class:`TopPLogitsWarper`,
+  :class:`MinPLogitsWarper`, :class:`TypicalLogitsWarper`, :class:`EpsilonLogitsWarper`,
+  :class:`EtaLogitsWarper`, :class:`TopHLogitsWarper`; biases and constraints
+  (:class:`SequenceBiasLogitsProcessor`, :class:`NoBadWordsLogitsProcessor`,
+  :class:`PrefixConstrainedLogitsProcessor`, :class:`ExponentialDecayLengthPenalty`, the
+  encoder penalties) and classifier-free guidance
+  (:class:`UnbatchedClassifierFreeGuidanceLogitsProcessor`).
   :func:`build_logits_processors` puts them in the order transformers does, so sampling
   with the same seed draws the same tokens.
+* ``stopping_criteria``: when a row is done: :class:`MaxLengthCriteria`,
+  :class:`MaxTimeCriteria`, :class:`StopStringCriteria`, :class:`EosTokenCriteria`, or your
+  own :class:`StoppingCriteria` in a :class:`StoppingCriteriaList`.
 * ``utils``: :class:`GenerationMixin`, the loop. Picking: ``argmax`` (greedy),
   ``torch.multinomial`` (sampling), or beam search, which keeps the ``num_beams`` best
   partial sequences instead of one. The KV cache (:class:`hfexplain.layers.KVCache`) keeps
@@ -34,6 +43,11 @@ The rooms of this package, each small enough to show on its own in a lesson:
 * ``explain``: :func:`explain_generation` (also ``model.generate_steps``) records every
   step: the top candidates before and after each processor, the chosen token, and the
   cache size.
+
+``generate(..., return_dict_in_generate=True, output_scores=True)`` returns a
+:class:`GenerateDecoderOnlyOutput` (encoder-decoders: :class:`GenerateEncoderDecoderOutput`;
+beam search: the ``GenerateBeam...`` classes, with ``sequences_scores`` and ``beam_indices``);
+``model.compute_transition_scores`` reads each chosen token's score from it.
 
 Left-padded batches work as in transformers: position ids come from the attention mask
 (``cumsum - 1``, so each row counts from its first real token) and the mask grows by one
@@ -51,23 +65,51 @@ from .configuration_utils import (
 )
 from .explain import GenerationStep, ProcessorStage, explain_generation
 from .logits_process import (
+    EncoderNoRepeatNGramLogitsProcessor,
+    EncoderRepetitionPenaltyLogitsProcessor,
+    EpsilonLogitsWarper,
+    EtaLogitsWarper,
+    ExponentialDecayLengthPenalty,
     ForcedBOSTokenLogitsProcessor,
     ForcedEOSTokenLogitsProcessor,
+    InfNanRemoveLogitsProcessor,
+    LogitNormalization,
     LogitsProcessor,
     LogitsProcessorList,
     MinLengthLogitsProcessor,
     MinNewTokensLengthLogitsProcessor,
+    MinPLogitsWarper,
+    NoBadWordsLogitsProcessor,
     NoRepeatNGramLogitsProcessor,
+    PrefixConstrainedLogitsProcessor,
     RepetitionPenaltyLogitsProcessor,
+    SequenceBiasLogitsProcessor,
     SuppressTokensAtBeginLogitsProcessor,
     SuppressTokensLogitsProcessor,
     TemperatureLogitsWarper,
+    TopHLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
+    TypicalLogitsWarper,
+    UnbatchedClassifierFreeGuidanceLogitsProcessor,
     build_logits_processors,
 )
+from .stopping_criteria import (
+    EosTokenCriteria,
+    MaxLengthCriteria,
+    MaxTimeCriteria,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    StopStringCriteria,
+)
 from .streamers import BaseStreamer, TextIteratorStreamer, TextStreamer
-from .utils import GenerationMixin
+from .utils import (
+    GenerateBeamDecoderOnlyOutput,
+    GenerateBeamEncoderDecoderOutput,
+    GenerateDecoderOnlyOutput,
+    GenerateEncoderDecoderOutput,
+    GenerationMixin,
+)
 
 __all__ = [
     "GenerationConfig",
@@ -87,6 +129,30 @@ __all__ = [
     "TemperatureLogitsWarper",
     "TopKLogitsWarper",
     "TopPLogitsWarper",
+    "MinPLogitsWarper",
+    "TypicalLogitsWarper",
+    "EpsilonLogitsWarper",
+    "EtaLogitsWarper",
+    "TopHLogitsWarper",
+    "EncoderRepetitionPenaltyLogitsProcessor",
+    "EncoderNoRepeatNGramLogitsProcessor",
+    "SequenceBiasLogitsProcessor",
+    "NoBadWordsLogitsProcessor",
+    "PrefixConstrainedLogitsProcessor",
+    "ExponentialDecayLengthPenalty",
+    "InfNanRemoveLogitsProcessor",
+    "LogitNormalization",
+    "UnbatchedClassifierFreeGuidanceLogitsProcessor",
+    "StoppingCriteria",
+    "StoppingCriteriaList",
+    "MaxLengthCriteria",
+    "MaxTimeCriteria",
+    "StopStringCriteria",
+    "EosTokenCriteria",
+    "GenerateDecoderOnlyOutput",
+    "GenerateEncoderDecoderOutput",
+    "GenerateBeamDecoderOnlyOutput",
+    "GenerateBeamEncoderDecoderOutput",
     "build_logits_processors",
     "BaseStreamer",
     "TextStreamer",

@@ -33,30 +33,17 @@ GENERATION_DEFAULTS: dict[str, Any] = {
     "length_penalty": 1.0,
     "num_return_sequences": 1,
     "return_dict_in_generate": False,
+    "output_scores": False,
+    "output_logits": False,
 }
 
 # Options transformers' generate knows but hfexplain does not implement, with the value
 # that means "off". A generation_config.json may carry them; they are kept (and written
 # back), and generate refuses only when one is switched on.
 UNSUPPORTED_OPTIONS: dict[str, Any] = {
-    "encoder_no_repeat_ngram_size": 0,
-    "encoder_repetition_penalty": 1.0,
-    "typical_p": 1.0,
-    "epsilon_cutoff": 0.0,
-    "eta_cutoff": 0.0,
-    "min_p": None,
-    "top_h": None,
     "num_beam_groups": 1,
     "diversity_penalty": 0.0,
     "penalty_alpha": None,
-    "bad_words_ids": None,
-    "sequence_bias": None,
-    "renormalize_logits": False,
-    "remove_invalid_values": False,
-    "exponential_decay_length_penalty": None,
-    "guidance_scale": None,
-    "max_time": None,
-    "stop_strings": None,
     "constraints": None,
     "force_words_ids": None,
     "dola_layers": None,
@@ -65,8 +52,6 @@ UNSUPPORTED_OPTIONS: dict[str, Any] = {
     "use_mtp": None,
     "watermarking_config": None,
     "token_healing": False,
-    "output_scores": False,
-    "output_logits": False,
     "low_memory": None,
 }
 
@@ -111,11 +96,33 @@ class GenerationConfig:
         top_k: keep only the k most likely tokens (sampling only; default 50, 0 = off).
         top_p: keep the smallest set of tokens whose probability adds up to top_p
             (nucleus sampling; sampling only; default 1.0 = off).
+        min_p, typical_p, epsilon_cutoff, eta_cutoff, top_h: the other sampling filters
+            (see their warpers in ``logits_process``; sampling only, off when unset).
+        bad_words_ids: token sequences that may never be generated ([[ids], ...]).
+        sequence_bias: additive biases for token sequences ([[[ids], bias], ...]).
+        exponential_decay_length_penalty: (start, factor): after ``start`` new tokens the
+            EOS score grows by ``factor ** (tokens past start)``.
+        encoder_no_repeat_ngram_size, encoder_repetition_penalty: the same ideas measured
+            against the encoder's input (the source, or a decoder-only model's prompt).
+        guidance_scale: classifier-free guidance (decoder-only): != 1 mixes in the
+            next-token scores of an unconditional (or ``negative_prompt_ids``) branch.
+        renormalize_logits, remove_invalid_values: log-softmax after every processor;
+            replace NaN/inf scores by finite values.
+    Stopping:
+        stop_strings: a string or list of strings; a row stops once its text ends with
+            one (``generate(..., tokenizer=tok)`` is needed to read the tokens as text).
+        max_time: seconds after which generation stops.
     Beam search:
         length_penalty: finished beams are scored ``sum log p / length ** length_penalty``.
         early_stopping: ``True`` stops as soon as ``num_beams`` beams are finished;
             ``False`` (default) stops when no running beam can plausibly beat them;
             ``"never"`` only when none can possibly beat them.
+    Output:
+        return_dict_in_generate: return a ``Generate*Output`` (``sequences`` and, if asked,
+            ``scores``: the processed scores of each step, ``logits``: the raw ones,
+            ``attentions`` / ``hidden_states`` with ``output_attentions`` /
+            ``output_hidden_states``) instead of the ids alone.
+        output_scores, output_logits: fill ``scores`` / ``logits`` in that output.
     Special tokens:
         eos_token_id (an int or a list), pad_token_id, bos_token_id.
         decoder_start_token_id: where an encoder-decoder's decoder starts (falls back to
@@ -153,6 +160,23 @@ class GenerationConfig:
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict_in_generate: bool | None = None,
+        output_scores: bool | None = None,
+        output_logits: bool | None = None,
+        min_p: float | None = None,
+        typical_p: float | None = None,
+        epsilon_cutoff: float | None = None,
+        eta_cutoff: float | None = None,
+        top_h: float | None = None,
+        bad_words_ids: list[list[int]] | None = None,
+        sequence_bias: list | dict | None = None,
+        exponential_decay_length_penalty: tuple[int, float] | None = None,
+        encoder_no_repeat_ngram_size: int | None = None,
+        encoder_repetition_penalty: float | None = None,
+        guidance_scale: float | None = None,
+        renormalize_logits: bool | None = None,
+        remove_invalid_values: bool | None = None,
+        stop_strings: str | list[str] | None = None,
+        max_time: float | None = None,
         **kwargs: Any,
     ):
         self.max_length = max_length
@@ -181,6 +205,23 @@ class GenerationConfig:
         self.output_attentions = output_attentions
         self.output_hidden_states = output_hidden_states
         self.return_dict_in_generate = return_dict_in_generate
+        self.output_scores = output_scores
+        self.output_logits = output_logits
+        self.min_p = min_p
+        self.typical_p = typical_p
+        self.epsilon_cutoff = epsilon_cutoff
+        self.eta_cutoff = eta_cutoff
+        self.top_h = top_h
+        self.bad_words_ids = bad_words_ids
+        self.sequence_bias = sequence_bias
+        self.exponential_decay_length_penalty = exponential_decay_length_penalty
+        self.encoder_no_repeat_ngram_size = encoder_no_repeat_ngram_size
+        self.encoder_repetition_penalty = encoder_repetition_penalty
+        self.guidance_scale = guidance_scale
+        self.renormalize_logits = renormalize_logits
+        self.remove_invalid_values = remove_invalid_values
+        self.stop_strings = stop_strings
+        self.max_time = max_time
         # transformers marks a config derived from the model's config.json with this flag.
         self._from_model_config = kwargs.pop("_from_model_config", None)
         for key in _METADATA_KEYS:
@@ -280,6 +321,81 @@ class GenerationConfig:
                 raise ValueError(
                     f"{name} must be a list of token ids (integers >= 0), got {value!r}; e.g. {name}=[13, 50256]."
                 )
+        self._validate_filters_and_penalties()
+
+    def _validate_filters_and_penalties(self) -> None:
+        """The sampling filters, the sequence penalties and the stopping options (transformers
+        checks most of these when it builds their processor; here they fail before any work)."""
+        # name -> (lowest, highest, lowest allowed?, highest allowed?, what it means)
+        ranges = {
+            "min_p": (0, 1, True, True, "the share of the top token's probability a token needs (0.05 is common)"),
+            "typical_p": (0, 1, False, True, "the probability mass of typical tokens to keep; 1.0 switches it off"),
+            "epsilon_cutoff": (0, 1, True, False, "the probability a token needs (3e-4 is common); 0 is off"),
+            "eta_cutoff": (0, 1, True, False, "the entropy-scaled cutoff (3e-4 to 2e-3 in the paper); 0 is off"),
+            "top_h": (0, 1, False, True, "the share of the entropy the kept tokens may use (0.4 is common)"),
+        }
+        for name, (low, high, low_ok, high_ok, meaning) in ranges.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            inside = _is_finite_number(value) and (low <= value if low_ok else low < value) and \
+                (value <= high if high_ok else value < high)
+            if not inside:
+                interval = f"{'[' if low_ok else '('}{low}, {high}{']' if high_ok else ')'}"
+                raise ValueError(f"{name} must be a number in {interval}, got {value!r}: {meaning}.")
+        if self.encoder_no_repeat_ngram_size is not None and (
+            not _is_int(self.encoder_no_repeat_ngram_size) or self.encoder_no_repeat_ngram_size < 0
+        ):
+            raise ValueError(
+                f"encoder_no_repeat_ngram_size must be an integer >= 0, got {self.encoder_no_repeat_ngram_size!r}: "
+                "n-grams of the source of that size may not be repeated; 0 switches it off."
+            )
+        for name in ("encoder_repetition_penalty", "guidance_scale"):
+            value = getattr(self, name)
+            if value is not None and not (_is_finite_number(value) and value > 0):
+                raise ValueError(f"{name} must be a number > 0, got {value!r}; 1.0 switches it off.")
+        if self.max_time is not None and not (_is_finite_number(self.max_time) and self.max_time >= 0):
+            raise ValueError(f"max_time must be a number of seconds >= 0, got {self.max_time!r}.")
+        if self.bad_words_ids is not None and not (
+            isinstance(self.bad_words_ids, (list, tuple)) and len(self.bad_words_ids) > 0
+            and all(_is_id_sequence(ids) for ids in self.bad_words_ids)
+        ):
+            raise ValueError(
+                f"bad_words_ids must be a non-empty list of lists of token ids, got {self.bad_words_ids!r}; e.g. "
+                "bad_words_ids=tokenizer([' bad', ' worse'], add_special_tokens=False).input_ids."
+            )
+        if self.sequence_bias is not None:
+            pairs = list(self.sequence_bias.items()) if isinstance(self.sequence_bias, dict) else self.sequence_bias
+            if not (isinstance(pairs, (list, tuple)) and len(pairs) > 0 and all(
+                isinstance(pair, (list, tuple)) and len(pair) == 2 and _is_id_sequence(pair[0])
+                and isinstance(pair[1], float) for pair in pairs
+            )):
+                raise ValueError(
+                    f"sequence_bias must be a non-empty list of [token ids, float bias] pairs, got "
+                    f"{self.sequence_bias!r}; e.g. sequence_bias=[[[1425], -10.0], [[262, 3290], 2.0]]."
+                )
+        decay = self.exponential_decay_length_penalty
+        if decay is not None and not (
+            isinstance(decay, (list, tuple)) and len(decay) == 2 and _is_int(decay[0]) and decay[0] >= 0
+            and _is_finite_number(decay[1]) and decay[1] > 0
+        ):
+            raise ValueError(
+                f"exponential_decay_length_penalty must be (start, factor): an integer >= 0 and a number > 0, got "
+                f"{decay!r}; e.g. (10, 1.5) makes the EOS token more likely by 1.5x per token after 10 new ones."
+            )
+        stops = [self.stop_strings] if isinstance(self.stop_strings, str) else self.stop_strings
+        if stops is not None and not (
+            isinstance(stops, (list, tuple)) and len(stops) > 0 and all(isinstance(t, str) and t for t in stops)
+        ):
+            raise ValueError(
+                f"stop_strings must be a non-empty string or a list of them, got {self.stop_strings!r}; "
+                "e.g. stop_strings=['\\n\\n', 'Question:']."
+            )
+        for name in ("output_scores", "output_logits", "renormalize_logits", "remove_invalid_values",
+                     "return_dict_in_generate"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"{name} must be True or False, got {value!r}.")
 
     # -- dict and JSON -------------------------------------------------------------
 
@@ -296,8 +412,15 @@ class GenerationConfig:
         return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, config_dict: dict[str, Any], **overrides: Any) -> "GenerationConfig":
-        return cls(**{**config_dict, **overrides})
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any):
+        """A config from a dict, ``kwargs`` overriding its fields. With
+        ``return_unused_kwargs=True``: ``(config, unused)``, where ``unused`` holds the
+        kwargs the config did not take (as in transformers, every key is kept, so it is
+        empty: an unknown key becomes an extra field that is written back)."""
+        return_unused_kwargs = kwargs.pop("return_unused_kwargs", False)
+        config = cls(**{**config_dict, **kwargs})
+        unused = config.update(**kwargs)
+        return (config, unused) if return_unused_kwargs else config
 
     def update(self, **kwargs: Any) -> dict[str, Any]:
         """Set the given fields that this config has; return the others unchanged."""
@@ -330,17 +453,31 @@ class GenerationConfig:
 
     @classmethod
     def from_pretrained(
-        cls, pretrained_model_name: str | os.PathLike, config_file_name: str | None = None, **kwargs: Any
-    ) -> "GenerationConfig":
+        cls, pretrained_model_name: str | os.PathLike, config_file_name: str | os.PathLike | None = None,
+        **kwargs: Any,
+    ):
         """Read ``generation_config.json`` from a folder or a Hub repo id.
 
+        ``config_file_name``: another file name in that folder or repo (e.g. one of several
+        saved with ``save_pretrained(folder, config_file_name="creative.json")``).
         Accepts the hub arguments (``revision``, ``cache_dir``, ``token``,
         ``local_files_only``, ``subfolder``); other keyword arguments override fields.
+        ``return_unused_kwargs=True`` returns ``(config, unused_kwargs)`` as in transformers.
         """
         from ..hub import cached_file
 
         hub_kwargs = {key: kwargs.pop(key) for key in list(kwargs) if key in HUB_KWARGS}
-        path = cached_file(pretrained_model_name, config_file_name or GENERATION_CONFIG_NAME, **hub_kwargs)
+        file_name = os.fspath(config_file_name) if config_file_name is not None else GENERATION_CONFIG_NAME
+        where = os.path.join(os.fspath(pretrained_model_name), hub_kwargs.get("subfolder") or "")
+        if os.path.isdir(where) and not os.path.isfile(os.path.join(where, file_name)):
+            not_generation = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+            others = sorted(name for name in os.listdir(where) if name.endswith(".json") and name not in not_generation)
+            if others:
+                raise OSError(
+                    f"{where!r} has no file {file_name!r}, but holds {others}: pass the one you mean as "
+                    f"GenerationConfig.from_pretrained(..., config_file_name={others[0]!r})."
+                )
+        path = cached_file(pretrained_model_name, file_name, **hub_kwargs)
         return cls.from_dict(_read_json_object(path), **kwargs)
 
     @classmethod
@@ -356,6 +493,11 @@ class GenerationConfig:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_id_sequence(value: Any) -> bool:
+    """A non-empty list (or tuple) of token ids, integers >= 0."""
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(_is_int(t) and t >= 0 for t in value)
 
 
 def _is_finite_number(value: Any) -> bool:

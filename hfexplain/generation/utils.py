@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from ..configuration import HUB_KWARGS
 from ..heads import check_input_ids
 from ..layers import EncoderDecoderCache, KVCache
+from ..outputs import ModelOutput
 from .configuration_utils import (
     GENERATION_CONFIG_NAME,
     GENERATION_DEFAULTS,
@@ -45,11 +46,122 @@ from .configuration_utils import (
     GenerationConfig,
     _read_json_object,
 )
-from .logits_process import LogitsProcessorList, _as_id_list, build_logits_processors
+from .logits_process import LogitsProcessorList, _as_id_list, _merge_custom, build_logits_processors
+from .stopping_criteria import (
+    EosTokenCriteria,
+    MaxLengthCriteria,
+    MaxTimeCriteria,
+    StoppingCriteriaList,
+    StopStringCriteria,
+)
 from .streamers import BaseStreamer
 
 if TYPE_CHECKING:
     from .explain import GenerationStep, _StepRecorder
+
+
+# =====================================================================================
+# What generate returns with return_dict_in_generate=True (transformers' classes)
+# =====================================================================================
+# ``scores``: one (b, v) tensor per new token, the scores after every processor (in beam
+# search: log-probabilities per beam); ``logits``: the model's raw next-token logits per
+# step. ``attentions`` / ``hidden_states``: per step, the model's per-layer tuple.
+# ``beam_indices`` (b, new): for each new token, the flat row (prompt * num_beams + beam)
+# whose scores it was picked from, -1 past the sequence's end.
+
+
+@dataclass
+class GenerateDecoderOnlyOutput(ModelOutput):
+    sequences: torch.Tensor | None = None  # (b, s)
+    scores: tuple[torch.Tensor, ...] | None = None
+    logits: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple | None = None
+    hidden_states: tuple | None = None
+    past_key_values: Any = None
+
+
+@dataclass
+class GenerateEncoderDecoderOutput(ModelOutput):
+    sequences: torch.Tensor | None = None  # (b, t) the decoder's tokens
+    scores: tuple[torch.Tensor, ...] | None = None
+    logits: tuple[torch.Tensor, ...] | None = None
+    encoder_attentions: tuple | None = None
+    encoder_hidden_states: tuple | None = None
+    decoder_attentions: tuple | None = None
+    cross_attentions: tuple | None = None
+    decoder_hidden_states: tuple | None = None
+    past_key_values: Any = None
+
+
+@dataclass
+class GenerateBeamDecoderOnlyOutput(ModelOutput):
+    sequences: torch.Tensor | None = None  # (b * num_return_sequences, s)
+    sequences_scores: torch.Tensor | None = None  # (b * num_return_sequences,) length-normalised log-probs
+    scores: tuple[torch.Tensor, ...] | None = None
+    logits: tuple[torch.Tensor, ...] | None = None
+    beam_indices: torch.Tensor | None = None  # (b * num_return_sequences, new)
+    attentions: tuple | None = None
+    hidden_states: tuple | None = None
+    past_key_values: Any = None
+
+
+@dataclass
+class GenerateBeamEncoderDecoderOutput(ModelOutput):
+    sequences: torch.Tensor | None = None
+    sequences_scores: torch.Tensor | None = None
+    scores: tuple[torch.Tensor, ...] | None = None
+    logits: tuple[torch.Tensor, ...] | None = None
+    beam_indices: torch.Tensor | None = None
+    encoder_attentions: tuple | None = None
+    encoder_hidden_states: tuple | None = None
+    decoder_attentions: tuple | None = None
+    cross_attentions: tuple | None = None
+    decoder_hidden_states: tuple | None = None
+    past_key_values: Any = None
+
+
+class _StepRecords:
+    """What ``return_dict_in_generate`` collects at each step, per the config's output flags."""
+
+    def __init__(self, config: GenerationConfig, is_encoder_decoder: bool):
+        wanted = bool(config.return_dict_in_generate)
+        self.scores = () if wanted and config.output_scores else None
+        self.logits = () if wanted and config.output_logits else None
+        self.attentions = () if wanted and config.output_attentions else None
+        self.cross_attentions = () if wanted and config.output_attentions and is_encoder_decoder else None
+        self.hidden_states = () if wanted and config.output_hidden_states else None
+        self.is_encoder_decoder = is_encoder_decoder
+
+    def add(self, scores: torch.Tensor, logits: torch.Tensor, outputs) -> None:
+        if self.scores is not None:
+            self.scores += (scores,)
+        if self.logits is not None:
+            self.logits += (logits,)
+        prefix = "decoder_" if self.is_encoder_decoder else ""
+        if self.attentions is not None:
+            self.attentions += (getattr(outputs, f"{prefix}attentions"),)
+        if self.cross_attentions is not None:
+            self.cross_attentions += (outputs.cross_attentions,)
+        if self.hidden_states is not None:
+            self.hidden_states += (getattr(outputs, f"{prefix}hidden_states"),)
+
+    def output(self, prepared: _Prepared, cache, **fields):
+        """The ``Generate*Output`` for this model kind and search."""
+        beam = "sequences_scores" in fields
+        if self.is_encoder_decoder:
+            encoder = prepared.encoder_outputs
+            output_class = GenerateBeamEncoderDecoderOutput if beam else GenerateEncoderDecoderOutput
+            return output_class(
+                **fields, scores=self.scores, logits=self.logits,
+                encoder_attentions=getattr(encoder, "attentions", None) if self.attentions is not None else None,
+                encoder_hidden_states=getattr(encoder, "hidden_states", None) if self.hidden_states is not None
+                else None,
+                decoder_attentions=self.attentions, cross_attentions=self.cross_attentions,
+                decoder_hidden_states=self.hidden_states, past_key_values=cache,
+            )
+        output_class = GenerateBeamDecoderOnlyOutput if beam else GenerateDecoderOnlyOutput
+        return output_class(**fields, scores=self.scores, logits=self.logits, attentions=self.attentions,
+                            hidden_states=self.hidden_states, past_key_values=cache)
 
 
 @dataclass
@@ -65,6 +177,7 @@ class _Prepared:
     prompt_length: int
     encoder_outputs: Any = None  # encoder-decoders: the encoder's output, rows repeated like input_ids
     encoder_attention_mask: torch.Tensor | None = None  # (b, source) padding of the source
+    stopping_criteria: StoppingCriteriaList = dataclasses.field(default_factory=StoppingCriteriaList)
 
 
 class GenerationMixin:
@@ -123,8 +236,13 @@ class GenerationMixin:
         generation_config: GenerationConfig | None = None,
         streamer: BaseStreamer | None = None,
         logits_processor: list | None = None,
+        stopping_criteria: list | None = None,
+        prefix_allowed_tokens_fn=None,
+        negative_prompt_ids: torch.Tensor | None = None,
+        negative_prompt_attention_mask: torch.Tensor | None = None,
+        tokenizer=None,
         **kwargs: Any,
-    ) -> torch.Tensor:
+    ):
         """Continue the prompt; returns token ids (b, prompt + new) as transformers does.
 
         Args:
@@ -137,23 +255,74 @@ class GenerationMixin:
                 ``model.generation_config``.
             streamer: e.g. ``TextStreamer(tokenizer)``; receives the prompt, then each token.
             logits_processor: extra processors, applied after the built-in ones and
-                before temperature/top-k/top-p.
+                before the sampling warpers (one of the same class as a built-in replaces it).
+            stopping_criteria: extra :class:`StoppingCriteria`, asked after the built-in
+                ones (max length, max time, stop strings, EOS).
+            prefix_allowed_tokens_fn: ``fn(batch_id, input_ids) -> list of allowed ids`` for
+                the next token of each row (:class:`PrefixConstrainedLogitsProcessor`).
+            negative_prompt_ids, negative_prompt_attention_mask: the unconditional branch of
+                classifier-free guidance (``guidance_scale``); by default the prompt's last token.
+            tokenizer: the model's tokenizer, needed to read ``stop_strings``.
             **kwargs: any :class:`GenerationConfig` field, e.g. ``max_new_tokens=20,
-                do_sample=True, top_p=0.9, num_beams=4``. Encoder-decoders also take
-                ``encoder_outputs=`` (the encoder's output, instead of ``input_ids``) and
-                ``decoder_input_ids=`` (b, t): the decoder's first tokens instead of the start
-                token (they count as the prompt, and are returned).
+                do_sample=True, top_p=0.9, num_beams=4, return_dict_in_generate=True,
+                output_scores=True``. Encoder-decoders also take ``encoder_outputs=`` (the
+                encoder's output, instead of ``input_ids``) and ``decoder_input_ids=`` (b, t):
+                the decoder's first tokens instead of the start token (they count as the
+                prompt, and are returned).
 
         Greedy decoding when ``do_sample=False`` and ``num_beams=1``; sampling when
-        ``do_sample=True``; beam search when ``num_beams > 1``.
+        ``do_sample=True``; beam search when ``num_beams > 1``. With
+        ``return_dict_in_generate=True`` the result is a ``GenerateDecoderOnlyOutput``
+        (``GenerateEncoderDecoderOutput``; ``GenerateBeam...`` for beam search) holding
+        ``sequences`` and what the ``output_*`` flags ask for.
         """
         _check_can_generate(self)
         prepared = self._prepare_generation(
-            input_ids, attention_mask, generation_config, logits_processor, streamer, kwargs
+            input_ids, attention_mask, generation_config, logits_processor, streamer, kwargs,
+            stopping_criteria=stopping_criteria, prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
+            negative_prompt_ids=negative_prompt_ids, negative_prompt_attention_mask=negative_prompt_attention_mask,
+            tokenizer=tokenizer,
         )
         if prepared.config.num_beams > 1:
             return self._beam_search(prepared)
         return self._sample(prepared, streamer)
+
+    def compute_transition_scores(
+        self,
+        sequences: torch.Tensor,
+        scores: tuple[torch.Tensor, ...],
+        beam_indices: torch.Tensor | None = None,
+        normalize_logits: bool = False,
+    ) -> torch.Tensor:
+        """The score of each generated token at the step that picked it: (b, new).
+
+        ``sequences``, ``scores`` (and, after beam search, ``beam_indices``) as
+        ``generate(..., return_dict_in_generate=True, output_scores=True)`` returns them.
+        ``normalize_logits=True`` log-softmaxes each step's scores first (so the result
+        reads as log-probabilities even after greedy search, whose scores are logits).
+        Positions past a beam's end are 0. As transformers' method of that name: summing a
+        beam's row and dividing by ``length ** length_penalty`` gives ``sequences_scores``.
+        """
+        if not isinstance(scores, (tuple, list)) or not scores:
+            raise ValueError(
+                "scores must be the per-step tuple that generate returns with return_dict_in_generate=True and "
+                "output_scores=True (outputs.scores)."
+            )
+        steps = len(scores)
+        if beam_indices is None:  # greedy / sampling: row i always reads its own scores
+            beam_indices = torch.arange(scores[0].shape[0], device=sequences.device)[:, None].expand(-1, steps)
+        vocab = scores[0].shape[-1]
+        per_step = torch.stack(scores, dim=1)  # (rows, steps, v) rows = the b (times beams) of each step
+        if normalize_logits:
+            per_step = F.log_softmax(per_step, dim=-1)
+        # Beams that ended early carry -1 past their end: read row 0 there and zero it after.
+        ended = beam_indices < 0  # (b, steps)
+        length = int((~ended).sum(dim=-1).max())
+        rows, ended = beam_indices[:, :length].clamp(min=0).long(), ended[:, :length]  # (b, new)
+        tokens = sequences[:, sequences.shape[1] - length:]  # (b, new) the generated tokens
+        step_index = torch.arange(length, device=sequences.device)[None, :].expand_as(rows)  # (b, new)
+        picked = per_step.to(sequences.device)[rows, step_index, tokens]  # (b, new)
+        return picked.masked_fill(ended, 0.0)
 
     def generate_steps(self, input_ids: torch.Tensor | None = None, **kwargs: Any) -> list[GenerationStep]:
         """Generate while recording every step; see :func:`explain_generation`."""
@@ -196,18 +365,17 @@ class GenerationMixin:
 
         switched_on = {key: getattr(config, key) for key, off in UNSUPPORTED_OPTIONS.items()
                        if getattr(config, key, off) not in (None, off)}
-        if config.return_dict_in_generate:
-            switched_on["return_dict_in_generate"] = True
         if switched_on:
             raise NotImplementedError(
                 f"hfexplain's generate does not implement {switched_on}; unset these options (also in "
-                "model.generation_config), or use transformers for them. For per-step scores, use "
-                "explain_generation(model, input_ids)."
+                "model.generation_config), or use transformers for them."
             )
         return config
 
     def _prepare_generation(self, input_ids, attention_mask, generation_config, logits_processor, streamer,
-                            kwargs) -> _Prepared:
+                            kwargs, *, stopping_criteria=None, prefix_allowed_tokens_fn=None,
+                            negative_prompt_ids=None, negative_prompt_attention_mask=None,
+                            tokenizer=None) -> _Prepared:
         """Check everything and build the tensors the loops need, before any forward pass."""
         # Encoder-decoders may bring their encoder's output and the decoder's first tokens
         # (transformers' arguments of these names): Whisper encodes sound and forces a prompt.
@@ -218,6 +386,23 @@ class GenerationMixin:
         pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else None)
         self._check_special_ids(config, eos, pad)
         device = next(self.parameters()).device
+        is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
+        if config.stop_strings is not None and tokenizer is None:
+            raise ValueError(
+                f"stop_strings={config.stop_strings!r} needs the model's tokenizer to read the tokens as text: "
+                "pass generate(..., stop_strings=..., tokenizer=tokenizer)."
+            )
+        if config.guidance_scale not in (None, 1) and is_encoder_decoder:
+            raise ValueError(
+                "guidance_scale (classifier-free guidance) runs an unconditional branch of a decoder-only model; "
+                f"{type(self).__name__} is an encoder-decoder. Unset guidance_scale."
+            )
+        for name, value in (("logits_processor", logits_processor), ("stopping_criteria", stopping_criteria)):
+            if value is not None and not (isinstance(value, (list, tuple)) and all(callable(v) for v in value)):
+                raise TypeError(
+                    f"{name} must be a list of callables (e.g. a {'LogitsProcessorList' if name[0] == 'l' else ''}"
+                    f"{'StoppingCriteriaList' if name[0] == 's' else ''}([...])), got {type(value).__name__}."
+                )
 
         if streamer is not None:
             if not (callable(getattr(streamer, "put", None)) and callable(getattr(streamer, "end", None))):
@@ -232,7 +417,6 @@ class GenerationMixin:
                 )
 
         # 1. The prompt (for an encoder-decoder, the source).
-        is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
         if not is_encoder_decoder and (encoder_outputs is not None or decoder_input_ids is not None):
             raise ValueError(
                 f"{type(self).__name__} is decoder-only: encoder_outputs= and decoder_input_ids= are for "
@@ -263,6 +447,8 @@ class GenerationMixin:
         else:
             attention_mask = self._generation_attention_mask(input_ids, attention_mask, config, eos, device)
         source_ids = source_mask = None
+        # What the encoder penalties compare against: the source, or a decoder-only model's prompt.
+        encoder_input_ids = None if encoder_outputs is not None else input_ids  # (b, source)
         if is_encoder_decoder:
             # The loop extends the decoder's sequence: one start token per row, or the prompt given.
             source_ids, source_mask = input_ids, attention_mask
@@ -328,19 +514,40 @@ class GenerationMixin:
                 attention_mask = attention_mask.repeat_interleave(copies, dim=0)
 
         processors = build_logits_processors(
-            config, prompt_length=prompt_length, attention_mask=attention_mask, extra=logits_processor
+            config, prompt_length=prompt_length, attention_mask=attention_mask, extra=logits_processor,
+            encoder_input_ids=encoder_input_ids, prefix_allowed_tokens_fn=prefix_allowed_tokens_fn, model=self,
+            negative_prompt_ids=negative_prompt_ids, negative_prompt_attention_mask=negative_prompt_attention_mask,
         )
         eos_tensor = torch.tensor(eos, dtype=torch.long, device=device) if eos else None
         prepared = _Prepared(config, input_ids, attention_mask, processors, eos_tensor, pad, prompt_length)
+        prepared.stopping_criteria = self._stopping_criteria(config, eos, tokenizer, stopping_criteria)
 
         # 5. An encoder-decoder reads its source once, here; every beam/sample row gets a copy.
         if is_encoder_decoder:
             if encoder_outputs is None:
-                encoder_outputs = self.get_encoder()(input_ids=source_ids, attention_mask=source_mask)
+                encoder = self.get_encoder()
+                extra_outputs = {name: True for name in ("output_attentions", "output_hidden_states")
+                                 if config.return_dict_in_generate and getattr(config, name)
+                                 and name in _forward_parameters(type(encoder))}
+                encoder_outputs = encoder(input_ids=source_ids, attention_mask=source_mask, **extra_outputs)
             prepared.encoder_outputs = _repeat_rows(encoder_outputs, copies)
             prepared.encoder_attention_mask = None if source_mask is None else \
                 source_mask.repeat_interleave(copies, dim=0)  # (b * copies, source)
         return prepared
+
+    def _stopping_criteria(self, config: GenerationConfig, eos: list[int], tokenizer,
+                           custom: list | None) -> StoppingCriteriaList:
+        """When a row is done, in transformers' order: its length, the time, a stop string,
+        an EOS token; then the caller's own criteria (one of the same class replaces ours)."""
+        criteria = StoppingCriteriaList()
+        criteria.append(MaxLengthCriteria(config.max_length, getattr(self.config, "max_position_embeddings", None)))
+        if config.max_time is not None:
+            criteria.append(MaxTimeCriteria(config.max_time))
+        if config.stop_strings is not None:
+            criteria.append(StopStringCriteria(tokenizer, config.stop_strings))
+        if eos:
+            criteria.append(EosTokenCriteria(eos))
+        return _merge_custom(criteria, list(custom or []))
 
     def _generation_attention_mask(self, input_ids, attention_mask, config, eos, device) -> torch.Tensor | None:
         """The prompt's padding mask, (b, s), or None when nothing is padded (the causal
@@ -448,8 +655,9 @@ class GenerationMixin:
                     f"model.generation_config.{name} = None where the model has no such token)."
                 )
 
-    def _next_token_logits(self, input_ids, attention_mask, cache, prepared: _Prepared) -> torch.Tensor:
-        """One forward pass; returns the next token's logits (b, v) in float32."""
+    def _next_token_logits(self, input_ids, attention_mask, cache, prepared: _Prepared):
+        """One forward pass; returns the next token's logits (b, v) in float32, and the
+        model's output (for the attentions / hidden states ``return_dict_in_generate`` keeps)."""
         if prepared.encoder_outputs is not None:
             inputs = self.prepare_inputs_for_generation(
                 input_ids, cache, prepared.encoder_attention_mask, encoder_outputs=prepared.encoder_outputs,
@@ -457,48 +665,54 @@ class GenerationMixin:
             )
         else:
             inputs = self.prepare_inputs_for_generation(input_ids, cache, attention_mask)
+        config = prepared.config
+        if config.return_dict_in_generate:
+            for name in ("output_attentions", "output_hidden_states"):
+                if getattr(config, name) and name in _forward_parameters(type(self)):
+                    inputs[name] = True
         outputs = self(**inputs)
         logits = outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)  # (b, v)
-        if bool(torch.isnan(logits).any()):  # argmax / beam scores of NaN would pick ids silently
+        if not config.remove_invalid_values and bool(torch.isnan(logits).any()):  # argmax of NaN picks silently
             rows = torch.isnan(logits).any(-1).nonzero().flatten().tolist()
             raise ValueError(
                 f"the model's next-token logits hold NaN (row(s) {rows[:8]}, at length {input_ids.shape[1]}): a hook "
                 "that returns NaN, weights that overflowed (float16), or NaN inputs. Check the hooks you added "
                 "(model.reset_hooks() removes them) and the model's dtype."
             )
-        return logits
+        return logits, outputs
 
     # -- greedy decoding and sampling -----------------------------------------------------
 
-    def _sample(self, prepared: _Prepared, streamer=None, recorder: _StepRecorder | None = None) -> torch.Tensor:
+    def _sample(self, prepared: _Prepared, streamer=None, recorder: _StepRecorder | None = None):
         """Greedy decoding (argmax) or multinomial sampling, one token per step."""
         config = prepared.config
         input_ids, attention_mask = prepared.input_ids, prepared.attention_mask
-        eos, pad = prepared.eos_token_ids, prepared.pad_token_id
+        pad, criteria = prepared.pad_token_id, prepared.stopping_criteria
+        # A row that is done keeps receiving padding (when something can end a row early).
+        pad_finished = pad is not None and any(hasattr(c, "eos_token_id") for c in criteria)
+        records = _StepRecords(config, prepared.encoder_outputs is not None)
         cache = self._new_generation_cache() if config.use_cache else None
         unfinished = torch.ones(input_ids.shape[0], dtype=torch.long, device=input_ids.device)  # (b,) 1 = running
         if streamer is not None:
             streamer.put(input_ids.cpu())
 
         while True:
-            logits = self._next_token_logits(input_ids, attention_mask, cache, prepared)  # (b, v)
+            logits, outputs = self._next_token_logits(input_ids, attention_mask, cache, prepared)  # (b, v)
             trace = [] if recorder is not None else None
             scores = prepared.processors(input_ids, logits, trace=trace)  # (b, v)
+            records.add(scores, logits, outputs)
             if config.do_sample:
                 probs = F.softmax(scores, dim=-1)  # (b, v)
                 next_tokens = torch.multinomial(probs, num_samples=1).squeeze(1)  # (b,)
             else:
                 next_tokens = torch.argmax(scores, dim=-1)  # (b,)
-            if eos is not None:  # a finished row keeps receiving padding
+            if pad_finished:
                 next_tokens = next_tokens * unfinished + pad * (1 - unfinished)
             if recorder is not None:
                 recorder.record(input_ids, logits, trace, int(next_tokens[0]), cache)
 
             input_ids = torch.cat([input_ids, next_tokens[:, None]], dim=-1)  # (b, s + 1)
-            done = torch.full_like(unfinished, input_ids.shape[1] >= config.max_length, dtype=torch.bool)
-            if eos is not None:
-                done |= torch.isin(next_tokens, eos)
-            unfinished = unfinished & ~done
+            unfinished = unfinished & ~criteria(input_ids, records.scores)
             if streamer is not None:
                 streamer.put(next_tokens.cpu())
             if unfinished.max() == 0:
@@ -509,21 +723,24 @@ class GenerationMixin:
 
         if streamer is not None:
             streamer.end()
+        if config.return_dict_in_generate:
+            return records.output(prepared, cache, sequences=input_ids)
         return input_ids
 
     # -- beam search ---------------------------------------------------------------------
 
-    def _beam_search(self, prepared: _Prepared) -> torch.Tensor:
+    def _beam_search(self, prepared: _Prepared):
         """Keep the ``num_beams`` most probable partial sequences per prompt.
 
         Each step, every running beam proposes every token; the sum of log-probabilities
         ranks all ``num_beams * vocab`` candidates. The best ``c`` candidates (``c`` =
         2 x beams, more with several EOS ids) are kept so that, even if some of them end
-        here, ``num_beams`` can continue. Candidates that end (EOS, or max_length) among
-        the top ``num_beams`` join the *finished* pool, scored
-        ``sum log p / new_length ** length_penalty``; the pool keeps its best
-        ``num_beams``. The search stops at max_length, when ``early_stopping=True`` and
-        every pool is full, or when no running beam can beat its pool any more.
+        here, ``num_beams`` can continue. Candidates that end (the stopping criteria say
+        so: an EOS token, max_length, a stop string ...) among the top ``num_beams`` join
+        the *finished* pool, scored ``sum log p / new_length ** length_penalty``; the pool
+        keeps its best ``num_beams``. The search stops at max_length, when
+        ``early_stopping=True`` and every pool is full, or when no running beam can beat
+        its pool any more.
 
         The bookkeeping follows transformers' vectorised beam search step for step, so
         the same weights return the same sequences.
@@ -555,16 +772,19 @@ class GenerationMixin:
         is_finished = torch.zeros((batch, num_beams), dtype=torch.bool, device=device)  # (b, n) pool slot used
         can_improve = torch.ones((batch, 1), dtype=torch.bool, device=device)  # (b, 1)
         # For each generated position, the flat row (beam) the token was appended to; -1 = none yet.
-        running_origin = torch.full((batch, num_beams, max_length - cur_len), -1, dtype=torch.long, device=device)
+        running_origin = torch.full((batch, num_beams, max_length - cur_len), -1, dtype=torch.int32, device=device)
         finished_origin = running_origin.clone()
 
+        criteria = prepared.stopping_criteria
+        records = _StepRecords(config, prepared.encoder_outputs is not None)
         cache = self._new_generation_cache() if config.use_cache else None
         attention_mask = prepared.attention_mask
         while True:
-            logits = self._next_token_logits(flat_ids, attention_mask, cache, prepared)  # (b*n, v)
+            logits, outputs = self._next_token_logits(flat_ids, attention_mask, cache, prepared)  # (b*n, v)
             vocab = logits.shape[-1]
             log_probs = F.log_softmax(logits, dim=-1)
             log_probs = prepared.processors(flat_ids, log_probs)  # (b*n, v)
+            records.add(log_probs.clone(), logits.clone(), outputs)
             totals = log_probs.view(batch, num_beams, vocab) + running_scores[:, :, None]  # (b, n, v)
             totals = totals.view(batch, num_beams * vocab)  # (b, n*v)
 
@@ -582,10 +802,9 @@ class GenerationMixin:
             row_offset = torch.arange(batch, device=device)[:, None] * num_beams  # (b, 1) first flat row of a prompt
             cand_origin[:, :, cur_len - prompt_length] = cand_beam + row_offset
 
-            # b. Which candidates end here.
-            cand_ends = torch.full_like(cand_beam, cur_len + 1 >= max_length, dtype=torch.bool)  # (b, c)
-            if eos is not None:
-                cand_ends |= torch.isin(cand_token, eos)
+            # b. Which candidates end here: ask the stopping criteria about each one.
+            cand_flat = cand_seqs[:, :, : cur_len + 1].reshape(batch * n_candidates, cur_len + 1)  # (b*c, s + 1)
+            cand_ends = criteria(cand_flat, records.scores).view(batch, n_candidates)  # (b, c)
 
             # c. The best candidates that do not end keep running.
             alive_scores = cand_scores + cand_ends.float() * -1e9
@@ -634,7 +853,12 @@ class GenerationMixin:
         sequences = finished[:, :keep_n].reshape(batch * keep_n, max_length)
         origins = finished_origin[:, :keep_n].reshape(batch * keep_n, -1)
         generated = int((origins >= 0).sum(dim=1).max())
-        return sequences[:, : prompt_length + generated]
+        sequences = sequences[:, : prompt_length + generated]
+        if config.return_dict_in_generate:
+            sequences_scores = finished_scores[:, :keep_n].reshape(-1) if config.output_scores else None
+            return records.output(prepared, cache, sequences=sequences, sequences_scores=sequences_scores,
+                                  beam_indices=origins[:, :generated])
+        return sequences
 
 
 def _check_can_generate(model) -> None:
