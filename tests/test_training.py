@@ -62,7 +62,7 @@ def args_for(tmp_path, **overrides) -> TrainingArguments:
     (dict(per_device_train_batch_size=0), "per_device_train_batch_size must be a positive integer"),
     (dict(gradient_accumulation_steps=-1), "gradient_accumulation_steps must be a positive integer"),
     (dict(max_steps=0), "max_steps must be a positive integer"),
-    (dict(lr_scheduler_type="polynomial"), "lr_scheduler_type 'polynomial' is not supported"),
+    (dict(lr_scheduler_type="wavy"), "lr_scheduler_type 'wavy' is not supported"),
     (dict(eval_strategy="sometimes"), "eval_strategy must be one of"),
     (dict(warmup_steps=3, warmup_ratio=0.1), "warmup_steps and warmup_ratio are both set"),
     (dict(learning_rate=-1.0), "learning_rate must be a finite number"),

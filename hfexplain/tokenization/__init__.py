@@ -59,7 +59,17 @@ from .files import (
 )
 from .legacy import build_byte_level_bpe_backend, build_clip_backend, build_roberta_backend, build_wordpiece_backend
 from .sentencepiece import SPIECE_FILE, build_albert_backend, build_t5_backend, read_spiece_model, sentinel_tokens
-from .tokenizer import PreTrainedTokenizerFast, Tokenizer, clean_up_tokenization
+from .tokenizer import (
+    BertTokenizer,
+    BertTokenizerFast,
+    GPT2Tokenizer,
+    GPT2TokenizerFast,
+    LlamaTokenizer,
+    LlamaTokenizerFast,
+    PreTrainedTokenizerFast,
+    Tokenizer,
+    clean_up_tokenization,
+)
 from .whisper import WhisperTokenizer
 
 __all__ = [
@@ -72,6 +82,12 @@ __all__ = [
     "LARGE_INTEGER",
     "PADDING_STRATEGIES",
     "PreTrainedTokenizerFast",
+    "BertTokenizer",
+    "BertTokenizerFast",
+    "GPT2Tokenizer",
+    "GPT2TokenizerFast",
+    "LlamaTokenizer",
+    "LlamaTokenizerFast",
     "SPECIAL_TOKENS_ATTRIBUTES",
     "SPECIAL_TOKENS_MAP_FILE",
     "SPIECE_FILE",

@@ -100,6 +100,10 @@ class BatchEncoding(dict):
         """For each token, the index of the word it came from (``None`` for special and pad tokens)."""
         return self._encoding(batch_index, "word_ids").word_ids
 
+    def words(self, batch_index: int = 0) -> list[int | None]:
+        """The older name of :meth:`word_ids` (transformers keeps it, deprecated)."""
+        return self.word_ids(batch_index)
+
     def sequence_ids(self, batch_index: int = 0) -> list[int | None]:
         """For each token, 0 (first text), 1 (text_pair) or ``None`` (special and pad tokens)."""
         return self._encoding(batch_index, "sequence_ids").sequence_ids
@@ -128,6 +132,11 @@ class BatchEncoding(dict):
         """Index of the word a token belongs to."""
         batch_index, token_index = self._split_index(batch_or_token_index, token_index)
         return self._encoding(batch_index, "token_to_word").token_to_word(token_index)
+
+    def word_to_chars(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
+        """``(start, end)`` characters of the text a word covers."""
+        batch_index, word_index = self._split_index(batch_or_word_index, word_index)
+        return self._encoding(batch_index, "word_to_chars").word_to_chars(word_index, sequence_index)
 
     def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
         """``(start, end)`` token indices of a word."""

@@ -1094,6 +1094,27 @@ class Tokenizer:
 PreTrainedTokenizerFast = Tokenizer
 
 
+# The class names tutorials import (``BertTokenizer.from_pretrained(path)``, ``GPT2TokenizerFast``, ...).
+# Each loads a folder exactly as AutoTokenizer does (the files say how to tokenize); they exist so that
+# code written for transformers runs unchanged. transformers' slow (Python) tokenizers are the same
+# pipelines run by `tokenizers` here.
+class BertTokenizerFast(Tokenizer):
+    """Loads a BERT WordPiece folder (``tokenizer.json``, or ``vocab.txt``) as :class:`Tokenizer` does."""
+
+
+class GPT2TokenizerFast(Tokenizer):
+    """Loads a GPT-2 byte-level BPE folder (``tokenizer.json``, or ``vocab.json`` + ``merges.txt``)."""
+
+
+class LlamaTokenizerFast(Tokenizer):
+    """Loads a LLaMA folder's ``tokenizer.json`` as :class:`Tokenizer` does."""
+
+
+BertTokenizer = BertTokenizerFast
+GPT2Tokenizer = GPT2TokenizerFast
+LlamaTokenizer = LlamaTokenizerFast
+
+
 def _backend_from_file(path: str) -> BackendTokenizer:
     """``tokenizers.Tokenizer.from_file``, with its bare ``Exception`` turned into an OSError naming the file."""
     try:

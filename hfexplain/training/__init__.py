@@ -24,8 +24,16 @@ from .trainer import (
     Trainer,
     TrainOutput,
     get_last_checkpoint,
-    get_scheduler,
     set_seed,
+)
+from .schedules import (
+    get_constant_schedule,
+    get_constant_schedule_with_warmup,
+    get_cosine_schedule_with_warmup,
+    get_cosine_with_hard_restarts_schedule_with_warmup,
+    get_linear_schedule_with_warmup,
+    get_polynomial_decay_schedule_with_warmup,
+    get_scheduler,
 )
 
 __all__ = [
@@ -44,7 +52,13 @@ __all__ = [
     "TrainerState",
     "TrainingArguments",
     "default_data_collator",
+    "get_constant_schedule",
+    "get_constant_schedule_with_warmup",
+    "get_cosine_schedule_with_warmup",
+    "get_cosine_with_hard_restarts_schedule_with_warmup",
     "get_last_checkpoint",
+    "get_linear_schedule_with_warmup",
+    "get_polynomial_decay_schedule_with_warmup",
     "get_scheduler",
     "set_seed",
 ]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 
 STRATEGIES = ("no", "steps", "epoch")
-SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
 REPORTERS = ("none", "all", "tensorboard", "wandb")
 
 

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .schedules import get_scheduler
 from .arguments import TrainingArguments
 from .callbacks import (
     CallbackHandler,
@@ -107,43 +108,6 @@ def get_last_checkpoint(folder: str) -> str | None:
         and os.path.isfile(os.path.join(folder, name, TRAINER_STATE_NAME))
     ]
     return os.path.join(folder, max(steps)[1]) if steps else None
-
-
-# -- learning-rate schedules: a multiplier of the learning rate per optimizer step ---------------
-# Module-level functions (not lambdas) so the scheduler pickles and its state saves.
-
-
-def _linear(step: int, warmup: int, total: int) -> float:
-    if step < warmup:
-        return step / max(1, warmup)
-    return max(0.0, (total - step) / max(1, total - warmup))
-
-
-def _cosine(step: int, warmup: int, total: int) -> float:
-    if step < warmup:
-        return step / max(1, warmup)
-    progress = (step - warmup) / max(1, total - warmup)
-    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def _constant(step: int, warmup: int, total: int) -> float:
-    return 1.0
-
-
-def _constant_with_warmup(step: int, warmup: int, total: int) -> float:
-    return step / max(1, warmup) if step < warmup else 1.0
-
-
-_SCHEDULES = {"linear": _linear, "cosine": _cosine, "constant": _constant,
-              "constant_with_warmup": _constant_with_warmup}
-
-
-def get_scheduler(name: str, optimizer: torch.optim.Optimizer, num_warmup_steps: int, num_training_steps: int):
-    """A ``LambdaLR`` for ``name`` (linear, cosine, constant, constant_with_warmup), as transformers'."""
-    if name not in _SCHEDULES:
-        raise ValueError(f"unknown lr_scheduler_type {name!r}; choose one of {sorted(_SCHEDULES)}.")
-    multiplier = functools.partial(_SCHEDULES[name], warmup=num_warmup_steps, total=num_training_steps)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
 
 
 # -- random generator states ------------------------------------------------------------------
