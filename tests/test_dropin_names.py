@@ -78,3 +78,17 @@ def test_get_scheduler_names_what_is_missing():
         hfexplain.get_scheduler("wavy", optimizer, 0, 10)
     with pytest.raises(ValueError, match=r"lr_end \(1.0\) must be smaller than the initial lr \(0.1\)"):
         hfexplain.get_polynomial_decay_schedule_with_warmup(optimizer, 0, 10, lr_end=1.0)
+
+
+def test_data_collator_with_padding_takes_a_dict_of_columns_as_transformers_does():
+    """The course passes a dataset slice (a dict of lists) straight to the collator."""
+    tokenizer = hfexplain.AutoTokenizer.from_pretrained(tiny_gpt2_path())
+    reference_tokenizer = transformers.AutoTokenizer.from_pretrained(tiny_gpt2_path())
+    columns = {"input_ids": [[5, 6, 7], [8, 9]], "attention_mask": [[1, 1, 1], [1, 1]], "label": [0, 1]}
+    ours = hfexplain.DataCollatorWithPadding(tokenizer)(columns)
+    theirs = transformers.DataCollatorWithPadding(reference_tokenizer)(columns)
+    assert set(ours) == set(theirs)
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key
+    with pytest.raises(ValueError, match="columns of one length"):
+        hfexplain.DataCollatorWithPadding(tokenizer)({"input_ids": [[1], [2]], "label": [0]})

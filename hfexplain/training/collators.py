@@ -27,6 +27,12 @@ LABEL_PAD_ID = -100  # cross_entropy(ignore_index=-100) skips these positions
 
 
 def _features_as_dicts(features: Sequence[Any]) -> list[dict]:
+    if isinstance(features, Mapping):  # a batch slice, column by column (dataset[:8]): one dict per example
+        columns = {key: list(values) for key, values in features.items()}
+        lengths = {len(values) for values in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"a dict of columns needs columns of one length, got lengths {sorted(lengths)}.")
+        features = [{key: values[row] for key, values in columns.items()} for row in range(lengths.pop())]
     if not isinstance(features, Sequence) or not features:
         raise ValueError(f"a collator takes a non-empty list of examples, got {type(features).__name__}.")
     if not isinstance(features[0], Mapping):
