@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import models as _models
-from .configuration import CONFIG_NAME, PretrainedConfig, load_config_dict
+from .configuration import CONFIG_NAME, PretrainedConfig, config_file, load_config_dict
 from .hub import HUB_KWARGS, cached_file
 
 
@@ -171,7 +171,7 @@ class AutoConfig:
     @staticmethod
     def from_pretrained(path_or_repo_id: str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
-        path = cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
+        path = config_file(path_or_repo_id, hub_kwargs)  # a folder, a repo id, or a config .json file
         config_dict = load_config_dict(path)
         model_type = config_dict.get("model_type")
         if not model_type:

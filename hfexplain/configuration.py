@@ -264,7 +264,7 @@ class PretrainedConfig:
         ``local_files_only``, ``subfolder``); other keyword arguments override fields.
         """
         hub_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in HUB_KWARGS}
-        path = cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
+        path = config_file(path_or_repo_id, hub_kwargs)
         config = cls.from_dict(load_config_dict(path), **kwargs)
         config.name_or_path = path_or_repo_id
         return config
@@ -345,6 +345,14 @@ def _as_sub_config(sub_class: type[PretrainedConfig], key: str, value: Any, owne
         f"{owner}'s {key} must be a {sub_class.__name__}, a dict of its fields or None (its defaults); "
         f"got {type(value).__name__}."
     )
+
+
+def config_file(path_or_repo_id: str | os.PathLike, hub_kwargs: dict[str, Any]) -> str:
+    """The config.json of a folder or Hub repo id, or the JSON file itself when given one (as transformers'
+    ``from_pretrained("path/to/config.json")`` allows)."""
+    if os.path.isfile(path_or_repo_id) and os.fspath(path_or_repo_id).endswith(".json"):
+        return os.fspath(path_or_repo_id)
+    return cached_file(path_or_repo_id, CONFIG_NAME, **hub_kwargs)
 
 
 def load_config_dict(path: str | os.PathLike) -> dict[str, Any]:

@@ -92,3 +92,15 @@ def test_data_collator_with_padding_takes_a_dict_of_columns_as_transformers_does
         assert torch.equal(ours[key], theirs[key]), key
     with pytest.raises(ValueError, match="columns of one length"):
         hfexplain.DataCollatorWithPadding(tokenizer)({"input_ids": [[1], [2]], "label": [0]})
+
+
+def test_auto_config_reads_a_config_json_path_as_transformers_does(tmp_path):
+    import os
+
+    path = os.path.join(tiny_gpt2_path(), "config.json")
+    ours, theirs = hfexplain.AutoConfig.from_pretrained(path), transformers.AutoConfig.from_pretrained(path)
+    assert (ours.n_embd, ours.n_layer, ours.vocab_size) == (theirs.n_embd, theirs.n_layer, theirs.vocab_size)
+    assert hfexplain.GPT2Config.from_pretrained(path).n_head == theirs.n_head
+    (tmp_path / "notes.txt").write_text("not a config")
+    with pytest.raises(OSError, match="is a file"):
+        hfexplain.AutoConfig.from_pretrained(tmp_path / "notes.txt")
