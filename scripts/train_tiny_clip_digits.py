@@ -26,7 +26,9 @@ saw in training) that its embedding is closest to.
                   zero-shot accuracy per held-out template beside chance and the majority class,
                   accuracy with the training templates, text -> image retrieval.
 
-Same arguments on the same machine (same torch, same ``--threads``) give the same weights.
+Same arguments on the same machine (same torch, same ``--threads``) give the same weights: a second
+full run of the shipped command here wrote a bitwise identical model.safetensors (178 s of training
+that time, 308 s the first, on a busier machine); tests/test_tiny_vision.py compares a short run.
 """
 from __future__ import annotations
 
