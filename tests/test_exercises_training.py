@@ -27,7 +27,7 @@ def test_accepts_solution():
 
 
 def test_accepts_hfexplain_scheduler_multiplier():
-    from hfexplain.training.trainer import _linear
+    from hfexplain.training.schedules import _linear
 
     assert check_linear_schedule(lambda s, w, t: _linear(s, w, t)).passed
 

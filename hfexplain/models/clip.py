@@ -423,6 +423,9 @@ class CLIPPreTrainedModel(PreTrainedModel):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Linear):  # the projections and the heads
+            # transformers first runs its generic init (a normal draw), then the one below: the first
+            # draw is overwritten but moves the generator, so a new head gets transformers' values.
+            nn.init.normal_(module.weight, std=1.0)  # any std: only the draws it uses matter
             nn.init.normal_(module.weight, std=module.in_features**-0.5 * factor)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -704,6 +707,8 @@ class CLIPForImageClassification(CLIPPreTrainedModel):
     The text tower is not built; ``config`` is the whole ``CLIPConfig`` (``num_labels`` on it)."""
 
     main_input_name = "pixel_values"
+    # a CLIPModel checkpoint has no classifier: a new head is initialised, as transformers does
+    _keys_optional_in_checkpoint = (r"^classifier\.",)
 
     def __init__(self, config: CLIPConfig):
         super().__init__(config)
