@@ -121,13 +121,21 @@ def read_real_clip() -> np.ndarray | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_vocab() -> dict[str, int]:
-    letters = sorted(set("".join(DIGITS).upper()))
-    return {token: i for i, token in enumerate(list(SPECIALS) + letters)}
+LABELS = "letters"  # or "digits": set by --labels
 
 
-def label_text(text: str) -> str:
-    return text.upper()
+def build_vocab(labels: str | None = None) -> dict[str, int]:
+    """letters: the letters of the ten words (TWO -> T, W, O); digits: one label per word ("2")."""
+    labels = labels or LABELS
+    chars = sorted(set("".join(DIGITS).upper())) if labels == "letters" else [str(d) for d in range(10)]
+    return {token: i for i, token in enumerate(list(SPECIALS) + chars)}
+
+
+def label_text(text: str, labels: str | None = None) -> str:
+    """"two nine" -> "TWO NINE" (letters) or "2 9" (digits: each word one CTC label)."""
+    if (labels or LABELS) == "letters":
+        return text.upper()
+    return " ".join(str(DIGITS.index(w)) for w in text.lower().split())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +214,9 @@ def pct(x: float) -> str:
 
 def write_model_card(path: str, facts: dict) -> None:
     """README.md with the numbers of this run; everything in it comes from ``facts`` (also saved as facts.json)."""
+    global LABELS
     a = facts["args"]
+    LABELS = a.get("labels", "letters")
     refs = [label_text(r["text"]) for r in make_splits(facts["seed"], a["n_train"], a["n_val"], a["n_test"])["test"]]
     facts = dict(facts, check_correct=sum(p == r for p, r in zip(facts["test_predictions"][:N_CHECK], refs[:N_CHECK])))
     curve_rows = "\n".join(f"| {r['step']} | {r['train_loss']:.3f} | {pct(r['val_exact'])} | {pct(r['val_cer'])} |"
@@ -216,7 +226,7 @@ def write_model_card(path: str, facts: dict) -> None:
     t, c, e = facts["test"], facts["baseline_common"], facts["baseline_empty"]
     real = facts["real_scores"]
     real_line = ("the clip was not found (pocketsphinx test data not installed)" if real is None else
-                 f"the model writes **{facts['real_pred'] or '(empty)'!r}** for {REAL_TEXT!r} "
+                 f"the model writes **{facts['real_pred'] or '(empty)'!r}** for {label_text(REAL_TEXT)!r} "
                  f"(character error rate {pct(real['cer'])}, word error rate {pct(real['wer'])})")
     card = f"""---
 license: apache-2.0
@@ -229,8 +239,8 @@ tags: [wav2vec2, ctc, hfexplain, teaching, tiny, digits, synthetic-speech]
 # tiny-wav2vec2-digits
 
 A {facts['n_params'] / 1e6:.2f}M-parameter `Wav2Vec2ForCTC` trained from scratch by hfexplain's own code on
-spoken digit strings that **espeak-ng synthesises** ("two nine three" -> `TWO NINE THREE`), one CTC
-label per character. It is a teaching object: a real trained CTC model whose frames, logits and
+spoken digit strings that **espeak-ng synthesises** ("two nine three" -> `{label_text("two nine three")}`), one CTC
+label per {"character" if LABELS == "letters" else "digit word"}. It is a teaching object: a real trained CTC model whose frames, logits and
 blank/character alignments a lesson can look at offline. It does **not** recognise human speech (below).
 
 ```python
@@ -238,7 +248,7 @@ from hfexplain import pipeline
 from hfexplain.assets import tiny_wav2vec2_digits_path
 
 asr = pipeline("automatic-speech-recognition", model=tiny_wav2vec2_digits_path())
-asr(samples_16khz)   # {{'text': 'TWO NINE THREE'}}
+asr({{"raw": samples_16khz, "sampling_rate": 16000}})   # {{'text': {label_text("two nine three")!r}}}
 ```
 
 The folder loads unchanged in `transformers` (`Wav2Vec2ForCTC`, `Wav2Vec2Processor`), with the same logits.
@@ -264,8 +274,8 @@ Wav2Vec2 (`hfexplain/models/wav2vec2.py`, Hugging Face's names): a 4-layer conv 
 layer-norm stem and pre-norm ("stable layer norm") transformer, {a['layers']} layers, hidden {a['hidden']},
 {a['heads']} heads, feed-forward {a['ffn']}, a 16-tap grouped positional convolution, SpecAugment time masks
 (p 0.05, length 5); **{facts['n_params']:,} parameters**, float32.
-Vocabulary ({len(build_vocab())} entries): `<pad>` (CTC blank, id 0), `<s>`, `</s>`, `<unk>`, `|` (word delimiter), the letters
-of the digit words. Plain PyTorch loop, batches of clips of similar length (a random run of neighbours in length order): AdamW (lr {a['lr']}, weight decay 0.01), {a['warmup']} warm-up steps then
+Vocabulary ({len(build_vocab())} entries): `<pad>` (CTC blank, id 0), `<s>`, `</s>`, `<unk>`, `|` (word delimiter), then
+{"the letters of the digit words" if LABELS == "letters" else "the characters 0-9, one per digit word"} (`--labels {LABELS}`). Plain PyTorch loop, batches of clips of similar length (a random run of neighbours in length order): AdamW (lr {a['lr']}, weight decay 0.01), {a['warmup']} warm-up steps then
 cosine, batch {a['batch_size']}, gradient clipping 1.0, CTC loss (mean).
 
 On a shared {facts['machine']} machine (other jobs running; torch {facts['torch']}, {a['threads']} threads):
@@ -344,6 +354,8 @@ def parse_args(argv):
     parser.add_argument("--ffn", type=int, default=128)
     parser.add_argument("--conv-dim", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--labels", choices=("letters", "digits"), default="letters",
+                        help="CTC labels: the letters of the words, or one label per digit word")
     args = parser.parse_args(argv)
     for name in ("n_train", "n_val", "n_test", "steps", "threads", "batch_size", "hidden", "layers", "heads",
                  "ffn", "conv_dim"):
@@ -360,6 +372,8 @@ def main(argv=None) -> dict:
     from hfexplain.models.wav2vec2 import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
     from hfexplain.tokenization.ctc import Wav2Vec2CTCTokenizer
 
+    global LABELS
+    LABELS = args.labels
     started, cpu_started = time.time(), time.process_time()
     torch.set_num_threads(args.threads)
     splits = make_splits(args.seed, args.n_train, args.n_val, args.n_test)
@@ -435,7 +449,7 @@ def main(argv=None) -> dict:
     baseline_empty = scores([""] * len(test_refs), test_refs)
     real = read_real_clip()
     real_pred = transcribe(model, feature_extractor, tokenizer, [real])[0] if real is not None else None
-    real_scores = scores([real_pred], [REAL_TEXT]) if real is not None else None
+    real_scores = scores([real_pred], [label_text(REAL_TEXT)]) if real is not None else None
     cpu_seconds = time.process_time() - cpu_started + gen_children.children_user + gen_children.children_system
     facts = {
         "seed": args.seed, "n_params": n_params, "gen_seconds": gen_seconds, "train_minutes": train_minutes,
