@@ -24,8 +24,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from . import models as _models
-from .configuration import CONFIG_NAME, PretrainedConfig, config_file, load_config_dict
-from .hub import HUB_KWARGS, cached_file
+from .configuration import PretrainedConfig, config_file, load_config_dict
+from .hub import HUB_KWARGS
 
 
 class _ConfigMappingNames(Mapping):
