@@ -33,6 +33,7 @@ A new family's parity test is then its configs::
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import warnings
 from typing import Any
@@ -143,9 +144,24 @@ def make_labels(task: str, config, inputs: dict) -> dict[str, torch.Tensor]:
 # -- comparing ----------------------------------------------------------------------------
 
 
+def record(what: str, difference: float) -> float:
+    """Append one measured difference to ``$HFEXPLAIN_PARITY_LOG`` (JSON lines) when it is set.
+
+    ``benchmarks/parity_report.py`` runs the parity tests with it set and tabulates the largest
+    difference each test measured; without it this does nothing but return ``difference``.
+    """
+    log = os.environ.get("HFEXPLAIN_PARITY_LOG")
+    if log:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"test": test, "what": what, "difference": float(difference)}) + "\n")
+    return difference
+
+
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, what: str, atol: float = ATOL) -> None:
     assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} vs {tuple(expected.shape)}"
     difference = (actual.float() - expected.float()).abs().max().item() if actual.numel() else 0.0
+    record(what, difference)
     assert difference <= atol, f"{what}: max abs difference {difference:.3g} > {atol}"
 
 

@@ -43,6 +43,7 @@ from hfexplain.processing.auto import unregister  # noqa: E402
 from hfexplain.tokenization import Tokenizer  # noqa: E402
 
 from hubcache import folder_files, make_hub_cache  # noqa: E402
+import parity  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -51,6 +52,8 @@ def same(ours, ref, atol: float = 0.0) -> None:
     """Same type family, shape, dtype and values (exact unless atol says otherwise)."""
     if isinstance(ref, torch.Tensor):
         assert isinstance(ours, torch.Tensor) and ours.dtype == ref.dtype and ours.shape == ref.shape
+        if ours.is_floating_point() and ours.numel():
+            parity.record("same", (ours.double() - ref.double()).abs().max().item())
         torch.testing.assert_close(ours, ref, atol=atol, rtol=0)
     elif isinstance(ref, np.ndarray) and ref.dtype == object:  # a ragged batch: one array per example
         assert isinstance(ours, np.ndarray) and ours.dtype == object and ours.shape == ref.shape
@@ -60,6 +63,8 @@ def same(ours, ref, atol: float = 0.0) -> None:
         ours, ref = np.asarray(ours), np.asarray(ref)
         assert ours.dtype == ref.dtype, (ours.dtype, ref.dtype)
         assert ours.shape == ref.shape, (ours.shape, ref.shape)
+        if np.issubdtype(ours.dtype, np.floating) and ours.size:
+            parity.record("same", float(np.abs(ours.astype(np.float64) - ref.astype(np.float64)).max()))
         np.testing.assert_allclose(ours, ref, atol=atol, rtol=0)
 
 

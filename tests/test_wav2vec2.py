@@ -24,6 +24,8 @@ from hfexplain.models.wav2vec2 import (
 from hfexplain.processing import AutoFeatureExtractor, AutoProcessor
 from hfexplain.tokenization import Wav2Vec2CTCTokenizer
 
+import parity
+
 transformers = pytest.importorskip("transformers")
 transformers.logging.set_verbosity_error()
 transformers.logging.disable_progress_bar()
@@ -62,7 +64,7 @@ def audio_batch(seed: int = 1):
 
 
 def max_diff(ours, theirs) -> float:
-    return (ours - theirs).abs().max().item()
+    return parity.record("max_diff", (ours - theirs).abs().max().item())
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +264,7 @@ def test_feature_extractor_matches_transformers(call, mask_by_default):
     assert len(a["input_values"]) == len(b["input_values"])
     for x, y in zip(a["input_values"], b["input_values"]):
         assert x.dtype == np.float32 and x.shape == np.shape(y)
-        assert np.abs(x - np.asarray(y, np.float64)).max() < 1e-5
+        assert parity.record("features", np.abs(x - np.asarray(y, np.float64)).max()) < 1e-5
     if "attention_mask" in a:
         assert all(np.array_equal(x, y) for x, y in zip(a["attention_mask"], b["attention_mask"]))
 

@@ -263,7 +263,7 @@ def test_log_mel_features_match_transformers(extractors):
         padded[0, : min(len(clip), 480000)] = np.asarray(clip, np.float32)[:480000]
         numpy_path = theirs._np_extract_fbank_features(padded, "cpu")
         tolerance = 3e-5 if name in SMOOTH else 1e-5
-        assert np.abs(actual - expected).max() < tolerance, name
+        assert parity.record(f"log-mel {name}", np.abs(actual - expected).max()) < tolerance, name
         assert np.abs(actual - numpy_path).max() < 1e-6, name
 
 
@@ -277,7 +277,7 @@ def test_batches_padding_masks_and_128_mels_match_transformers(extractors):
         assert sorted(actual.keys()) == sorted(expected.keys()), kwargs
         for key in expected:
             assert actual[key].shape == expected[key].shape, (kwargs, key)
-            assert np.abs(actual[key] - expected[key]).max() < 3e-5, (kwargs, key)  # the chirp: see above
+            assert parity.record(f"batch {key}", np.abs(actual[key] - expected[key]).max()) < 3e-5, (kwargs, key)  # the chirp: see above
     short = [clip for clip in batch if len(clip) < 16000 * 2]
     theirs128, ours128 = transformers.WhisperFeatureExtractor(feature_size=128, chunk_length=2), \
         WhisperFeatureExtractor(feature_size=128, chunk_length=2)
