@@ -104,7 +104,7 @@ def make_labels(case: str, inputs: dict) -> dict[str, torch.Tensor]:
 
 def assert_close(ours, theirs, what: str, atol: float = ATOL) -> None:
     assert ours.shape == theirs.shape, f"{what}: shape {tuple(ours.shape)} vs {tuple(theirs.shape)}"
-    diff = (ours - theirs).abs().max().item() if ours.numel() else 0.0
+    diff = parity.record(what, (ours - theirs).abs().max().item() if ours.numel() else 0.0)
     assert diff <= atol, f"{what}: max abs difference {diff:.3g} > {atol}"
 
 

@@ -24,6 +24,8 @@ from transformers.models.gpt_neox.modeling_gpt_neox import apply_rotary_pos_emb 
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb as hf_apply_rotary
 
 from hfexplain import AutoModelForCausalLM, KVCache
+
+import parity
 from hfexplain.hooks import ALIASES, CROSS_ALIASES
 from hfexplain.layers import apply_rotary_pos_emb, rope_frequencies, standardize_rope_parameters
 from hfexplain.models.llama import LlamaConfig, LlamaForCausalLM, LlamaModel
@@ -116,7 +118,7 @@ def padded_batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, atol: float = ATOL, what: str = "") -> None:
     assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
-    difference = (actual - expected).abs().max().item() if actual.numel() else 0.0
+    difference = parity.record(what, (actual - expected).abs().max().item() if actual.numel() else 0.0)
     assert difference <= atol, f"{what}: max difference {difference:.3g} > {atol}"
 
 
