@@ -361,6 +361,50 @@ def test_tokenizer_prompt_ids_encoding_and_decoding_match_transformers(tokenizer
         WhisperTokenizer.from_pretrained(tiny_gpt2_path())  # GPT-2's files: no Whisper special tokens
 
 
+def test_timestamps_decoding_and_offsets_match_transformers(tokenizer_folder):
+    """Segments ``<|a|> text <|b|>``, pairs ``<|b|><|b|>`` between them, and new 30 s windows (a time
+    below the last one) after a closing pair and after a single closing stamp: the text with
+    timestamps written in, and the offsets, equal to transformers' for every option."""
+    theirs = transformers.WhisperTokenizer.from_pretrained(tokenizer_folder)
+    ours = WhisperTokenizer.from_pretrained(tokenizer_folder)
+    ids = theirs.convert_tokens_to_ids
+
+    def words(text):
+        return theirs(text, add_special_tokens=False).input_ids
+
+    def stamp(seconds):
+        return ids(f"<|{seconds:.2f}|>")
+
+    start = [ids("<|startoftranscript|>")]
+    prompt = [ids("<|startofprev|>")] + words(" before")
+    sequences = {
+        "one segment": start + [stamp(0.0)] + words(" the cat sat") + [stamp(1.5)],
+        "pairs": start + [stamp(0.0)] + words(" one two") + [stamp(1.0), stamp(1.0)] + words(" three")
+        + [stamp(2.4), stamp(2.4)] + words(" four") + [stamp(3.0)],
+        "new window after a pair": [stamp(0.0)] + words(" a") + [stamp(28.0), stamp(28.0)] + words(" b")
+        + [stamp(29.5), stamp(0.5)] + words(" c") + [stamp(1.0)],
+        "new window after a single stamp": [stamp(0.0)] + words(" x") + [stamp(29.0)] + [stamp(0.2)]
+        + words(" y") + [stamp(0.8)],
+        "prompt first": prompt + start + [stamp(0.0)] + words(" hi") + [stamp(0.4)],
+        "no timestamps": start + words(" plain text") + [ids("<|endoftext|>")],
+        "one stamp": start + words(" lonely") + [stamp(2.0)],
+    }
+    for name, sequence in sequences.items():
+        for skip in (False, True):
+            for options in (dict(decode_with_timestamps=True), dict(output_offsets=True),
+                            dict(output_offsets=True, decode_with_timestamps=True, time_precision=0.04), dict()):
+                expected = theirs.decode(sequence, skip_special_tokens=skip, **options)
+                assert ours.decode(sequence, skip_special_tokens=skip, **options) == expected, (name, skip, options)
+    batch = [sequences["pairs"], sequences["new window after a pair"]]
+    assert ours.batch_decode(batch, decode_with_timestamps=True) == theirs.batch_decode(batch, decode_with_timestamps=True)
+    assert "<|29.50|>" in ours.decode(sequences["new window after a pair"], decode_with_timestamps=True)
+    assert ours.decode(sequences["pairs"], output_offsets=True)["offsets"][1] == {"text": " three", "timestamp": (1.0, 2.4)}
+    with pytest.raises(ValueError, match="single input"):
+        ours.decode(batch, output_offsets=True)
+    with pytest.raises(NotImplementedError, match="normalisation"):
+        ours.decode(sequences["pairs"], normalize=True)
+
+
 def test_processor_matches_transformers_and_round_trips(tokenizer_folder, extractors, tmp_path):
     theirs_fe, ours_fe = extractors
     theirs = transformers.WhisperProcessor(theirs_fe, transformers.WhisperTokenizer.from_pretrained(tokenizer_folder))

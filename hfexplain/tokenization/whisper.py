@@ -125,23 +125,112 @@ class WhisperTokenizer(Tokenizer):
         """The ids of ``<|0.00|>``, ``<|0.02|>`` ... ``<|30.00|>``."""
         return self.convert_tokens_to_ids([f"<|{i * time_precision:.2f}|>" for i in range(1501)])
 
+    @property
+    def timestamp_begin(self) -> int:
+        """The id of ``<|0.00|>``: every id from here on is a timestamp, 20 ms (``time_precision``) apart."""
+        first = self.convert_tokens_to_ids("<|0.00|>")
+        return first if first is not None else max(self.all_special_ids) + 1
+
     def decode(self, token_ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
+               output_offsets: bool = False, time_precision: float = 0.02, decode_with_timestamps: bool = False,
                **kwargs: Any):
         """Ids -> text, as transformers' ``WhisperTokenizer.decode``: with ``skip_special_tokens`` a
-        previous-text prompt is dropped along with the special tokens; timestamp tokens never show.
-        (``output_offsets`` / ``decode_with_timestamps`` / normalizers are not implemented.)"""
+        previous-text prompt is dropped along with the special tokens; timestamp tokens are dropped
+        from the text unless ``decode_with_timestamps`` writes them in (``<|1.08|>``, counted across
+        30 s windows); ``output_offsets=True`` returns ``{"text", "offsets"}`` with one
+        ``{"text", "timestamp": (start, end)}`` per segment between a pair of timestamps.
+        (The English / basic text normalisers are not implemented.)"""
         unsupported = sorted(key for key, value in kwargs.items() if value)
         if unsupported:
-            raise NotImplementedError(f"WhisperTokenizer.decode does not implement {unsupported}; use transformers "
-                                      "for timestamps, offsets and text normalisation.")
-        token_ids = _to_list(token_ids)
+            raise NotImplementedError(f"WhisperTokenizer.decode does not implement {unsupported}; use transformers' "
+                                      "WhisperTokenizer for text normalisation.")
+        raw = _to_list(token_ids)
+        batched = isinstance(raw, list) and bool(raw) and isinstance(raw[0], list)
+        if output_offsets and batched and len(raw) > 1:
+            raise ValueError("output_offsets=True can only process a single input at a time: decode each row alone.")
+        token_ids = raw
         # As transformers: the prompt is stripped from one sequence; a batch keeps its prompts' text.
-        if skip_special_tokens and isinstance(token_ids, list) and not (token_ids and isinstance(token_ids[0], list)):
+        if skip_special_tokens and isinstance(token_ids, list) and not batched:
             token_ids = self._strip_prompt(token_ids)
-        text = super().decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)
-        if isinstance(text, list):
-            return [TIMESTAMP_PATTERN.sub("", row) for row in text]
-        return TIMESTAMP_PATTERN.sub("", text)
+        if decode_with_timestamps:
+            rows = token_ids if batched else [token_ids]
+            texts = [self._decode_with_timestamps(row, skip_special_tokens, time_precision) for row in rows]
+            text = texts if batched else texts[0]
+        else:
+            text = super().decode(token_ids, skip_special_tokens, clean_up_tokenization_spaces)
+            text = [TIMESTAMP_PATTERN.sub("", row) for row in text] if isinstance(text, list) \
+                else TIMESTAMP_PATTERN.sub("", text)
+        if output_offsets:
+            return {"text": text, "offsets": self._offsets(raw[0] if batched else raw, time_precision)}
+        return text
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: bool | None = None, **kwargs: Any) -> list:
+        """Each row of a batch, with :meth:`decode`'s options (``decode_with_timestamps=True``...)."""
+        decoded = self.decode(sequences, skip_special_tokens, clean_up_tokenization_spaces, **kwargs)
+        return [decoded] if isinstance(decoded, (str, dict)) else decoded
+
+    def _is_timestamp(self, token_ids: list[int]) -> list[bool]:
+        begin = self.timestamp_begin
+        return [token >= begin for token in token_ids]
+
+    def _decode_with_timestamps(self, token_ids: list[int], skip_special_tokens: bool, time_precision: float,
+                                segment_size: int = 1500) -> str:
+        """Text runs decoded, timestamps written as ``<|t|>``. Times restart at 0.00 in each 30 s
+        window (``segment_size`` frames); a timestamp below the last one means a new window: after a
+        single closing timestamp the offset grows by a whole window; after a closing pair it grows
+        by the pair's time, and that pair's first stamp (with the empty run after it) is dropped,
+        as transformers does."""
+        begin = self.timestamp_begin
+        pieces: list[str | list[int]] = [[]]  # text runs (lists of ids) alternating with "<|t|>" strings
+        latest = previous = offset = 0.0
+        for i, token in enumerate(token_ids):
+            if token < begin:
+                pieces[-1].append(token)
+                continue
+            time = (token - begin) * time_precision
+            if time < latest:  # a new 30 s window has started
+                closed_by_pair = i >= 2 and token_ids[i - 1] >= begin and token_ids[i - 2] >= begin
+                if closed_by_pair:
+                    latest = previous
+                    offset += previous
+                    pieces = pieces[:-2]
+                else:
+                    offset += time_precision * segment_size
+            previous, latest = latest, time
+            pieces.extend([f"<|{time + offset:.2f}|>", []])
+        return "".join(piece if isinstance(piece, str) else
+                       super(WhisperTokenizer, self).decode(piece, skip_special_tokens) if piece else ""
+                       for piece in pieces)
+
+    def _offsets(self, token_ids: list[int], time_precision: float, segment_size: int = 1500) -> list[dict]:
+        """One ``{"text", "timestamp": (start, end)}`` per segment, as transformers' ``_compute_offsets``.
+
+        A segment runs from a timestamp to the next pair of adjacent timestamps (``<|a|> text <|b|><|b|>``),
+        or to the last timestamp; its times are those of its first and last token, plus the length of
+        the windows before it (a start below the previous end means a new window)."""
+        stamp = self._is_timestamp(token_ids)
+        positions = [i for i, is_stamp in enumerate(stamp) if is_stamp]
+        cuts = [i for i in range(1, len(token_ids)) if stamp[i - 1] and stamp[i]]
+        if not cuts and len(positions) <= 1:
+            return []  # no timestamps, or a single one
+        if positions[-1] + 1 not in cuts:
+            cuts.append(positions[-1] + 1)
+        begin = self.timestamp_begin
+        offsets, start_of_slice, latest, windows = [], positions[0], 0, 0
+        for cut in cuts:
+            piece = token_ids[start_of_slice:cut]
+            if len(piece) > 1:
+                first, last = piece[0] - begin, piece[-1] - begin
+                if first < latest:  # the next window has started
+                    single_ending = start_of_slice >= 2 and not (stamp[start_of_slice - 2] and stamp[start_of_slice - 1])
+                    windows += segment_size if single_ending else latest
+                latest = last
+                text = TIMESTAMP_PATTERN.sub("", super().decode(piece, False))
+                offsets.append({"text": text, "timestamp": (first * time_precision + windows * time_precision,
+                                                            last * time_precision + windows * time_precision)})
+            start_of_slice = cut
+        return offsets
 
     def _strip_prompt(self, token_ids: list) -> list:
         """Drop ``<|startofprev|> ...`` up to ``<|startoftranscript|>`` (or everything, if it never comes)."""
