@@ -55,6 +55,8 @@ _LAZY = {
     "EarlyStoppingCallback": "training",
     "DataCollatorWithPadding": "training",
     "DataCollatorForLanguageModeling": "training",
+    "DataCollatorForTokenClassification": "training",
+    "DataCollatorForSeq2Seq": "training",
     "default_data_collator": "training",
     "EvalPrediction": "training",
     "set_seed": "training",
