@@ -39,6 +39,8 @@ _LAZY = {
     "LlamaTokenizer": "tokenization",
     "LlamaTokenizerFast": "tokenization",
     "BatchEncoding": "tokenization",
+    "CharSpan": "tokenization",
+    "TokenSpan": "tokenization",
     "BatchFeature": "processing",
     "AutoImageProcessor": "processing",
     "AutoFeatureExtractor": "processing",
