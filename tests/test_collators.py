@@ -258,3 +258,10 @@ def test_offsets_never_reach_the_model():
     got = hfexplain.DataCollatorForLanguageModeling(ours_tok)(examples)
     torch.manual_seed(0)
     _equal_batches(got, transformers.DataCollatorForLanguageModeling(their_tok)(examples))
+
+
+@pytest.mark.parametrize("name", ["DataCollatorForTokenClassification", "DataCollatorForSeq2Seq"])
+def test_new_collators_name_the_tensor_type_they_make(name):
+    tokenizer = hfexplain.AutoTokenizer.from_pretrained(tiny_translator_path())
+    with pytest.raises(ValueError, match=r"PyTorch tensors only \(return_tensors='pt'\), got 'np'"):
+        getattr(hfexplain, name)(tokenizer, return_tensors="np")

@@ -53,7 +53,8 @@ def _features_as_dicts(features: Sequence[Any]) -> list[dict]:
 
 
 def _drop_text_fields(features: list[dict]) -> None:
-    """Remove string (and None) columns such as a dataset's raw ``text``: ``pad`` takes numbers only."""
+    """Remove text columns (strings, lists of words, None) such as a dataset's raw ``text``: ``pad`` takes
+    numbers only."""
     text_fields = [key for key, value in features[0].items() if _is_text(value)]
     for feature in features:
         for key in text_fields:
