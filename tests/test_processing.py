@@ -85,7 +85,8 @@ def test_tokenization_package_keeps_public_names():
         "TRUNCATION_STRATEGIES",
     ):
         assert hasattr(tokenization, name), name
-    assert tokenization.Tokenizer is tokenizer.Tokenizer is tokenization.PreTrainedTokenizerFast
+    assert tokenization.Tokenizer is tokenizer.Tokenizer
+    assert tokenization.PreTrainedTokenizerFast is tokenizer.PreTrainedTokenizerFast
     assert tokenization.BatchEncoding is batch_encoding.BatchEncoding
     assert tokenization.build_wordpiece_backend is legacy.build_wordpiece_backend
     assert files.TOKENIZER_FILE == "tokenizer.json"

@@ -8,9 +8,11 @@ behaviour of transformers' ``PreTrainedTokenizerFast``. The rooms:
 
 ```
 tokenization/
-  tokenizer.py        Tokenizer (= PreTrainedTokenizerFast): loading, saving, __call__, pad, decode,
-                      special-token attributes (tok.pad_token, tok.pad_token_id, ...)
-  batch_encoding.py   BatchEncoding: what a call returns (a dict + the backend Encodings)
+  tokenizer.py        PreTrainedTokenizerFast: loading, saving, __call__, pad, decode, special-token
+                      attributes (tok.pad_token, tok.pad_token_id, ...); Tokenizer, its subclass that
+                      AutoTokenizer gives (model inputs from the family a folder names), and the named
+                      classes (BertTokenizerFast, GPT2TokenizerFast, ...) with their families' defaults
+  batch_encoding.py   BatchEncoding: what a call returns (a dict + the backend Encodings); CharSpan, TokenSpan
   legacy.py           rebuilding a backend from vocab.txt (WordPiece) or vocab.json + merges.txt
                       (byte-level BPE: GPT-2's, or RoBERTa's and BART's with <s> ... </s>) when a
                       folder has no tokenizer.json
@@ -40,7 +42,7 @@ Every name below stays importable as ``from hfexplain.tokenization import X``.
 """
 from __future__ import annotations
 
-from .batch_encoding import BatchEncoding
+from .batch_encoding import BatchEncoding, CharSpan, TokenSpan
 from .clip import CLIPTokenizer
 from .ctc import Wav2Vec2CTCTokenizer, Wav2Vec2CTCTokenizerOutput
 from .files import (
@@ -78,6 +80,7 @@ __all__ = [
     "BPE_MERGES_FILE",
     "BPE_VOCAB_FILE",
     "BatchEncoding",
+    "CharSpan",
     "CLIPTokenizer",
     "LARGE_INTEGER",
     "PADDING_STRATEGIES",
@@ -94,6 +97,7 @@ __all__ = [
     "TOKENIZER_CONFIG_FILE",
     "TOKENIZER_FILE",
     "TRUNCATION_STRATEGIES",
+    "TokenSpan",
     "Tokenizer",
     "VERY_LARGE_INTEGER",
     "Wav2Vec2CTCTokenizer",

@@ -8,9 +8,23 @@ Non-text inputs return its sibling, :class:`hfexplain.processing.BatchFeature`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from tokenizers import Encoding
+
+
+class CharSpan(NamedTuple):
+    """Characters ``text[start:end]`` of the input text (what a token or a word covers)."""
+
+    start: int
+    end: int
+
+
+class TokenSpan(NamedTuple):
+    """Tokens ``tokens[start:end]`` of an encoded row (the pieces of a word)."""
+
+    start: int
+    end: int
 
 
 class BatchEncoding(dict):
@@ -67,7 +81,7 @@ class BatchEncoding(dict):
         raise KeyError(f"index a BatchEncoding with a field name (str), a batch row (int) or a slice, not {key!r}")
 
     def __repr__(self) -> str:
-        return f"BatchEncoding({dict.__repr__(self)})"
+        return dict.__repr__(self)  # printed as the dict it is, as transformers' BatchEncoding prints
 
     # -- alignment, through the backend Encodings ---------------------------------------------
     @property
@@ -113,6 +127,12 @@ class BatchEncoding(dict):
         # transformers' convention: f(i) means row 0, index i; f(b, i) means row b, index i.
         return (0, batch_or_index) if index is None else (batch_or_index, index)
 
+    def _token(self, batch_or_token_index: int, token_index: int | None, method: str) -> tuple[Encoding, int]:
+        """The row's Encoding and a token index, counted from the row's end when negative (-1: last token)."""
+        batch_index, token_index = self._split_index(batch_or_token_index, token_index)
+        encoding = self._encoding(batch_index, method)
+        return encoding, token_index + len(encoding) if token_index < 0 else token_index
+
     def char_to_token(self, batch_or_char_index: int, char_index: int | None = None, sequence_index: int = 0):
         """Index of the token covering a character of the input text (``None`` for e.g. a space)."""
         batch_index, char_index = self._split_index(batch_or_char_index, char_index)
@@ -123,25 +143,35 @@ class BatchEncoding(dict):
         batch_index, char_index = self._split_index(batch_or_char_index, char_index)
         return self._encoding(batch_index, "char_to_word").char_to_word(char_index, sequence_index)
 
-    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None):
-        """``(start, end)`` characters of the text a token covers (``None`` for special tokens)."""
-        batch_index, token_index = self._split_index(batch_or_token_index, token_index)
-        return self._encoding(batch_index, "token_to_chars").token_to_chars(token_index)
+    def token_to_chars(self, batch_or_token_index: int, token_index: int | None = None) -> CharSpan | None:
+        """``CharSpan(start, end)``: the characters of the text a token covers (``None`` for special tokens)."""
+        encoding, token_index = self._token(batch_or_token_index, token_index, "token_to_chars")
+        span = encoding.token_to_chars(token_index)
+        return CharSpan(*span) if span is not None else None
 
     def token_to_word(self, batch_or_token_index: int, token_index: int | None = None):
-        """Index of the word a token belongs to."""
-        batch_index, token_index = self._split_index(batch_or_token_index, token_index)
-        return self._encoding(batch_index, "token_to_word").token_to_word(token_index)
+        """Index of the word a token belongs to (``None`` for special tokens)."""
+        encoding, token_index = self._token(batch_or_token_index, token_index, "token_to_word")
+        return encoding.token_to_word(token_index)
 
-    def word_to_chars(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
-        """``(start, end)`` characters of the text a word covers."""
-        batch_index, word_index = self._split_index(batch_or_word_index, word_index)
-        return self._encoding(batch_index, "word_to_chars").word_to_chars(word_index, sequence_index)
+    def token_to_sequence(self, batch_or_token_index: int, token_index: int | None = None):
+        """0 if a token comes from the first text, 1 from the ``text_pair`` (``None`` for special tokens)."""
+        encoding, token_index = self._token(batch_or_token_index, token_index, "token_to_sequence")
+        return encoding.token_to_sequence(token_index)
 
-    def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None, sequence_index: int = 0):
-        """``(start, end)`` token indices of a word."""
+    def word_to_chars(self, batch_or_word_index: int, word_index: int | None = None,
+                      sequence_index: int = 0) -> CharSpan | None:
+        """``CharSpan(start, end)``: the characters of the text a word covers."""
         batch_index, word_index = self._split_index(batch_or_word_index, word_index)
-        return self._encoding(batch_index, "word_to_tokens").word_to_tokens(word_index, sequence_index)
+        span = self._encoding(batch_index, "word_to_chars").word_to_chars(word_index, sequence_index)
+        return CharSpan(*span) if span is not None else None
+
+    def word_to_tokens(self, batch_or_word_index: int, word_index: int | None = None,
+                       sequence_index: int = 0) -> TokenSpan | None:
+        """``TokenSpan(start, end)``: the tokens of a word (``None`` when truncation dropped them)."""
+        batch_index, word_index = self._split_index(batch_or_word_index, word_index)
+        span = self._encoding(batch_index, "word_to_tokens").word_to_tokens(word_index, sequence_index)
+        return TokenSpan(*span) if span is not None else None
 
     # -- tensors ------------------------------------------------------------------------------
     def convert_to_tensors(self, tensor_type: str | None = None, prepend_batch_axis: bool = False) -> BatchEncoding:

@@ -128,7 +128,7 @@ class _SpecialTokenId:
 # ---------------------------------------------------------------------------------------------
 
 
-class Tokenizer:
+class PreTrainedTokenizerFast:
     """A ``tokenizers.Tokenizer`` with the call semantics of transformers' ``PreTrainedTokenizerFast``.
 
     >>> tok = Tokenizer.from_pretrained(path)                          # doctest: +SKIP
@@ -137,9 +137,21 @@ class Tokenizer:
 
     ``backend_tokenizer`` is the Rust ``tokenizers.Tokenizer`` underneath: look at its
     ``normalizer``, ``pre_tokenizer``, ``model``, ``post_processor`` and ``decoder``.
+
+    This class is transformers' generic one: loaded with ``PreTrainedTokenizerFast.from_pretrained``
+    it returns ``input_ids`` and ``attention_mask`` unless the folder's config lists other
+    ``model_input_names``. :class:`Tokenizer`, below, what ``AutoTokenizer`` gives, also reads
+    which family the folder names (a BERT folder returns ``token_type_ids``), as the family's
+    class does in transformers; the named classes (``BertTokenizerFast``...) bring their
+    family's defaults (special tokens, model inputs), as transformers' classes do.
     """
 
     SPECIAL_TOKENS_ATTRIBUTES = SPECIAL_TOKENS_ATTRIBUTES
+    # What a folder without "model_input_names" in its config returns; None: decided by the family the
+    # folder names (Tokenizer, AutoTokenizer's class).
+    default_model_input_names: tuple[str, ...] | None = ("input_ids", "attention_mask")
+    # The special tokens a class sets when neither the caller nor the folder names them (BERT's [CLS] ...).
+    default_special_tokens: dict[str, str] = {}
     @property
     def saved_tokenizer_class(self) -> str:
         """The ``tokenizer_class`` that :meth:`save_pretrained` writes into ``tokenizer_config.json``.
@@ -222,9 +234,9 @@ class Tokenizer:
         self.model_max_length = VERY_LARGE_INTEGER if model_max_length is None else int(model_max_length)
         self.padding_side = padding_side or (baked_padding or {}).get("direction", "right")
         self.truncation_side = truncation_side or (baked_truncation or {}).get("direction", "right")
-        self.model_input_names = list(model_input_names or ("input_ids", "attention_mask"))
+        self.model_input_names = list(model_input_names or self.default_model_input_names or ("input_ids", "attention_mask"))
         self.clean_up_tokenization_spaces = bool(clean_up_tokenization_spaces)
-        self.pad_token_type_id = 0
+        self.pad_token_type_id = (baked_padding or {}).get("pad_type_id", 0)
         self._warned_too_long = False
 
         self._special_tokens: dict[str, str | AddedToken | None] = {}
@@ -237,8 +249,10 @@ class Tokenizer:
             "cls_token": cls_token,
             "mask_token": mask_token,
         }
+        if pad_token is None and baked_padding:  # the pad token a tokenizer.json pads with, as in transformers
+            named["pad_token"] = baked_padding.get("pad_token")
         for name, value in named.items():
-            setattr(self, name, _as_token(value))
+            setattr(self, name, _as_token(value if value is not None else self.default_special_tokens.get(name)))
         self._additional_special_tokens = [_as_token(token) for token in additional_special_tokens or ()]
         self._register_special_tokens()
 
@@ -432,6 +446,8 @@ class Tokenizer:
                 )
             _add_tokens_with_ids(backend, config, find(ADDED_TOKENS_FILE), path_or_repo_id)
 
+        if "model_input_names" not in config and cls.default_model_input_names is not None:
+            config["model_input_names"] = list(cls.default_model_input_names)
         if "model_input_names" not in config:
             uses_token_types = tokenizer_class in _CLASSES_WITH_TOKEN_TYPE_IDS or (
                 tokenizer_class is None and family == "wordpiece"
@@ -1118,23 +1134,38 @@ class Tokenizer:
         )
 
 
-PreTrainedTokenizerFast = Tokenizer
+class Tokenizer(PreTrainedTokenizerFast):
+    """The tokenizer ``AutoTokenizer`` gives for most families: :class:`PreTrainedTokenizerFast` whose
+    ``from_pretrained`` also reads which family a folder names (``tokenizer_class``, or config.json's
+    ``model_type``) to decide the model inputs, as the family's own transformers class would:
+    a BERT folder returns ``token_type_ids``, a GPT-2 folder does not."""
+
+    default_model_input_names = None
 
 
 # The class names tutorials import (``BertTokenizer.from_pretrained(path)``, ``GPT2TokenizerFast``, ...).
-# Each loads a folder exactly as AutoTokenizer does (the files say how to tokenize); they exist so that
-# code written for transformers runs unchanged. transformers' slow (Python) tokenizers are the same
-# pipelines run by `tokenizers` here.
+# Each loads a folder's files as AutoTokenizer does, with its family's defaults where the folder (or the
+# caller, e.g. ``BertTokenizerFast(tokenizer_object=backend)`` in the course's chapter 6.8) names none, as
+# transformers' classes do. transformers' slow (Python) tokenizers are the same pipelines run by `tokenizers` here.
 class BertTokenizerFast(Tokenizer):
     """Loads a BERT WordPiece folder (``tokenizer.json``, or ``vocab.txt``) as :class:`Tokenizer` does."""
+
+    default_model_input_names = ("input_ids", "token_type_ids", "attention_mask")
+    default_special_tokens = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                              "mask_token": "[MASK]"}
 
 
 class GPT2TokenizerFast(Tokenizer):
     """Loads a GPT-2 byte-level BPE folder (``tokenizer.json``, or ``vocab.json`` + ``merges.txt``)."""
 
+    default_model_input_names = ("input_ids", "attention_mask")
+    default_special_tokens = {"unk_token": "<|endoftext|>", "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"}
+
 
 class LlamaTokenizerFast(Tokenizer):
     """Loads a LLaMA folder's ``tokenizer.json`` as :class:`Tokenizer` does."""
+
+    default_model_input_names = ("input_ids", "attention_mask")
 
 
 BertTokenizer = BertTokenizerFast

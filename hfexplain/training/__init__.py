@@ -17,7 +17,13 @@ from .callbacks import (
     TrainerControl,
     TrainerState,
 )
-from .collators import DataCollatorForLanguageModeling, DataCollatorWithPadding, default_data_collator
+from .collators import (
+    DataCollatorForLanguageModeling,
+    DataCollatorForSeq2Seq,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    default_data_collator,
+)
 from .trainer import (
     EvalPrediction,
     PredictionOutput,
@@ -39,6 +45,8 @@ from .schedules import (
 __all__ = [
     "CallbackHandler",
     "DataCollatorForLanguageModeling",
+    "DataCollatorForSeq2Seq",
+    "DataCollatorForTokenClassification",
     "DataCollatorWithPadding",
     "DefaultFlowCallback",
     "EarlyStoppingCallback",
