@@ -38,7 +38,7 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -421,9 +421,16 @@ class PreTrainedModel(nn.Module, HookedMixin):
 
     # -- saving --------------------------------------------------------------------
 
-    def save_pretrained(self, save_directory: str | os.PathLike, *, max_shard_size: int | str = "5GB",
-                        safe_serialization: bool = True) -> None:
+    def save_pretrained(self, save_directory: str | os.PathLike, is_main_process: bool = True,
+                        state_dict: dict[str, torch.Tensor] | None = None, *, max_shard_size: int | str = "5GB",
+                        safe_serialization: bool = True, save_function: Callable | None = None) -> None:
         """Write ``config.json`` and ``model.safetensors`` (sharded above ``max_shard_size``).
+
+        As in transformers: ``is_main_process=False`` (the other ranks of a distributed run) writes
+        nothing; ``state_dict`` saves those tensors instead of the model's own (e.g.
+        ``accelerator.get_state_dict(model)``); ``save_function`` (the course's
+        ``save_function=accelerator.save``) is accepted and not used, since safetensors writes
+        the files, as transformers 5 does.
 
         Tied copies (``lm_head.weight`` when tied to the embedding) are not written, as
         transformers does. Everything is checked before the first byte is written.
@@ -444,7 +451,14 @@ class PreTrainedModel(nn.Module, HookedMixin):
         if os.path.isfile(save_directory):
             raise OSError(f"{save_directory!r} is a file; save_pretrained needs a folder path.")
         tied = self._tied_targets()
-        state_dict = {k: v.detach().contiguous() for k, v in self.state_dict().items() if k not in tied}
+        if state_dict is None:
+            state_dict = self.state_dict()
+        elif not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+            raise TypeError("save_pretrained(state_dict=...) takes a dict of parameter names to tensors, as "
+                            "model.state_dict() returns it.")
+        state_dict = {k: v.detach().contiguous() for k, v in state_dict.items() if k not in tied}
+        if not is_main_process:
+            return
         if os.path.isdir(save_directory) and not os.access(save_directory, os.W_OK):
             raise PermissionError(
                 errno.EACCES, f"cannot write to {save_directory!r}: permission denied. Pick a writable folder."

@@ -147,3 +147,23 @@ def test_train_new_from_iterator_renames_and_adds_special_tokens():
     assert trained.cls_token == "<cls>" and "<new>" in trained.get_vocab()
     ids = trained("the fox")["input_ids"]
     assert ids[0] == trained.convert_tokens_to_ids("<cls>")  # the post-processor adds the renamed token
+
+
+def test_save_pretrained_takes_the_distributed_keywords_transformers_takes(tmp_path):
+    """The course's ``unwrapped.save_pretrained(dir, save_function=accelerator.save)``, other ranks'
+    ``is_main_process=False`` (nothing written) and ``state_dict=`` (those tensors saved), as transformers."""
+    transformers = pytest.importorskip("transformers")
+    model = hfexplain.AutoModelForCausalLM.from_pretrained(tiny_gpt2_path())
+    model.save_pretrained(tmp_path / "other-rank", is_main_process=False)
+    assert not (tmp_path / "other-rank").exists() or not any((tmp_path / "other-rank").iterdir())
+    model.save_pretrained(tmp_path / "course", save_function=torch.save)
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "course")
+    ids = torch.tensor([[5, 9, 2, 7]])
+    torch.testing.assert_close(theirs(ids).logits, model(ids).logits, atol=1e-5, rtol=0)
+    halved = {name: tensor / 2 for name, tensor in model.state_dict().items()}
+    model.save_pretrained(tmp_path / "given", state_dict=halved)
+    again = hfexplain.AutoModelForCausalLM.from_pretrained(tmp_path / "given")
+    torch.testing.assert_close(again.transformer.wte.weight, model.transformer.wte.weight / 2)
+    with pytest.raises(TypeError, match="dict of parameter names to tensors"):
+        model.save_pretrained(tmp_path / "bad", state_dict=[("a", 1)])
+    assert not (tmp_path / "bad").exists()
