@@ -1065,7 +1065,6 @@ class BlipForQuestionAnswering(GenerationMixin, BlipPreTrainedModel):
     """Visual question answering: the question encoder reads the image, the answer decoder reads the
     question's states. ``generate(input_ids, pixel_values)`` writes the answer."""
 
-    main_input_name = "pixel_values"
     _final_norm = {"vision": "vision_model.post_layernorm"}
     _tied_weights_keys = {
         "text_decoder.cls.predictions.decoder.bias": "text_decoder.cls.predictions.bias",
