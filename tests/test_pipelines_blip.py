@@ -150,3 +150,22 @@ def test_bad_input_is_named_before_any_work(folders):
         captioner.model.generate(input_ids=torch.tensor([[2, 3]]))
     with pytest.raises(ValueError, match="needs the question: input_ids"):
         vqa.model.generate(pixel_values=torch.zeros(1, 3, 16, 16))
+
+
+def test_zero_shot_image_classification_with_blips_contrastive_model(folders):
+    folder, _ = parity.save_reference(transformers.BlipModel, BLIP, folders["root"] / "itc", seed=3, perturb=0.6)
+    BlipImageProcessorPil(size={"height": 16, "width": 16}).save_pretrained(folder)
+    write_blip_tokenizer(folders["root"] / "itc")
+    pipe = hfexplain.pipeline("zero-shot-image-classification", model=folder)
+    image, labels = images(folders["root"])[1], ["cat", "dog", "sofa"]
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    text = tokenizer([f"a photo of {label}." for label in labels], padding=True, return_tensors="pt")
+    pixels = BlipImageProcessorPil.from_pretrained(folder)(image, return_tensors="pt").pixel_values
+    with torch.no_grad():
+        logits = transformers.BlipModel.from_pretrained(folder).eval()(
+            input_ids=text.input_ids, attention_mask=text.attention_mask, pixel_values=pixels).logits_per_image[0]
+    scores = logits.softmax(-1)
+    expected = sorted(zip(scores.tolist(), labels), key=lambda pair: -pair[0])
+    actual = pipe(image, candidate_labels=labels, hypothesis_template="a photo of {}.")
+    assert [row["label"] for row in actual] == [label for _, label in expected]
+    assert max(abs(row["score"] - score) for row, (score, _) in zip(actual, expected)) < 1e-5
