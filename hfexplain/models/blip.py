@@ -44,7 +44,7 @@ What changed since CLIP (the two towers) and BERT (the text layers):
 * **No cross-attention mask.** transformers 5.23 takes ``encoder_attention_mask`` but never passes it
   on to the cross-attention, which reads every encoder position; so do we. Image states have no
   padding, so captions and answers are unaffected; the VQA *loss* on padded questions is (BLIP's
-  original code, and transformers 4.x, hid the question's padding there).
+  original code hides the question's padding there).
 
 Shapes: b=batch, s=text positions (question or caption), n=patches + 1 ([CLS]), d=hidden size
 (per tower), h=heads, e=d/h, m=intermediate size, v=vocab_size, p=projection_dim.
