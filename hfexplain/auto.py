@@ -297,6 +297,18 @@ class AutoModelForZeroShotImageClassification(_AutoModel):
     task = "zero-shot-image-classification"
 
 
+class AutoModelForImageTextToText(_AutoModel):
+    """Models that write text about an image (BLIP's captioner): the image-to-text pipeline's."""
+
+    task = "image-to-text"
+
+
+class AutoModelForVisualQuestionAnswering(_AutoModel):
+    """Models that answer a question about an image (BLIP's VQA model)."""
+
+    task = "visual-question-answering"
+
+
 def auto_model_class(task: str) -> type[_AutoModel]:
     """The Auto class that loads ``task``'s models, by its name in ``TASKS`` (``"ctc"`` -> AutoModelForCTC)."""
     if task not in _models.TASKS:

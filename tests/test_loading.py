@@ -109,6 +109,12 @@ def test_a_complete_load_draws_nothing_keeps_buffers_and_ties(model_type, checkp
 _HEAD_DRAWS_DIFFER = {"wav2vec2": "transformers spends three draws on the loaded positional conv first"}
 
 
+# transformers 5.23 leaves these new weights as the uninitialised memory torch.empty gave them (BLIP's LM-head
+# bias, loading a captioner or VQA model from a BlipModel checkpoint, is never drawn nor zeroed); hfexplain zeroes
+# them, as a freshly built model has them. Every draw is the same, so every other weight still matches.
+_LEFT_UNINITIALISED = {"blip": {"text_decoder.cls.predictions.bias", "text_decoder.cls.predictions.decoder.bias"}}
+
+
 @pytest.mark.parametrize("model_type", [
     pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=_HEAD_DRAWS_DIFFER[t])) if t in _HEAD_DRAWS_DIFFER
     else t for t in sorted(FAMILIES)])
@@ -130,7 +136,9 @@ def test_a_new_head_gets_the_values_transformers_gives_it(model_type, checkpoint
         assert torch.equal(torch.get_rng_state(), after_theirs), f"{class_name}: a different number of draws"
         expected = theirs.state_dict()
         for key, tensor in ours.state_dict().items():
-            if key in expected:
+            if key in _LEFT_UNINITIALISED.get(model_type, ()):
+                assert not tensor.any(), f"{class_name}.{key} should start at zero"
+            elif key in expected:
                 assert torch.equal(tensor, expected[key]), f"{class_name}.{key}"
         assert all(key in expected for key in report["newly_initialized"]), report
         assert tie_groups(ours) == tie_groups(our_class(model_type, task)(ours.config))

@@ -77,6 +77,10 @@ TINY = {
     "dinov2": dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, image_size=8, patch_size=4),
     "yolos": dict(image_size=[8, 8], patch_size=4, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
                   intermediate_size=16, num_detection_tokens=2),
+    "blip": dict(text_config=dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                                  vocab_size=11, max_position_embeddings=16, bos_token_id=10, sep_token_id=3),
+                 vision_config=dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+                                    image_size=8, patch_size=4), projection_dim=4),
 }
 
 
@@ -171,6 +175,8 @@ def test_auto_tables_agree_with_transformers_own():
         "speech-seq2seq": modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES,
         "audio-classification": modeling_auto.MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES,
         "zero-shot-image-classification": modeling_auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES,
+        "image-to-text": modeling_auto.MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+        "visual-question-answering": modeling_auto.MODEL_FOR_VISUAL_QUESTION_ANSWERING_MAPPING_NAMES,
     }
     assert set(theirs) == set(TASKS)
     for task, table in auto.MODEL_MAPPING_NAMES.items():

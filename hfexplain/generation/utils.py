@@ -18,6 +18,10 @@ source. The encoder (``model.get_encoder()``) runs once; the decoder starts from
 cross-attention keys and values are computed on the first step and then read back).
 ``generate`` returns the decoder's sequences, start token included, as transformers does.
 
+A decoder-only model whose forward cross-attends to states it is given (BLIP's text decoder
+reads an image's) takes them as ``generate(..., encoder_hidden_states=, encoder_attention_mask=)``:
+every step's forward gets them, one copy per beam or sample, and its cache keeps their keys and values.
+
 Shapes: b=batch (times beams where beams are used), s=sequence so far, n=beams,
 v=vocabulary, c=candidates kept per step in beam search.
 """
@@ -177,6 +181,9 @@ class _Prepared:
     prompt_length: int
     encoder_outputs: Any = None  # encoder-decoders: the encoder's output, rows repeated like input_ids
     encoder_attention_mask: torch.Tensor | None = None  # (b, source) padding of the source
+    # A decoder-only model that cross-attends to states it is given (BLIP's text decoder reads an
+    # image): encoder_hidden_states / encoder_attention_mask for every step, rows repeated like input_ids.
+    conditioning: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
     stopping_criteria: StoppingCriteriaList = dataclasses.field(default_factory=StoppingCriteriaList)
 
 
@@ -268,7 +275,8 @@ class GenerationMixin:
                 output_scores=True``. Encoder-decoders also take ``encoder_outputs=`` (the
                 encoder's output, instead of ``input_ids``) and ``decoder_input_ids=`` (b, t):
                 the decoder's first tokens instead of the start token (they count as the
-                prompt, and are returned).
+                prompt, and are returned). A decoder-only model that cross-attends takes
+                ``encoder_hidden_states=`` (b, n, d) and ``encoder_attention_mask=`` (b, n).
 
         Greedy decoding when ``do_sample=False`` and ``num_beams=1``; sampling when
         ``do_sample=True``; beam search when ``num_beams > 1``. With
@@ -381,6 +389,8 @@ class GenerationMixin:
         # (transformers' arguments of these names): Whisper encodes sound and forces a prompt.
         encoder_outputs = kwargs.pop("encoder_outputs", None)
         decoder_input_ids = kwargs.pop("decoder_input_ids", None)
+        conditioning = {name: kwargs.pop(name) for name in CONDITIONING_INPUTS if kwargs.get(name) is not None}
+        kwargs = {name: value for name, value in kwargs.items() if name not in CONDITIONING_INPUTS}
         config = self._resolve_generation_config(generation_config, kwargs)
         eos = _as_id_list(config.eos_token_id)
         pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else None)
@@ -442,6 +452,7 @@ class GenerationMixin:
         batch, prompt_length = input_ids.shape
         if prompt_length == 0:
             raise ValueError("input_ids is empty (0 tokens); give generate() at least one token to continue.")
+        conditioning = self._check_conditioning(conditioning, batch, is_encoder_decoder, device)
         if encoder_outputs is not None:
             attention_mask = _check_source_mask(attention_mask, encoder_outputs, device)
         else:
@@ -521,6 +532,8 @@ class GenerationMixin:
         eos_tensor = torch.tensor(eos, dtype=torch.long, device=device) if eos else None
         prepared = _Prepared(config, input_ids, attention_mask, processors, eos_tensor, pad, prompt_length)
         prepared.stopping_criteria = self._stopping_criteria(config, eos, tokenizer, stopping_criteria)
+        prepared.conditioning = {name: value.repeat_interleave(copies, dim=0) if copies > 1 else value
+                                 for name, value in conditioning.items()}  # (b * copies, ...)
 
         # 5. An encoder-decoder reads its source once, here; every beam/sample row gets a copy.
         if is_encoder_decoder:
@@ -534,6 +547,34 @@ class GenerationMixin:
             prepared.encoder_attention_mask = None if source_mask is None else \
                 source_mask.repeat_interleave(copies, dim=0)  # (b * copies, source)
         return prepared
+
+    def _check_conditioning(self, conditioning: dict, batch: int, is_encoder_decoder: bool,
+                            device) -> dict[str, torch.Tensor]:
+        """``encoder_hidden_states=`` (b, n, d) and ``encoder_attention_mask=`` (b, n) of a decoder-only
+        model whose forward cross-attends to them (BLIP's text decoder): checked, on the model's device."""
+        if not conditioning:
+            return {}
+        names = ", ".join(f"{name}=" for name in conditioning)
+        if is_encoder_decoder:
+            raise ValueError(
+                f"{type(self).__name__} is an encoder-decoder: it makes its own encoder states, so {names} are not "
+                "taken; pass encoder_outputs= (the encoder's output) to reuse them."
+            )
+        if not set(conditioning) <= _forward_parameters(type(self)):
+            raise ValueError(
+                f"{type(self).__name__}'s forward has no cross-attention inputs, so generate() cannot take {names}; "
+                "they are for decoders that read an encoder's states (e.g. BLIP's text decoder)."
+            )
+        checked = {}
+        for name, value in conditioning.items():
+            rank = 3 if name == "encoder_hidden_states" else 2
+            if not isinstance(value, torch.Tensor) or value.dim() != rank or value.shape[0] != batch:
+                shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(
+                    f"{name} must be a tensor of rank {rank} with one row per prompt ({batch}), got {shape}."
+                )
+            checked[name] = value.to(device)
+        return checked
 
     def _stopping_criteria(self, config: GenerationConfig, eos: list[int], tokenizer,
                            custom: list | None) -> StoppingCriteriaList:
@@ -665,6 +706,7 @@ class GenerationMixin:
             )
         else:
             inputs = self.prepare_inputs_for_generation(input_ids, cache, attention_mask)
+            inputs.update(prepared.conditioning)  # the states a decoder-only model cross-attends to
         config = prepared.config
         if config.return_dict_in_generate:
             for name in ("output_attentions", "output_hidden_states"):
@@ -859,6 +901,11 @@ class GenerationMixin:
             return records.output(prepared, cache, sequences=sequences, sequences_scores=sequences_scores,
                                   beam_indices=origins[:, :generated])
         return sequences
+
+
+# What a decoder-only model that cross-attends may take besides its prompt (transformers passes any model
+# kwarg through; these two are the ones a decoder reading given states needs).
+CONDITIONING_INPUTS = ("encoder_hidden_states", "encoder_attention_mask")
 
 
 def _check_can_generate(model) -> None:

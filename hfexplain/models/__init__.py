@@ -41,6 +41,9 @@ TASKS: dict[str, str] = {
     # an image against candidate captions (CLIP): a model that embeds both, not a head
     "zero-shot-image-classification": "AutoModelForZeroShotImageClassification",
     "object-detection": "AutoModelForObjectDetection",  # boxes and their classes (YOLOS)
+    # text written about an image (BLIP's captions); transformers 5 names the Auto class image-text-to-text
+    "image-to-text": "AutoModelForImageTextToText",
+    "visual-question-answering": "AutoModelForVisualQuestionAnswering",  # an answer to a question about an image
 }
 
 
@@ -312,6 +315,17 @@ FAMILIES: dict[str, Family] = {
         models={"base": "YolosModel", "object-detection": "YolosForObjectDetection"},
         tokenizer=None,
         image_processor="YolosImageProcessor",
+    ),
+    "blip": Family(
+        module="blip",
+        config="BlipConfig",
+        pretrained_model="BlipPreTrainedModel",
+        models={"base": "BlipModel", "image-to-text": "BlipForConditionalGeneration",
+                "visual-question-answering": "BlipForQuestionAnswering",
+                "zero-shot-image-classification": "BlipModel"},
+        image_processor="BlipImageProcessor",
+        processor="BlipProcessor",
+        hook_stacks=("text", "vision", "decoder"),  # "decoder": the VQA model's answer writer
     ),
 }
 

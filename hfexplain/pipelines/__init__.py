@@ -39,12 +39,18 @@ object-detection           AutoModelForObjectDetection           ``[{"score", "l
 automatic-speech-          AutoModelForCTC or                    ``{"text"}`` (``"chunks"`` with timestamps)
   recognition              AutoModelForSpeechSeq2Seq
 zero-shot-image-           AutoModelForZeroShotImage-            ``[{"score", "label"}]`` (all labels)
-  classification           Classification (CLIP)
+  classification           Classification (CLIP, BLIP)
+image-to-text              AutoModelForImageTextToText (BLIP)    ``[{"generated_text"}]``
+visual-question-answering  AutoModelForVisualQuestionAnswering   ``[{"answer"}]``
+                           (BLIP)
 =========================  ====================================  ==========================================
 
 The three encoder-decoder tasks (``text2text_generation.py``) are transformers 4.x's (5.x
 removed them): the prefix and generation defaults come from ``config.task_specific_params``,
 and ``translation_en_to_fr`` (any ``translation_XX_to_YY``) names that entry of it.
+
+``image-to-text`` and ``visual-question-answering`` are transformers 4.x's (5.x replaced the first
+with ``image-text-to-text`` and dropped the second): arguments and answers as 4.x had them.
 
 A task served by several heads names them all (``("ctc", "speech-seq2seq")`` for speech
 recognition, as transformers lists ``AutoModelForCTC`` and ``AutoModelForSpeechSeq2Seq``): a
@@ -82,6 +88,9 @@ PIPELINE_TASKS: dict[str, tuple[str, str, str | tuple[str, ...]]] = {
                                      ("ctc", "speech-seq2seq")),
     "zero-shot-image-classification": ("zero_shot_image_classification", "ZeroShotImageClassificationPipeline",
                                        "zero-shot-image-classification"),
+    "image-to-text": ("image_to_text", "ImageToTextPipeline", "image-to-text"),
+    "visual-question-answering": ("visual_question_answering", "VisualQuestionAnsweringPipeline",
+                                  "visual-question-answering"),
 }
 
 
@@ -328,9 +337,14 @@ def _infer_task(model: Any, **hub_kwargs: Any) -> str:
 
     # Whisper's head is a ...ForConditionalGeneration, as BART's: the family's speech-seq2seq model says it hears.
     speech_seq2seq = {family.models.get("speech-seq2seq") for family in FAMILIES.values()} - {None}
+    # BLIP's captioner is a ...ForConditionalGeneration too, and its VQA model a ...ForQuestionAnswering.
+    by_family_head = {family.models[task]: task for family in FAMILIES.values()
+                      for task in ("image-to-text", "visual-question-answering") if task in family.models}
     for name in names:
         if name in speech_seq2seq:
             return "automatic-speech-recognition"
+        if name in by_family_head:
+            return by_family_head[name]
         for suffix, task in _HEAD_SUFFIXES:
             if name.endswith(suffix):
                 return "image-feature-extraction" if reads_pixels and task == "feature-extraction" else task

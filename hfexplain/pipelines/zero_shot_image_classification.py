@@ -17,7 +17,7 @@ softmax of ``logits_per_image`` over the labels, sorted best first (ties keep th
 Images are read as in image classification: a path or PIL image becomes RGB, an array goes as it is.
 
 The model is any model that takes ``input_ids`` and ``pixel_values`` together and returns
-``logits_per_image`` (``CLIPModel``). It needs both a tokenizer and an image processor (a
+``logits_per_image`` (``CLIPModel``, ``BlipModel``). It needs both a tokenizer and an image processor (a
 ``CLIPProcessor`` holds the two).
 """
 from __future__ import annotations
