@@ -126,7 +126,8 @@ for name, array in arrays.items():
 print("... transformer.h.1 to transformer.h.3: the same 12 names each")
 print("\nlm_head.weight in the file:", "lm_head.weight" in arrays, "(tied to transformer.wte.weight, saved once)")
 
-config = json.load(open(os.path.join(folder, "config.json")))
+with open(os.path.join(folder, "config.json")) as file:
+    config = json.load(file)
 print({key: config[key] for key in ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size",
                                     "layer_norm_epsilon", "activation_function")})
 """)
@@ -351,7 +352,10 @@ for op, count in counts.most_common(12):
 """)
 
 md("onnx-reading", r"""
-`batch` and `sequence` are named (symbolic) dimensions: any size goes. The many small nodes
+`batch` and `sequence` are named (symbolic) dimensions: any size goes. The initializers hold
+1,874,688 numbers for a model of 1,350,400 parameters: the difference is 4096 x 128, the tied
+token embedding stored a second time (transposed, for the head), since a graph's initializers
+know nothing of tying. That is why the file is 7.6 MB where the checkpoint is 5.4. The many small nodes
 (Shape, Gather, Unsqueeze, Concat, ...) are the tracer writing down shape arithmetic
 (`x.view(b, s, h, e)` needs `b` and `s`, read from the input at run time). torch's newer
 exporter (`exporter="dynamo"`) writes about a third as many nodes, with fused `LayerNormalization`
@@ -568,19 +572,19 @@ figure
 
 md("speed-reading", r"""
 Your tables are your machine's. What the runs made while writing this lesson measured (a busy
-2-core machine, one thread each, four runs; `benchmarks/engines.py` repeats it with more
+2-core machine, one thread each, eight runs; `benchmarks/engines.py` repeats it with more
 repeats and more modes, `benchmarks/results/engines-latest.md`):
 
-* **Slower than fp32, in every run.** The **NumPy** engine: 3.3-3.5x fp32's time on GPT-2 (about
-  2x on MiniLM in the benchmark). Every operation is a separate pass over memory that allocates a fresh array, and
-  the exact GELU is several of them. **`torch.compile`** came out *slower* too, 1.07x (GPT-2) and
-  1.19x (MiniLM) in the benchmark, after its long compile: PyTorch's CPU kernels for these shapes
-  are already tuned, and at one thread little is left to fuse.
-* **It depends on the run.** On the tiny GPT-2, **bf16** and **int8** landed anywhere between 0.73x
-  and 1.12x of fp32: at 128 wide, converting and quantising activations costs about what the
+* **Slower than fp32, in every run.** The **NumPy** engine: about 3-4x fp32's time on GPT-2
+  (about 2x on MiniLM in the benchmark). Every operation is a separate pass over memory that
+  allocates a fresh array, and the exact GELU is several of them. **`torch.compile`** came out
+  *slower* too, 1.07x (GPT-2) and 1.19x (MiniLM) in the benchmark, after its long compile:
+  PyTorch's CPU kernels for these shapes are already tuned, and at one thread little is left to fuse.
+* **It depends on the run.** On the tiny GPT-2, **bf16** and **int8** landed anywhere between
+  about 0.6x and 1.1x of fp32: at 128 wide, converting and quantising activations costs about what the
   smaller products save, and a busy machine's noise decides. A CPU without native bf16
   arithmetic converts rather than computes.
-* **Faster, in every run.** **ONNX Runtime** and **JAX** on the tiny GPT-2 (0.35-0.9x): one
+* **Faster, in every run.** **ONNX Runtime** and **JAX** on the tiny GPT-2 (roughly 0.25-0.9x): one
   precompiled graph instead of ~100 Python-level calls. On MiniLM, where the arithmetic
   dominates, **int8** (0.44-0.57x) and **bf16** (0.60-0.72x).
 * **Quality.** The engines compute what PyTorch computes, to 1e-5: the same perplexity. bf16
