@@ -8,8 +8,10 @@ input shape, so its checks share one shape; ONNX exports use the legacy (fast) e
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,6 +179,27 @@ def test_missing_jax_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "jax", None)  # `import jax` now raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'hfexplain\[lessons\]'"):
         engines.load(tiny_gpt2_path(), engine="jax")
+
+
+def test_missing_onnxruntime_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"'onnx' engine needs the 'onnxruntime' package.*pip install 'hfexplain\[lessons\]'"):
+        engines.load(tiny_gpt2_path(), engine="onnx")
+
+
+@pytest.mark.parametrize("engine", ["numpy", "jax"])
+def test_gpt2_options_the_array_engines_leave_out_are_refused_by_name(engine, tmp_path):
+    pytest.importorskip(engine)
+    base = json.loads((Path(tiny_gpt2_path()) / "config.json").read_text())
+    for change, message in (({"reorder_and_upcast_attn": True}, "reorder_and_upcast_attn=True is not implemented"),
+                            ({"scale_attn_by_inverse_layer_idx": True}, "scale_attn_by_inverse_layer_idx=True"),
+                            ({"scale_attn_weights": False}, "scale_attn_weights=False is not implemented"),
+                            ({"activation_function": "silu"}, "activations .* not 'silu'")):
+        folder = tmp_path / f"{engine}-{next(iter(change))}"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({**base, **change}))  # no weights: refused before reading them
+        with pytest.raises(NotImplementedError, match=message):
+            engines.load(str(folder), engine=engine)
 
 
 def test_missing_onnxscript_names_the_extra(monkeypatch, tmp_path):
