@@ -144,6 +144,14 @@ print(f"label {WORDS[digits.target[test_ids[1]]]!r}, the model says "
       f"{config.id2label[vit(pixel_values).logits.argmax(-1).item()]!r}")
 """)
 
+code("vit-pipeline", r"""
+# the image-classification pipeline: the processor, the model, a softmax; ours and transformers' on the same folder
+ours = hfexplain.pipeline("image-classification", model=vit_path)(digit, top_k=3)
+theirs = transformers.pipeline("image-classification", model=vit_path)(digit, top_k=3)
+print("hfexplain:   ", [(row["label"], round(row["score"], 4)) for row in ours])
+print("transformers:", [(row["label"], round(row["score"], 4)) for row in theirs])
+""")
+
 md("patches-by-hand-intro", r"""
 By hand: `Tensor.unfold(dim, size, step)` cuts one axis into windows. Unfold the height,
 then the width, and each patch is a (3, 8, 8) block on a 4 x 4 grid; bring the grid axes
@@ -466,15 +474,20 @@ print(f"held-out accuracy ({len(test_labels)} crops from the unseen right halves
 print("  majority class               ", score(np.full_like(test_labels, majority)))
 print("  linear probe on raw pixels   ", score(pixel_probe.predict(raw(test_images))))
 print("  linear probe on DINOv2 [CLS] ", score(probe.predict(test_features)))
+
+# the image-feature-extraction pipeline gives the same vector (pool=True: the pooled [CLS]; else one per token)
+extractor = hfexplain.pipeline("image-feature-extraction", model=dino, image_processor=probe_processor)
+vector = extractor(Image.fromarray(test_images[0]).convert("RGB"), pool=True, return_tensors=True)  # (1, 384)
+print(f"image-feature-extraction pipeline vs dino_features, one crop: max abs diff "
+      f"{np.abs(vector.numpy() - test_features[:1]).max():.1e}")
 """)
 
 md("probe-reading", r"""
 The raw-pixel probe is at chance: a shifted, rotated crop of brick has nothing pixel-wise in
 common with another. On DINOv2's [CLS] vector the same logistic regression separates the
 three textures from 12 examples each. That is what a pretrained backbone is
-for: `pipeline("image-feature-extraction", model=dino_path)` gives the same vectors (per
-patch; `pool=True` gives the pooled one), and a classification head fine-tuned on top
-(`Dinov2ForImageClassification`) starts from them.
+for: the `image-feature-extraction` pipeline hands out these vectors, and a classification
+head fine-tuned on top (`Dinov2ForImageClassification`) starts from them.
 
 ## 5. CLIP: zero-shot classification with captions
 
@@ -589,6 +602,9 @@ for score, label, box in zip(ours["scores"], ours["labels"], ours["boxes"]):
     print(f"  {yolos_config.id2label[int(label)]}: score {score:.3f}, box (x0, y0, x1, y1) {[round(v) for v in box.tolist()]}")
 diff = max((ours[key].float() - theirs[key].float()).abs().max().item() for key in ("scores", "labels", "boxes"))
 print(f"hfexplain vs transformers' post_process_object_detection: max abs diff {diff:.1e}")
+detector = hfexplain.pipeline("object-detection", model=yolos, image_processor=yolos_processor)
+first = detector(coffee, threshold=0.5)[0]
+print(f"the object-detection pipeline, first of {len(ours['scores'])}: {first['label']} {first['score']:.3f} {first['box']}")
 """)
 
 code("yolos-figure", r"""
@@ -612,9 +628,10 @@ The steps are real, the numbers are not: each token's softmax over the three cla
 `(cx, cy, w, h)` in [0, 1] into pixel corners (`target_sizes` are the photo's own). The five
 boxes are near copies of each other around the middle of the picture, all "class 0": random
 heads, not a detector. That they seem to frame the cup is chance: the cup sits in the middle of
-the photo, and so does a random box, whose centre starts near `sigmoid(0)` = 0.5. A trained YOLOS gives most tokens a high "no object" score and a few a confident
-class with a tight box; `pipeline("object-detection")` wraps the processor, the model and this
-post-processing.
+the photo, and so does a random box, whose centre starts near `sigmoid(0)` = 0.5. A trained
+YOLOS gives most tokens a high "no object" score and a few a confident class with a tight box.
+The `object-detection` pipeline wraps the processor, the model and this post-processing, and
+writes each box as whole pixels.
 
 ## 7. Patch attention in the dashboard
 
