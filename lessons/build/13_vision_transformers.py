@@ -191,7 +191,7 @@ for index in range(16):
     row, col = divmod(index, 32 // P)
     figure.add_annotation(x=col * P + 1, y=row * P + 1, text=str(index), showarrow=False,
                           font=dict(color="#e4572e", size=12), xanchor="left", yanchor="top")
-figure.update_layout(title="16 patches, numbered in the order the sequence holds them", width=360, height=380,
+figure.update_layout(title="16 patches, in sequence order", width=360, height=380,
                      margin=dict(l=20, r=20, t=40, b=20), yaxis=dict(autorange="reversed", scaleanchor="x"))
 figure
 """)
