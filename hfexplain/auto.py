@@ -110,14 +110,21 @@ def _check_task(task: str) -> None:
         )
 
 
-def model_class_for(task: str, model_type: str) -> type:
-    """The class that serves ``task`` for ``model_type``; a clear error where there is none."""
+def model_class_for(task: str, model_type: str, architectures: list[str] | None = None) -> type:
+    """The class that serves ``task`` for ``model_type``; a clear error where there is none.
+
+    ``architectures`` (a checkpoint's ``config.architectures``) picks one of the family's
+    ``variants`` for the task when it names one, as transformers picks from its tuples (a distilled
+    DeiT checkpoint gets ``DeiTForImageClassificationWithTeacher``); otherwise the default class.
+    """
     _check_task(task)
     if model_type in _REGISTERED_MODELS.get(task, {}):
         return _REGISTERED_MODELS[task][model_type]
     names = MODEL_MAPPING_NAMES[task]
     if model_type in names:
-        return _import_class(model_type, names[model_type])
+        variants = _models.FAMILIES[model_type].variants.get(task, ())
+        named = [name for name in architectures or () if name in variants]
+        return _import_class(model_type, named[0] if named else names[model_type])
     config_class_for(model_type)  # raises for a model_type nobody knows
     known = sorted(set(names) | set(_REGISTERED_MODELS.get(task, {})))
     raise ValueError(
@@ -199,7 +206,7 @@ class _AutoModel:
 
     @classmethod
     def _class_for_config(cls, config: PretrainedConfig) -> type:
-        return model_class_for(cls.task, config.model_type)
+        return model_class_for(cls.task, config.model_type, getattr(config, "architectures", None))
 
     @classmethod
     def from_config(cls, config: PretrainedConfig):

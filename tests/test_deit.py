@@ -3,7 +3,7 @@
 The three classes (bare, one classifier, the distilled one with a teacher head) through
 tests/parity_vision.py; the distillation token's place in the sequence; DeiTImageProcessor
 (resize 256 bicubic, centre crop 224) against transformers' DeiTImageProcessorPil; the Auto
-classes from a transformers-saved folder; bad input.
+classes from a transformers-saved folder, the distilled class picked by ``architectures``; bad input.
 """
 from __future__ import annotations
 
@@ -96,6 +96,30 @@ def test_auto_classes_load_a_transformers_folder(tmp_path):
         ours = model(**processor(batch, return_tensors="pt")).logits
         theirs = reference(**transformers.AutoImageProcessor.from_pretrained(folder)(batch, return_tensors="pt")).logits
     parity.assert_close(ours, theirs, "logits from images")
+
+
+def test_auto_picks_the_teacher_class_from_architectures_as_transformers_does(tmp_path):
+    """transformers lists DeiT's two classifiers in a tuple and picks by config.architectures; so do we."""
+    folder, _ = parity.save_reference(transformers.DeiTForImageClassificationWithTeacher, TINY, tmp_path / "ref")
+    theirs = transformers.AutoModelForImageClassification.from_pretrained(folder).eval()
+    ours, info = hfexplain.AutoModelForImageClassification.from_pretrained(folder, output_loading_info=True)
+    assert type(theirs).__name__ == type(ours).__name__ == "DeiTForImageClassificationWithTeacher"
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    pixel_values = parity_vision.make_pixel_values(ours.config)
+    with torch.no_grad():
+        parity.assert_close(ours.eval()(pixel_values).logits, theirs(pixel_values).logits, "teacher logits")
+    config = hd.DeiTConfig(**TINY, architectures=["DeiTForImageClassificationWithTeacher"])
+    assert type(hfexplain.AutoModelForImageClassification.from_config(config)) is hd.DeiTForImageClassificationWithTeacher
+    for architectures in (None, ["DeiTForImageClassification"], ["DeiTModel"]):  # the default otherwise
+        config = hd.DeiTConfig(**TINY, architectures=architectures)
+        assert type(hfexplain.AutoModelForImageClassification.from_config(config)) is hd.DeiTForImageClassification
+    # the image-classification pipeline takes the variant as transformers' does
+    classifier = hfexplain.pipeline("image-classification", model=ours, image_processor=hd.DeiTImageProcessor(size=40, crop_size=32))
+    assert len(classifier(PIL_Image.new("RGB", (40, 40)), top_k=2)) == 2
+    with pytest.raises(ValueError, match="variants for.*declare the default class"):
+        hfexplain.models.Family(module="deit", config="DeiTConfig", pretrained_model="DeiTPreTrainedModel",
+                                models={"base": "DeiTModel"},
+                                variants={"image-classification": ("DeiTForImageClassificationWithTeacher",)})
 
 
 def test_bad_pixel_values_name_the_fix():

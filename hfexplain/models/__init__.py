@@ -60,6 +60,9 @@ class Family:
             (class names in ``hfexplain.processing``), None where the family has none.
         hook_stacks: the stacks its hook points live in: ``(None,)`` for one stack,
             ``("encoder", "decoder")`` or ``("text", "vision")`` for several.
+        variants: task key -> other classes that serve that task, picked when a checkpoint's
+            ``config.architectures`` names one (transformers lists them in a tuple after the
+            default, as DeiT's distilled classifier); ``models[task]`` stays the default.
 
     A frozen record (setting an attribute raises, ``models`` is a read-only view). It is written
     out rather than a ``@dataclass(frozen=True)`` because ``dataclasses`` imports ``inspect``,
@@ -67,7 +70,7 @@ class Family:
     """
 
     __slots__ = ("module", "config", "pretrained_model", "models", "tokenizer", "image_processor",
-                 "feature_extractor", "processor", "hook_stacks")
+                 "feature_extractor", "processor", "hook_stacks", "variants")
 
     def __init__(
         self,
@@ -80,14 +83,20 @@ class Family:
         feature_extractor: str | None = None,
         processor: str | None = None,
         hook_stacks: tuple[str | None, ...] = (None,),
+        variants: Mapping[str, tuple[str, ...]] | None = None,
     ):
         models = dict(models or {})
+        variants = {task: tuple(names) for task, names in (variants or {}).items()}
         unknown = sorted(set(models) - set(TASKS))
         if unknown:
             raise ValueError(f"Family {module!r} names unknown task(s) {unknown}; tasks are {', '.join(TASKS)}.")
+        if set(variants) - set(models):
+            raise ValueError(f"Family {module!r} has variants for {sorted(set(variants) - set(models))}, a task "
+                             "with no model in `models`; declare the default class there first.")
         values = dict(module=module, config=config, pretrained_model=pretrained_model,
                       models=MappingProxyType(models), tokenizer=tokenizer, image_processor=image_processor,
-                      feature_extractor=feature_extractor, processor=processor, hook_stacks=tuple(hook_stacks))
+                      feature_extractor=feature_extractor, processor=processor, hook_stacks=tuple(hook_stacks),
+                      variants=MappingProxyType(variants))
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -103,14 +112,15 @@ class Family:
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__
-                           if name != "models")
-        return f"Family({fields}, models={dict(self.models)!r})"
+                           if name not in ("models", "variants"))
+        return f"Family({fields}, models={dict(self.models)!r}, variants={dict(self.variants)!r})"
 
     def class_names(self) -> list[str]:
         """Every class of the family's module this entry names: config, base class, models, and its
         image processor / feature extractor / processor (they live in the family's module too)."""
         preprocessors = [name for name in (self.image_processor, self.feature_extractor, self.processor) if name]
-        names = [self.config, self.pretrained_model, *self.models.values(), *preprocessors]
+        variants = [name for names in self.variants.values() for name in names]
+        names = [self.config, self.pretrained_model, *self.models.values(), *variants, *preprocessors]
         return list(dict.fromkeys(names))  # in order, each once
 
 
@@ -268,6 +278,7 @@ FAMILIES: dict[str, Family] = {
         config="DeiTConfig",
         pretrained_model="DeiTPreTrainedModel",
         models={"base": "DeiTModel", "image-classification": "DeiTForImageClassification"},
+        variants={"image-classification": ("DeiTForImageClassificationWithTeacher",)},  # distilled checkpoints
         tokenizer=None,
         image_processor="DeiTImageProcessor",
     ),

@@ -482,7 +482,8 @@ class Pipeline:
             expected = []
             for model_task in model_tasks:
                 try:
-                    expected.append(model_class_for(model_task, model.config.model_type))
+                    # the class itself when the family lists it as a variant (DeiT's distilled classifier)
+                    expected.append(model_class_for(model_task, model.config.model_type, [type(model).__name__]))
                 except ValueError:
                     pass
             if not (any(isinstance(model, cls) for cls in expected) or self._accepts_other_head(model)):

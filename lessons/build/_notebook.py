@@ -154,10 +154,12 @@ class Lesson:
     def execute(self, path: str | os.PathLike | None = None) -> float:
         """Run the written notebook in place with the venv's kernel, offline, as CI does; return seconds."""
         path = Path(path) if path is not None else self.path
-        jupyter = Path(sys.executable).with_name("jupyter")
         start = time.perf_counter()
         subprocess.run(
-            [str(jupyter), "nbconvert", "--to", "notebook", "--execute", "--inplace",
+            # `python -m nbconvert`, not the venv's bin/jupyter (nor `python -m jupyter`, which runs the
+            # bin/jupyter-nbconvert script): a copied venv's scripts keep the shebang of the checkout they
+            # were installed in, and the kernel would run that checkout's code
+            [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
              # widget state (e.g. plotly's JavaScript bundle, ~15 MB) is not stored: the live
              # kernel recreates it, and a static viewer shows the text fallback instead
              "--ExecutePreprocessor.store_widget_state=False",
