@@ -193,8 +193,8 @@ def test_trains_on_a_datasets_dataset_with_eval_metrics_and_best_model(tmp_path)
     assert [logs["step"] for logs in eval_logs] == [2, 4, 6]
     assert all({"loss", "grad_norm", "learning_rate", "epoch"} <= set(logs) for logs in train_logs)
     assert train_logs[-1]["epoch"] == pytest.approx(1.0)  # 24 examples / batch 4 = 6 steps per epoch
-    # linear schedule, no warmup: lr after step k is 1e-3 * (6 - k) / 6
-    assert [logs["learning_rate"] for logs in train_logs] == pytest.approx([1e-3 * (6 - k) / 6 for k in range(1, 7)])
+    # linear schedule, no warmup: step k (1..6) ran at 1e-3 * (7 - k) / 6, the rate transformers logs for it
+    assert [logs["learning_rate"] for logs in train_logs] == pytest.approx([1e-3 * (7 - k) / 6 for k in range(1, 7)])
     # eval_loss is the mean cross-entropy over the 8 examples, computed here independently
     model = trainer.model.eval()
     batch = trainer.data_collator([train[i] for i in range(8)])

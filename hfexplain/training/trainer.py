@@ -179,6 +179,60 @@ def _concat(arrays: list[np.ndarray], padding_index: int = -100) -> np.ndarray:
 
 _OUTPUT_FIELDS_NOT_PREDICTIONS = ("loss", "hidden_states", "attentions", "past_key_values")
 
+# Tasks whose loss is a mean over label tokens (not -100), and the shift of their labels: a causal
+# LM predicts labels[t + 1] at t, so labels[..., 0] is never a target (transformers' counting rule).
+_TOKEN_MEAN_TASKS = {"causal-lm": 1, "masked-lm": 0, "token-classification": 0, "seq2seq-lm": 0,
+                     "speech-seq2seq": 0}
+
+
+def _items_rule(model: nn.Module) -> int | None:
+    """The label shift of ``model``'s token-mean loss (1 or 0), or None when its loss is not one.
+
+    Read from the registry: the task a hfexplain class is declared for. A model that is not
+    registered (any ``nn.Module``) has its micro-batch losses averaged.
+    """
+    from ..models import FAMILIES
+
+    name = type(model).__name__
+    for family in FAMILIES.values():
+        for task, class_name in family.models.items():
+            if class_name == name:
+                return _TOKEN_MEAN_TASKS.get(task)
+    return None
+
+
+def _items_in(labels, shift: int) -> int | None:
+    """Label tokens a token-mean loss averages over: entries of ``labels[..., shift:]`` that are not -100."""
+    if not isinstance(labels, torch.Tensor) or labels.dim() == 0:
+        return None
+    return int(labels[..., shift:].ne(-100).sum())
+
+
+def _look_ahead(loader):
+    """Iterate ``loader`` one batch ahead, as accelerate's loader does in transformers' Trainer.
+
+    The next batch is collated before the current one is handed out, so a collator that draws
+    random numbers (masking) draws them at the same moments as there.
+    """
+    iterator = iter(loader)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    for following in iterator:
+        yield current
+        current = following
+    yield current
+
+
+def _speed_metrics(prefix: str, runtime: float, samples: float, steps: int) -> dict[str, float]:
+    """``<prefix>_runtime`` (s, 4 decimals), ``_samples_per_second`` and ``_steps_per_second`` (3 decimals)."""
+    return {
+        f"{prefix}_runtime": round(runtime, 4),
+        f"{prefix}_samples_per_second": round(samples / max(runtime, 1e-9), 3),
+        f"{prefix}_steps_per_second": round(steps / max(runtime, 1e-9), 3),
+    }
+
 
 class Trainer:
     """Train, evaluate and predict with a hfexplain (or any ``nn.Module``) model.
@@ -215,6 +269,10 @@ class Trainer:
         self.args = args if args is not None else TrainingArguments("trainer_output")
         if not isinstance(self.args, TrainingArguments):
             raise TypeError(f"args must be a TrainingArguments, got {type(self.args).__name__}.")
+        # Seeded here, as transformers does: everything random from now on (the loaders' base seeds,
+        # dropout, a masking collator) draws from this one global stream, in the same order.
+        set_seed(self.args.seed)
+        self.hub_model_id = self._init_hub_repo() if self.args.push_to_hub else None
         if self.args.eval_strategy != "no" and eval_dataset is None:
             raise ValueError(
                 f"eval_strategy={self.args.eval_strategy!r} asks for evaluations, but no eval_dataset was given. "
@@ -242,6 +300,9 @@ class Trainer:
         self.control = self.callback_handler.call_event("on_init_end", self.args, self.state, self.control)
         self._wrapped_model: nn.Module = self.model  # the DistributedDataParallel wrapper under torchrun
         self._last_grad_norm: float | None = None
+        self._trained = False  # evaluate() before any training reports eval_model_preparation_time
+        # How the model's loss averages, so accumulated micro-batches add up to the step's loss.
+        self._label_shift = _items_rule(_unwrap(model))
 
     # -- callbacks -------------------------------------------------------------------------------
     def add_callback(self, callback) -> None:
@@ -294,13 +355,16 @@ class Trainer:
         """The index batches this process trains on in ``epoch``, in order.
 
         A ``DistributedSampler`` with ``num_replicas`` = number of processes: it shuffles with
-        ``torch.randperm`` seeded by ``seed + epoch`` and gives process r every K-th index
-        starting at r. With one process it is just a seeded shuffle. No global random state
-        is touched, so the order is the same whether or not the run was resumed.
+        ``torch.randperm`` seeded by ``seed + epoch`` (``data_seed + epoch`` if set) and gives
+        process r every K-th index starting at r. With one process this is exactly the order of
+        transformers' sampler (accelerate's ``SeedableRandomSampler``: ``randperm`` seeded with
+        ``seed + epoch``). No global random state is touched, so the order is the same whether or
+        not the run was resumed.
         """
         sampler = torch.utils.data.DistributedSampler(
             dataset, num_replicas=self.args.world_size, rank=self.args.process_index, shuffle=True,
-            seed=self.args.seed, drop_last=self.args.dataloader_drop_last,
+            seed=self.args.seed if self.args.data_seed is None else self.args.data_seed,
+            drop_last=self.args.dataloader_drop_last,
         )
         sampler.set_epoch(epoch)
         indices = list(sampler)
@@ -311,11 +375,12 @@ class Trainer:
         return batches
 
     def _dataloader(self, dataset, batches) -> torch.utils.data.DataLoader:
-        # A private generator: creating the loader's iterator draws a seed from it instead of
-        # from torch's global generator (whose state the checkpoints capture).
+        # No private generator, as in transformers: starting an iteration over the loader draws its
+        # workers' base seed from torch's global generator (one draw per epoch, one per evaluation).
+        # Dropout then sees the same stream as in transformers, and a resumed run restores the
+        # stream after that draw (see train()).
         return torch.utils.data.DataLoader(
             dataset, batch_sampler=batches, collate_fn=self._collate, num_workers=self.args.dataloader_num_workers,
-            generator=torch.Generator().manual_seed(self.args.seed),
         )
 
     def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
@@ -497,15 +562,27 @@ class Trainer:
         checkpoint = self._resolve_checkpoint(resume_from_checkpoint)
         self._check_output_dir()
         self._check_labels()
-        set_seed(args.seed)
         self._setup_distributed()
+        config = getattr(_unwrap(self.model), "config", None)
+        saved_use_cache = getattr(config, "use_cache", None)
+        if saved_use_cache is not None:
+            config.use_cache = args.use_cache  # a loss needs no KV cache; transformers sets it False too
+        try:
+            return self._train(checkpoint)
+        finally:
+            if saved_use_cache is not None:
+                config.use_cache = saved_use_cache  # generate() after training has its cache again
 
+    def _train(self, checkpoint: str | None) -> TrainOutput:
+        args = self.args
         batches_per_epoch = len(self._batches_of_epoch(self.train_dataset, 0))
         updates_per_epoch = max(1, math.ceil(batches_per_epoch / args.gradient_accumulation_steps))
         if args.max_steps > 0:
             max_steps = args.max_steps
+            train_samples = max_steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
         else:
             max_steps = math.ceil(args.num_train_epochs * updates_per_epoch)
+            train_samples = len(self.train_dataset) * args.num_train_epochs
         num_epochs = math.ceil(max_steps / updates_per_epoch)
 
         self.create_optimizer()
@@ -517,6 +594,7 @@ class Trainer:
             eval_steps=args.eval_steps, save_steps=args.save_steps, train_batch_size=args.train_batch_size,
             is_local_process_zero=args.local_process_index == 0, is_world_process_zero=args.process_index == 0,
         )
+        rng_state = None
         if checkpoint is not None:
             self._load_checkpoint_into_model(checkpoint)
             self.optimizer.load_state_dict(torch.load(os.path.join(checkpoint, OPTIMIZER_NAME), weights_only=True))
@@ -527,91 +605,132 @@ class Trainer:
             for name in ("global_step", "epoch", "log_history", "best_metric", "best_global_step",
                          "best_model_checkpoint", "total_flos", "stateful_callbacks"):
                 setattr(self.state, name, getattr(saved, name))
+            rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
+            rng_state = torch.load(os.path.join(checkpoint, rng_name), weights_only=True)
         epochs_done, updates_done_in_epoch = divmod(self.state.global_step, updates_per_epoch)
 
         self.model.train()
+        self._trained = True
         self.control._new_training()
         self._event("on_train_begin")
-        if checkpoint is not None:
-            # Last of all, so nothing above (model building, collating) shifts the random streams.
-            rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
-            _set_rng_state(torch.load(os.path.join(checkpoint, rng_name), weights_only=True))
 
         start_time = time.time()
         start_step = self.state.global_step
-        loss_since_log, steps_since_log, total_loss = 0.0, 0, 0.0
+        # Losses add up in float32 on the device, as in transformers (drained at each log).
+        self._loss_since_log = torch.zeros((), device=args.device)
+        self._total_loss, self._last_logged_step = 0.0, self.state.global_step
         for epoch in range(epochs_done, num_epochs):
             if self.control.should_training_stop:
                 break
             batches = self._batches_of_epoch(self.train_dataset, epoch)
+            steps_in_epoch = len(batches)  # micro-batches: the unit of state.epoch
             skip = updates_done_in_epoch * args.gradient_accumulation_steps if epoch == epochs_done else 0
+            micro_step = skip  # micro-batches of this epoch already trained on
             batches = batches[skip:]  # resuming mid-epoch: the skipped batches were trained on already
+            if rng_state is not None and skip == 0:
+                _set_rng_state(rng_state)  # resuming at an epoch boundary: before this epoch's loader draws
+                rng_state = None
             self.control._new_epoch()
             self._event("on_epoch_begin")
             # group the micro-batches into optimizer steps
             groups = [batches[i:i + args.gradient_accumulation_steps]
                       for i in range(0, len(batches), args.gradient_accumulation_steps)]
-            loader = iter(self._dataloader(self.train_dataset, batches))
+            loader = _look_ahead(self._dataloader(self.train_dataset, batches))
             for group in groups:
                 self._event("on_step_begin")
-                step_loss = self._optimizer_step([next(loader) for _ in group])
-                loss_since_log += step_loss
-                total_loss += step_loss
-                steps_since_log += 1
+                micro_batches = [next(loader) for _ in group]
+                if rng_state is not None:
+                    # Resuming mid-epoch: the streams continue from the checkpoint once the loader has
+                    # drawn its base seed and fetched this step's batches (transformers' order).
+                    _set_rng_state(rng_state)
+                    rng_state = None
+                self._optimizer_step(micro_batches)
+                micro_step += len(group)
                 self.state.global_step += 1
-                self.state.epoch = epoch + (self.state.global_step - epoch * updates_per_epoch) / updates_per_epoch
+                self.state.epoch = epoch + micro_step / steps_in_epoch
                 self.control._new_step()
                 self._event("on_step_end")
-                if self.control.should_log and steps_since_log:
-                    self._log_training(loss_since_log / steps_since_log)
-                    loss_since_log, steps_since_log = 0.0, 0
+                if self.control.should_log:
+                    self._log_training()
                 self._maybe_evaluate_and_save()
                 if self.control.should_training_stop or self.control.should_epoch_stop:
                     break
             self._event("on_epoch_end")
-            if self.control.should_log and steps_since_log:
-                self._log_training(loss_since_log / steps_since_log)
-                loss_since_log, steps_since_log = 0.0, 0
+            if self.control.should_log:
+                self._log_training()
             self._maybe_evaluate_and_save()
 
         runtime = time.time() - start_time
         steps_run = self.state.global_step - start_step
+        self._total_loss += self._loss_since_log.item()
+        train_loss = self._total_loss / max(steps_run, 0.001)
         if args.load_best_model_at_end and self.state.best_model_checkpoint is not None:
             self._barrier()
             self._load_checkpoint_into_model(self.state.best_model_checkpoint)
-        metrics = {
-            "train_runtime": round(runtime, 4),
-            "train_samples_per_second": round(steps_run * args.train_batch_size * args.gradient_accumulation_steps
-                                              * args.world_size / max(runtime, 1e-9), 3),
-            "train_steps_per_second": round(steps_run / max(runtime, 1e-9), 3),
-            "train_loss": total_loss / max(steps_run, 1),
-        }
-        self.log(dict(metrics))
+        metrics = _speed_metrics("train", runtime, train_samples * steps_run / max(max_steps, 1), steps_run)
+        metrics["total_flos"] = self.state.total_flos
+        metrics["train_loss"] = train_loss
+        self.log(metrics)  # adds "epoch" to metrics, as transformers' log does
+        metrics.pop("total_flos")  # in the log, not in what train() returns (transformers' progress callback pops it)
         self._event("on_train_end")
-        return TrainOutput(self.state.global_step, metrics["train_loss"], metrics)
+        return TrainOutput(self.state.global_step, train_loss, metrics)
+
+    def _count_items(self, micro_batches: list[dict]) -> int | None:
+        """``num_items_in_batch``: the label tokens the step's loss averages over, or None.
+
+        As transformers counts them: labels that are not -100, over ``labels[..., 1:]`` for a
+        causal LM (position 0 is never predicted), over all the step's micro-batches together.
+        None for losses that are not a mean over label tokens (a sentence label, CTC, a
+        regression): those micro-batch means are averaged instead.
+        """
+        if self._label_shift is None or not micro_batches or "labels" not in micro_batches[0]:
+            return None
+        counts = [_items_in(batch["labels"], self._label_shift) for batch in micro_batches]
+        return None if any(count is None for count in counts) else sum(counts)
 
     def _optimizer_step(self, micro_batches: list[dict]) -> float:
-        """Forward + backward on each micro-batch, then one clipped optimizer step; returns the mean loss."""
+        """Forward + backward on each micro-batch, then one clipped optimizer step; returns the step's loss.
+
+        Gradient accumulation: with ``num_items_in_batch`` = N label tokens in the whole step,
+        micro-batch i (n_i tokens, mean loss m_i) contributes ``m_i * n_i / N``, so the step's
+        gradient is that of the mean over all N tokens (transformers passes N to the model's
+        loss, which divides its sum by N). Without a token count each micro-batch contributes
+        ``m_i / k`` for k micro-batches.
+        """
         args, model = self.args, self._wrapped_model
-        total = 0.0
+        num_items = self._count_items(micro_batches)
+        pass_items = num_items is not None and "num_items_in_batch" in self._forward_arguments
+        distributed = isinstance(model, nn.parallel.DistributedDataParallel)
+        total = torch.zeros((), device=args.device)
         for index, batch in enumerate(micro_batches):
             batch = {name: value.to(args.device) if isinstance(value, torch.Tensor) else value
                      for name, value in batch.items()}
+            self.state.total_flos += float(self.floating_point_ops(batch))
+            items = _items_in(batch["labels"], self._label_shift) if num_items is not None else None
+            if items == 0 and not distributed:
+                continue  # nothing to predict in this micro-batch: it adds nothing to the step's loss
+            if pass_items:
+                batch["num_items_in_batch"] = torch.tensor(num_items, device=args.device)
             last = index == len(micro_batches) - 1
             # DDP averages gradients across processes on backward; between accumulation steps skip that.
-            sync = model.no_sync() if isinstance(model, nn.parallel.DistributedDataParallel) and not last \
-                else contextlib.nullcontext()
+            sync = model.no_sync() if distributed and not last else contextlib.nullcontext()
             with sync:
                 with self._autocast():
                     loss = self.compute_loss(model, batch)
                 if not torch.isfinite(loss.detach()):
                     self._stop_on_bad_loss(float(loss.detach()))
-                loss = loss / len(micro_batches)  # the step's gradient is the mean over its micro-batches
+                if pass_items:
+                    pass  # the model already divided its sum by num_items_in_batch
+                elif num_items is not None:
+                    loss = loss * (items / num_items)  # its mean over n_i tokens -> its share of the step's mean
+                else:
+                    loss = loss / len(micro_batches)  # the step's gradient is the mean over its micro-batches
                 if self.scaler is not None:
                     self.scaler.scale(loss).backward()
                 else:
                     loss.backward()
-            total += float(loss.detach())
+            total += loss.detach().float()
+        self._loss_since_log += total
 
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -623,10 +742,19 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        self._last_learning_rate = self.lr_scheduler.get_last_lr()[0]  # the rate this step used
         self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self._last_grad_norm = grad_norm
-        return total
+        return float(total)
+
+    def floating_point_ops(self, inputs: dict) -> int:
+        """Forward + backward operations of one batch: 6 x tokens x non-embedding parameters (transformers)."""
+        model = _unwrap(self.model)
+        main_input = getattr(model, "main_input_name", "input_ids")
+        if main_input in inputs and callable(getattr(model, "num_parameters", None)):
+            return 6 * inputs[main_input].numel() * model.num_parameters(exclude_embeddings=True)
+        return 0
 
     def _stop_on_bad_loss(self, value: float) -> None:
         last = get_last_checkpoint(self.args.output_dir)
@@ -638,11 +766,19 @@ class Trainer:
             "NaN/inf labels, or use bf16 instead of fp16; then resume_from_checkpoint from that folder."
         )
 
-    def _log_training(self, mean_loss: float) -> None:
-        logs = {"loss": round(mean_loss, 4)}
+    def _log_training(self) -> None:
+        """Log the mean loss per optimizer step since the last log (unrounded), grad norm and rate."""
+        steps = self.state.global_step - self._last_logged_step
+        if steps <= 0:
+            return
+        loss = self._loss_since_log.item()
+        self._loss_since_log.zero_()
+        self._total_loss += loss
+        self._last_logged_step = self.state.global_step
+        logs = {"loss": loss / steps}
         if self._last_grad_norm is not None:
             logs["grad_norm"] = self._last_grad_norm
-        logs["learning_rate"] = self.lr_scheduler.get_last_lr()[0]
+        logs["learning_rate"] = self._last_learning_rate
         self.log(logs)
 
     def _maybe_evaluate_and_save(self) -> None:
@@ -670,12 +806,16 @@ class Trainer:
             self.state.best_global_step = self.state.global_step
 
     def log(self, logs: dict[str, float]) -> None:
-        """Add ``epoch`` and ``step`` to ``logs``, append to ``state.log_history`` and fire ``on_log``."""
+        """Add ``epoch`` to ``logs``; append it with ``step`` to ``state.log_history``; fire ``on_log``.
+
+        As in transformers, ``logs`` itself gains ``epoch`` (so the metrics train() and evaluate()
+        return carry it). ``on_log`` receives the entry with ``step`` too (the dashboard plots by it).
+        """
         if self.state.epoch is not None:
             logs["epoch"] = self.state.epoch
-        logs["step"] = self.state.global_step
-        self.state.log_history.append(logs)
-        self._event("on_log", logs=logs)
+        entry = {**logs, "step": self.state.global_step}
+        self.state.log_history.append(entry)
+        self._event("on_log", logs=entry)
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
@@ -761,11 +901,15 @@ class Trainer:
         return loss, predictions, labels
 
     def _prediction_loop(self, dataset, prefix: str) -> PredictionOutput:
+        start = time.time()
         dataloader = self.get_eval_dataloader(dataset)
         model = _unwrap(self.model)
+        if not self._trained and not hasattr(self, "model_preparation_time"):
+            # transformers times preparing the model when evaluation comes before training; ours
+            # needs no preparation (no accelerate wrapper), so this is the time to reach it
+            self.model_preparation_time = round(time.time() - start, 4)
         was_training = model.training
         model.eval()
-        start = time.time()
         loss_sum, count, predictions, labels = 0.0, 0, [], []
         try:
             for batch in dataloader:
@@ -795,9 +939,9 @@ class Trainer:
         if self.compute_metrics is not None and all_labels is not None:
             for key, value in self.compute_metrics(EvalPrediction(all_predictions, all_labels)).items():
                 metrics[key if key.startswith(f"{prefix}_") else f"{prefix}_{key}"] = float(value)
-        metrics[f"{prefix}_runtime"] = round(runtime, 4)
-        metrics[f"{prefix}_samples_per_second"] = round(len(dataset) / max(runtime, 1e-9), 3)
-        metrics[f"{prefix}_steps_per_second"] = round(len(dataloader) / max(runtime, 1e-9), 3)
+        if hasattr(self, "model_preparation_time"):
+            metrics[f"{prefix}_model_preparation_time"] = self.model_preparation_time
+        metrics.update(_speed_metrics(prefix, runtime, len(dataset), len(dataloader)))
         return PredictionOutput(all_predictions, all_labels, metrics)
 
     def evaluate(self, eval_dataset=None, metric_key_prefix: str = "eval") -> dict[str, float]:
@@ -806,7 +950,7 @@ class Trainer:
         if dataset is None:
             raise ValueError("evaluate() needs an eval_dataset: pass one to the Trainer or to evaluate().")
         output = self._prediction_loop(self._remove_unused_columns(dataset), metric_key_prefix)
-        self.log(dict(output.metrics))
+        self.log(output.metrics)  # adds "epoch" during training, as in transformers
         self._event("on_evaluate", metrics=output.metrics)
         return output.metrics
 
