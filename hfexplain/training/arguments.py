@@ -12,6 +12,7 @@ The main groups:
   ``gradient_accumulation_steps`` passes per optimizer step, times the number of processes;
 * **the optimizer**: AdamW with ``learning_rate``, ``weight_decay`` (not on biases and norm
   weights), ``adam_beta1/2``, ``adam_epsilon``, gradients clipped to ``max_grad_norm``;
+  ``optim="adamw_torch_fused"`` (the default, as in transformers) runs it as one fused kernel;
 * **the schedule**: ``warmup_steps`` (an int, or a float below 1 meaning a fraction of all
   steps; ``warmup_ratio`` is the older spelling), then ``lr_scheduler_type``;
 * **when to log / evaluate / save**: ``*_strategy`` is ``"no"``, ``"steps"`` (every
@@ -43,7 +44,7 @@ STRATEGIES = ("no", "steps", "epoch")
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
 REPORTERS = ("none", "all", "tensorboard", "wandb")
 HUB_STRATEGIES = ("end", "every_save", "checkpoint", "all_checkpoints")
-OPTIMIZERS = ("adamw_torch",)  # what create_optimizer builds (torch.optim.AdamW)
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")  # torch.optim.AdamW, the second with fused=True
 
 
 @dataclass
@@ -102,7 +103,7 @@ class TrainingArguments:
     do_eval: bool = False
     do_predict: bool = False
     # the model during training, and the data order
-    optim: str = "adamw_torch"
+    optim: str = "adamw_torch_fused"  # transformers' default with torch >= 2.8
     use_cache: bool = False  # model.config.use_cache while training (no KV cache is needed for a loss)
     data_seed: int | None = None  # seed of the shuffling (default: seed)
     prediction_loss_only: bool = False
@@ -343,7 +344,7 @@ class TrainingArguments:
     def set_optimizer(self, name: str = "adamw_torch", learning_rate: float = 5e-5, weight_decay: float = 0,
                       beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, args: str | None = None
                       ) -> TrainingArguments:
-        """The optimizer and its hyper-parameters (hfexplain builds ``torch.optim.AdamW``: ``adamw_torch``)."""
+        """The optimizer and its hyper-parameters (hfexplain builds ``torch.optim.AdamW``, fused or not)."""
         self._refuse("set_optimizer", args=(args, None))
         self.optim = getattr(name, "value", name)
         self.learning_rate, self.weight_decay = learning_rate, weight_decay

@@ -293,8 +293,8 @@ class Trainer:
         self.eval_dataset = self._remove_unused_columns(eval_dataset)
         self.optimizer, self.lr_scheduler = optimizers
         self.scaler = None
-        self.state = TrainerState(is_local_process_zero=self.args.local_process_index == 0,
-                                  is_world_process_zero=self.args.process_index == 0)
+        self.state = TrainerState(epoch=0.0, is_local_process_zero=self.args.local_process_index == 0,
+                                  is_world_process_zero=self.args.process_index == 0)  # epoch 0, as transformers
         self.control = TrainerControl()
         self.callback_handler = CallbackHandler([DefaultFlowCallback(), ProgressCallback(), *(callbacks or [])])
         self.control = self.callback_handler.call_event("on_init_end", self.args, self.state, self.control)
@@ -303,6 +303,79 @@ class Trainer:
         self._trained = False  # evaluate() before any training reports eval_model_preparation_time
         # How the model's loss averages, so accumulated micro-batches add up to the step's loss.
         self._label_shift = _items_rule(_unwrap(model))
+
+    # -- the Hub ---------------------------------------------------------------------------------
+    def _init_hub_repo(self) -> str:
+        """Create (or find) the Hub repository ``push_to_hub`` uploads to; its id.
+
+        Called by ``__init__``, so a missing network, offline mode or a refused token fails
+        before any training and before anything is written.
+        """
+        import huggingface_hub
+        from huggingface_hub import constants
+
+        args = self.args
+        repo_id = args.hub_model_id or os.path.basename(os.path.abspath(args.output_dir))
+        if constants.HF_HUB_OFFLINE:
+            raise huggingface_hub.errors.OfflineModeIsEnabled(
+                f"push_to_hub=True needs the Hugging Face Hub to create {repo_id!r}, but offline mode is on "
+                "(HF_HUB_OFFLINE=1), so nothing was trained or written. Set push_to_hub=False and upload "
+                "output_dir later with huggingface_hub.upload_folder, or unset HF_HUB_OFFLINE (and log in with "
+                "`hf auth login` or pass hub_token)."
+            )
+        if args.process_index != 0:
+            return repo_id  # process 0 creates it
+        try:
+            url = huggingface_hub.create_repo(repo_id, token=args.hub_token, private=args.hub_private_repo,
+                                              exist_ok=True)
+        except Exception as error:  # noqa: BLE001 - re-raised with the repository and the fix
+            raise OSError(
+                f"push_to_hub=True could not create the Hub repository {repo_id!r} ({type(error).__name__}: "
+                f"{error}); nothing was trained. Check the network and the token (hub_token or `hf auth login`), "
+                "or set push_to_hub=False."
+            ) from error
+        return url.repo_id
+
+    def _upload(self, folder: str, message: str, path_in_repo: str | None = None,
+                allow_patterns: list[str] | None = None) -> None:
+        import huggingface_hub
+
+        huggingface_hub.upload_folder(
+            repo_id=self.hub_model_id, folder_path=folder, path_in_repo=path_in_repo, commit_message=message,
+            token=self.args.hub_token, revision=self.args.hub_revision, allow_patterns=allow_patterns,
+            ignore_patterns=[f"{PREFIX_CHECKPOINT_DIR}-*", f"tmp-{PREFIX_CHECKPOINT_DIR}-*", ".hfexplain-tmp*",
+                             ".write-test-*"] if path_in_repo is None else [".hfexplain-tmp*"],
+        )
+
+    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
+                    token: str | None = None, revision: str | None = None) -> None:
+        """Save the model (and tokenizer) into ``output_dir`` and upload it to ``hub_model_id``.
+
+        ``blocking`` is accepted for transformers' signature; hfexplain's uploads always block.
+        """
+        if token is not None:
+            self.args.hub_token = token
+        if revision is not None:
+            self.args.hub_revision = revision
+        if self.hub_model_id is None:
+            self.hub_model_id = self._init_hub_repo()
+        self.save_model(_internal_call=True)
+        if self.state.is_world_process_zero:
+            self._upload(self.args.output_dir, commit_message or "End of training")
+
+    def _push_from_checkpoint(self, checkpoint: str) -> None:
+        """After each save (hub_strategy != 'end'): the model files to the repository's root, and for
+        'checkpoint' / 'all_checkpoints' the whole folder as ``last-checkpoint/`` / ``checkpoint-N/``."""
+        strategy = self.args.hub_strategy
+        if not self.args.push_to_hub or strategy == "end" or not self.state.is_world_process_zero:
+            return
+        message = f"Training in progress, step {self.state.global_step}"
+        model_files = ["*.json", "*.safetensors", "*.txt", "*.model", "README.md"]
+        self._upload(checkpoint, message, path_in_repo=".", allow_patterns=model_files)
+        if strategy == "checkpoint":
+            self._upload(checkpoint, message, path_in_repo="last-checkpoint")
+        elif strategy == "all_checkpoints":
+            self._upload(checkpoint, message, path_in_repo=os.path.basename(checkpoint))
 
     # -- callbacks -------------------------------------------------------------------------------
     def add_callback(self, callback) -> None:
@@ -407,7 +480,7 @@ class Trainer:
                       {"params": no_decay, "weight_decay": 0.0}]
             self.optimizer = torch.optim.AdamW(
                 groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
-                eps=self.args.adam_epsilon,
+                eps=self.args.adam_epsilon, fused=self.args.optim == "adamw_torch_fused" or None,
             )
         return self.optimizer
 
@@ -590,7 +663,7 @@ class Trainer:
         if args.fp16:
             self.scaler = torch.amp.GradScaler("cuda")
         self.state = TrainerState(
-            max_steps=max_steps, num_train_epochs=num_epochs, logging_steps=args.logging_steps,
+            epoch=0.0, max_steps=max_steps, num_train_epochs=num_epochs, logging_steps=args.logging_steps,
             eval_steps=args.eval_steps, save_steps=args.save_steps, train_batch_size=args.train_batch_size,
             is_local_process_zero=args.local_process_index == 0, is_world_process_zero=args.process_index == 0,
         )
@@ -853,6 +926,7 @@ class Trainer:
                 hub.write_text_atomically(os.path.join(temporary, TRAINING_ARGS_NAME), args.to_json_string() + "\n")
                 self.state.save_to_json(os.path.join(temporary, TRAINER_STATE_NAME))
             self._rotate_checkpoints()
+            self._push_from_checkpoint(final)
         self._barrier()
         self._event("on_save")
 
@@ -873,14 +947,18 @@ class Trainer:
         for path in deletable[:max(excess, 0)]:
             shutil.rmtree(path, ignore_errors=True)
 
-    def save_model(self, output_dir: str | None = None) -> None:
-        """Save the model (and tokenizer) with ``save_pretrained`` into ``output_dir``."""
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the model (and tokenizer) with ``save_pretrained`` into ``output_dir``.
+
+        With ``push_to_hub=True`` this also uploads them, as in transformers.
+        """
         output_dir = output_dir or self.args.output_dir
-        if not self.state.is_world_process_zero:
-            return
-        _unwrap(self.model).save_pretrained(output_dir)
-        if callable(getattr(self.processing_class, "save_pretrained", None)):
-            self.processing_class.save_pretrained(output_dir)
+        if self.state.is_world_process_zero:
+            _unwrap(self.model).save_pretrained(output_dir)
+            if callable(getattr(self.processing_class, "save_pretrained", None)):
+                self.processing_class.save_pretrained(output_dir)
+        if self.args.push_to_hub and not _internal_call:
+            self.push_to_hub(commit_message="Model save")
 
     # -- evaluation and prediction --------------------------------------------------------------------
     def prediction_step(self, model: nn.Module, inputs: dict):
