@@ -127,7 +127,7 @@ def test_dropout_masks_and_data_order_match_transformers(tmp_path):
     for key in ("loss", "eval_loss"):
         reference = [logs[key] for logs in by_kind(theirs.state.log_history, key)]
         got = [logs[key] for logs in by_kind(ours.state.log_history, key)]
-        assert len(got) == len(reference) > 2 and got == pytest.approx(reference, abs=1e-5), key
+        assert len(got) == len(reference) >= 2 and got == pytest.approx(reference, abs=1e-5), key
     assert max_weight_difference(theirs.model, ours.model) < 1e-5
 
 

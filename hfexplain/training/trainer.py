@@ -5,7 +5,7 @@ One optimizer step is
 1. take ``per_device_train_batch_size`` examples in a seeded order, collate them into
    tensors, run ``model(**batch)``: the model computes its own loss from ``labels``;
 2. ``loss.backward()``; repeat ``gradient_accumulation_steps`` times, adding up gradients;
-3. clip the gradient norm to ``max_grad_norm``, ``optimizer.step()`` (AdamW),
+3. clip the gradient norm to ``max_grad_norm``, ``optimizer.step()`` (AdamW, fused by default),
    ``scheduler.step()`` (warmup then decay), ``optimizer.zero_grad()``;
 4. let the callbacks decide whether to log, evaluate, save a checkpoint or stop.
 
@@ -15,8 +15,9 @@ Everything around that loop is about doing it *safely* and *repeatably*:
   ``seed + e`` (what ``DistributedSampler`` does), so it never depends on what ran before.
   A checkpoint ``checkpoint-N/`` holds the model (``save_pretrained``), the optimizer and
   scheduler states, the random generators' states and ``trainer_state.json``. Resuming loads
-  them all and skips the batches already seen in the current epoch, so the run continues
-  bit for bit as if it had never stopped.
+  them all and skips the batches already seen in the current epoch (the generators are set
+  back once the epoch's loader has drawn its seed, as transformers does), so the run
+  continues bit for bit as if it had never stopped.
 * **Atomic checkpoints.** A checkpoint is written into ``tmp-checkpoint-N/``, every file is
   flushed to disk (fsync), and only then is the folder renamed to ``checkpoint-N/`` (a rename
   is atomic). A crash mid-save leaves a ``tmp-`` folder that nothing ever loads.
@@ -26,6 +27,50 @@ Everything around that loop is about doing it *safely* and *repeatably*:
 * **Several processes.** Under ``torchrun --nproc_per_node=K`` each process trains on its own
   ``1/K`` slice of every epoch (``DistributedSampler``), ``DistributedDataParallel`` averages
   the gradients, and only process 0 writes checkpoints and logs.
+
+The same run as transformers' Trainer
+-------------------------------------
+On one process, with the same model, data, seed and arguments, this Trainer takes
+``transformers.Trainer``'s steps (tests/test_trainer_parity.py: logged losses and weights
+within 1e-5 over 30 steps, with and without gradient accumulation, dropout on or off):
+
+* ``set_seed(args.seed)`` in ``__init__``; the order of epoch ``e`` is ``randperm`` seeded with
+  ``seed + e`` (accelerate's ``SeedableRandomSampler``); every pass over a ``DataLoader``
+  draws one number from torch's global generator (its workers' base seed), and batches are
+  collated one ahead of use, so dropout and a masking collator see the same random stream;
+* gradient accumulation divides by ``num_items_in_batch``: a token-mean loss (causal and
+  masked LM, token classification, seq2seq) counts the label tokens (not -100) of all the
+  step's micro-batches, ``labels[..., 1:]`` for a causal LM; other losses are averaged over
+  micro-batches;
+* the loss logged is the mean per optimizer step since the last log, unrounded; the learning
+  rate logged is the one the step used; ``train()`` returns ``train_runtime``,
+  ``train_samples_per_second``, ``train_steps_per_second``, ``train_loss`` and ``epoch`` (the
+  final log also holds ``total_flos``); ``evaluate()`` adds ``epoch`` and, when it runs before
+  any training, ``eval_model_preparation_time``; ``model.config.use_cache`` is
+  ``args.use_cache`` (False) while training.
+
+Differences from transformers' Trainer (deliberate)
+---------------------------------------------------
+* **GPT-2's token count.** transformers 5.23 shifts labels before counting only for models whose
+  class name contains ``ForCausalLM``; ``GPT2LMHeadModel`` is counted unshifted, so its logged
+  loss and gradient come out ``(n - 1) / n`` of the mean over the n - 1 predicted tokens (31/32
+  for blocks of 32). hfexplain counts the predicted tokens for every causal LM.
+* **Accumulating a classifier.** transformers 5.23 passes ``num_items_in_batch`` to every model
+  whose ``forward`` takes ``**kwargs`` and then skips dividing by the accumulation steps, even
+  when the model's loss ignores it (``BertForSequenceClassification``): with
+  ``gradient_accumulation_steps=k`` its loss and gradient are k times the mean. hfexplain
+  averages such losses over the micro-batches.
+* **use_cache.** transformers sets ``model.config.use_cache = args.use_cache`` in ``__init__`` and
+  leaves it; hfexplain sets it for ``train()`` and restores it afterwards, so ``generate`` after
+  training keeps its KV cache.
+* **A NaN or inf loss** stops training with an error naming the last good checkpoint
+  (transformers logs the average of the previous losses instead and carries on).
+* ``on_log`` callbacks receive the log entry with ``step`` in it (the dashboard plots by it).
+* **push_to_hub** creates the repository in ``__init__`` (offline: an error before anything is
+  written) and uploads synchronously after each save (``hub_strategy``) and in ``save_model``
+  / ``push_to_hub``; no model card is drafted.
+* **Several processes** shard each epoch with ``DistributedSampler`` (transformers shards
+  batches with accelerate); reporting integrations (``report_to``) are refused by name.
 """
 from __future__ import annotations
 
