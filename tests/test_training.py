@@ -211,6 +211,20 @@ def test_trains_on_a_datasets_dataset_with_eval_metrics_and_best_model(tmp_path)
     assert "test_loss" in prediction.metrics and "test_accuracy" in prediction.metrics
 
 
+def test_prediction_loss_only_keeps_the_loss_and_drops_predictions_and_metrics(tmp_path):
+    def accuracy(prediction):
+        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+    examples = toy_examples(8)
+    full = Trainer(tiny_bert(), args_for(tmp_path), compute_metrics=accuracy)
+    loss_only = Trainer(tiny_bert(), args_for(tmp_path).set_testing(batch_size=4, loss_only=True),
+                        compute_metrics=accuracy)
+    assert "eval_accuracy" in full.evaluate(examples) and "eval_accuracy" not in loss_only.evaluate(examples)
+    prediction = loss_only.predict(examples)
+    assert prediction.predictions is None and prediction.label_ids is None
+    assert prediction.metrics["test_loss"] == pytest.approx(full.predict(examples).metrics["test_loss"], abs=1e-6)
+
+
 def test_causal_lm_training_lowers_the_loss(tmp_path):
     tokenizer = Tokenizer.from_pretrained(tiny_gpt2_path())
     from pydoc_data.topics import topics

@@ -345,6 +345,7 @@ class Trainer:
         self.control = self.callback_handler.call_event("on_init_end", self.args, self.state, self.control)
         self._wrapped_model: nn.Module = self.model  # the DistributedDataParallel wrapper under torchrun
         self._last_grad_norm: float | None = None
+        self._last_learning_rate: float | None = None
         self._trained = False  # evaluate() before any training reports eval_model_preparation_time
         # How the model's loss averages, so accumulated micro-batches add up to the step's loss.
         self._label_shift = _items_rule(_unwrap(model))
@@ -1041,6 +1042,8 @@ class Trainer:
                 if loss is not None:
                     loss_sum += float(loss) * size  # batch means weighted by batch size
                     count += size
+                if self.args.prediction_loss_only:
+                    continue  # only the loss: no logits kept, no compute_metrics (transformers' option)
                 predictions.append(batch_predictions)
                 if batch_labels is not None:
                     labels.append(batch_labels)
