@@ -285,3 +285,46 @@ def test_push_to_hub_creates_the_repo_and_uploads_through_huggingface_hub(tmp_pa
     trainer.push_to_hub()
     assert calls[-1][1:3] == ("me/tiny-run", sorted(os.listdir(args.output_dir)))
     assert "model.safetensors" in calls[-1][2] and calls[-1][4] == "End of training"
+
+
+def test_masking_collator_and_dropout_draw_as_in_transformers(tmp_path):
+    """A masked-LM run: the collator draws its masks from torch's generator between dropout calls, so
+    the masks agree only if batches are collated at the same moments (one batch ahead, as accelerate)."""
+    transformers = quiet_transformers()
+    from tokenizers import Tokenizer as RustTokenizer, models, pre_tokenizers
+
+    from hfexplain import Tokenizer
+    from hfexplain.training import DataCollatorForLanguageModeling
+
+    vocab = {"[PAD]": 0, "[MASK]": 1, "[UNK]": 2, **{f"w{i}": i for i in range(3, 50)}}
+    rust = RustTokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    rust.pre_tokenizer = pre_tokenizers.Whitespace()
+    folder = tmp_path / "tokenizer"
+    folder.mkdir()
+    rust.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text('{"mask_token": "[MASK]", "pad_token": "[PAD]", "unk_token": "[UNK]"}')
+    theirs_tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"),
+                                                            mask_token="[MASK]", pad_token="[PAD]", unk_token="[UNK]")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=16, hidden_dropout_prob=0.1,
+                                     attention_probs_dropout_prob=0.1)
+    transformers.BertForMaskedLM(config).save_pretrained(str(tmp_path / "bert"))
+    ids = torch.randint(3, 50, (16, 8), generator=torch.Generator().manual_seed(3))
+    examples = [{"input_ids": row.tolist()} for row in ids]
+    arguments = dict(max_steps=8, per_device_train_batch_size=4, learning_rate=1e-3, logging_steps=1,
+                     save_strategy="no", disable_tqdm=True)
+    theirs = transformers.Trainer(
+        transformers.BertForMaskedLM.from_pretrained(str(tmp_path / "bert")),
+        transformers.TrainingArguments(str(tmp_path / "theirs"), use_cpu=True, **arguments), train_dataset=examples,
+        data_collator=transformers.DataCollatorForLanguageModeling(theirs_tokenizer, mlm=True),
+    )
+    theirs.train()
+    ours = Trainer(hfexplain.BertForMaskedLM.from_pretrained(str(tmp_path / "bert")),
+                   TrainingArguments(str(tmp_path / "ours"), **arguments), train_dataset=examples,
+                   data_collator=DataCollatorForLanguageModeling(Tokenizer.from_pretrained(str(folder)), mlm=True))
+    ours.train()
+    reference = [logs["loss"] for logs in by_kind(theirs.state.log_history, "loss")]
+    got = [logs["loss"] for logs in by_kind(ours.state.log_history, "loss")]
+    assert len(got) == len(reference) == 8 and got == pytest.approx(reference, abs=1e-5)
+    assert max_weight_difference(theirs.model, ours.model) < 1e-5

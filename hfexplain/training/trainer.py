@@ -55,11 +55,13 @@ Differences from transformers' Trainer (deliberate)
   class name contains ``ForCausalLM``; ``GPT2LMHeadModel`` is counted unshifted, so its logged
   loss and gradient come out ``(n - 1) / n`` of the mean over the n - 1 predicted tokens (31/32
   for blocks of 32). hfexplain counts the predicted tokens for every causal LM.
-* **Accumulating a classifier.** transformers 5.23 passes ``num_items_in_batch`` to every model
-  whose ``forward`` takes ``**kwargs`` and then skips dividing by the accumulation steps, even
-  when the model's loss ignores it (``BertForSequenceClassification``): with
+* **Accumulating a loss that ignores the count.** transformers 5.23 passes ``num_items_in_batch``
+  to every model whose ``forward`` takes ``**kwargs`` and then skips dividing by the
+  accumulation steps, even when the model's loss ignores it (BERT's heads compute a plain
+  mean: ``BertForSequenceClassification``, ``BertForMaskedLM``): with
   ``gradient_accumulation_steps=k`` its loss and gradient are k times the mean. hfexplain
-  averages such losses over the micro-batches.
+  divides a masked-LM loss by the step's token count and averages a classifier's
+  micro-batch means. (With ``k=1`` both agree, masks and dropout included.)
 * **use_cache.** transformers sets ``model.config.use_cache = args.use_cache`` in ``__init__`` and
   leaves it; hfexplain sets it for ``train()`` and restores it afterwards, so ``generate`` after
   training keeps its KV cache.
