@@ -193,8 +193,8 @@ def test_trains_on_a_datasets_dataset_with_eval_metrics_and_best_model(tmp_path)
     assert [logs["step"] for logs in eval_logs] == [2, 4, 6]
     assert all({"loss", "grad_norm", "learning_rate", "epoch"} <= set(logs) for logs in train_logs)
     assert train_logs[-1]["epoch"] == pytest.approx(1.0)  # 24 examples / batch 4 = 6 steps per epoch
-    # linear schedule, no warmup: lr after step k is 1e-3 * (6 - k) / 6
-    assert [logs["learning_rate"] for logs in train_logs] == pytest.approx([1e-3 * (6 - k) / 6 for k in range(1, 7)])
+    # linear schedule, no warmup: step k (1..6) ran at 1e-3 * (7 - k) / 6, the rate transformers logs for it
+    assert [logs["learning_rate"] for logs in train_logs] == pytest.approx([1e-3 * (7 - k) / 6 for k in range(1, 7)])
     # eval_loss is the mean cross-entropy over the 8 examples, computed here independently
     model = trainer.model.eval()
     batch = trainer.data_collator([train[i] for i in range(8)])
@@ -209,6 +209,20 @@ def test_trains_on_a_datasets_dataset_with_eval_metrics_and_best_model(tmp_path)
     prediction = trainer.predict(train.select(range(5)))
     assert prediction.predictions.shape == (5, 2) and prediction.label_ids.shape == (5,)
     assert "test_loss" in prediction.metrics and "test_accuracy" in prediction.metrics
+
+
+def test_prediction_loss_only_keeps_the_loss_and_drops_predictions_and_metrics(tmp_path):
+    def accuracy(prediction):
+        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+    examples = toy_examples(8)
+    full = Trainer(tiny_bert(), args_for(tmp_path), compute_metrics=accuracy)
+    loss_only = Trainer(tiny_bert(), args_for(tmp_path).set_testing(batch_size=4, loss_only=True),
+                        compute_metrics=accuracy)
+    assert "eval_accuracy" in full.evaluate(examples) and "eval_accuracy" not in loss_only.evaluate(examples)
+    prediction = loss_only.predict(examples)
+    assert prediction.predictions is None and prediction.label_ids is None
+    assert prediction.metrics["test_loss"] == pytest.approx(full.predict(examples).metrics["test_loss"], abs=1e-6)
 
 
 def test_causal_lm_training_lowers_the_loss(tmp_path):

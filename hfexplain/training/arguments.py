@@ -12,12 +12,23 @@ The main groups:
   ``gradient_accumulation_steps`` passes per optimizer step, times the number of processes;
 * **the optimizer**: AdamW with ``learning_rate``, ``weight_decay`` (not on biases and norm
   weights), ``adam_beta1/2``, ``adam_epsilon``, gradients clipped to ``max_grad_norm``;
+  ``optim="adamw_torch_fused"`` (the default, as in transformers) runs it as one fused kernel;
 * **the schedule**: ``warmup_steps`` (an int, or a float below 1 meaning a fraction of all
   steps; ``warmup_ratio`` is the older spelling), then ``lr_scheduler_type``;
 * **when to log / evaluate / save**: ``*_strategy`` is ``"no"``, ``"steps"`` (every
   ``*_steps`` optimizer steps) or ``"epoch"``;
 * **precision**: ``bf16`` (autocast to bfloat16, CPU or GPU) or ``fp16`` (CUDA only, with a
-  gradient scaler).
+  gradient scaler);
+* **the Hub**: ``push_to_hub=True`` creates ``hub_model_id`` (default: the name of
+  ``output_dir``) on the Hub when the Trainer is built and uploads the model through
+  ``huggingface_hub`` (``hub_strategy`` says when); offline, the Trainer refuses at once.
+
+The ``set_training`` / ``set_evaluate`` / ``set_testing`` / ``set_save`` / ``set_logging`` /
+``set_push_to_hub`` / ``set_optimizer`` / ``set_lr_scheduler`` / ``set_dataloader`` helpers
+are transformers' (same names, arguments and defaults); each returns the arguments, checked
+again, so they chain: ``TrainingArguments("out").set_training(learning_rate=1e-4).set_save("no")``.
+A helper argument that selects something hfexplain does not implement (another optimizer,
+activation checkpointing) is refused by name rather than ignored.
 """
 from __future__ import annotations
 
@@ -32,6 +43,8 @@ import torch
 STRATEGIES = ("no", "steps", "epoch")
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup")
 REPORTERS = ("none", "all", "tensorboard", "wandb")
+HUB_STRATEGIES = ("end", "every_save", "checkpoint", "all_checkpoints")
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")  # torch.optim.AdamW, the second with fused=True
 
 
 @dataclass
@@ -84,7 +97,24 @@ class TrainingArguments:
     remove_unused_columns: bool = True
     label_names: list[str] | None = None
     disable_tqdm: bool = False
-    report_to: str | list[str] = "none"
+    report_to: str | list[str] | None = "none"
+    # what the run is for (informational, as in transformers; set_training/set_evaluate/set_testing set them)
+    do_train: bool = False
+    do_eval: bool = False
+    do_predict: bool = False
+    # the model during training, and the data order
+    optim: str = "adamw_torch_fused"  # transformers' default with torch >= 2.8
+    use_cache: bool = False  # model.config.use_cache while training (no KV cache is needed for a loss)
+    data_seed: int | None = None  # seed of the shuffling (default: seed)
+    prediction_loss_only: bool = False
+    # the Hub
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_strategy: str = "every_save"
+    hub_token: str | None = None
+    hub_private_repo: bool | None = None
+    hub_always_push: bool = False
+    hub_revision: str | None = None
 
     def __post_init__(self) -> None:
         if self.output_dir is None or not str(self.output_dir):
@@ -96,6 +126,14 @@ class TrainingArguments:
         self._check_best_model()
         self._check_precision()
         self._check_report_to()
+        self._check_hub()
+        if self.optim not in OPTIMIZERS:
+            raise ValueError(
+                f"optim={self.optim!r} is not implemented in hfexplain, only {list(OPTIMIZERS)} (torch.optim.AdamW); "
+                "for another optimizer pass Trainer(optimizers=(optimizer, scheduler))."
+            )
+        if self.eval_strategy != "no":
+            self.do_eval = True  # as transformers
 
     # -- checks ----------------------------------------------------------------------------------
     def _check_positive_ints(self) -> None:
@@ -152,12 +190,13 @@ class TrainingArguments:
             if value not in STRATEGIES:
                 raise ValueError(f"{name} must be one of {list(STRATEGIES)}, got {value!r}.")
             setattr(self, name, value)
-        if self.eval_steps is None:
-            self.eval_steps = self.logging_steps  # transformers' default
+        if self.eval_strategy == "steps" and not self.eval_steps:
+            self.eval_steps = self.logging_steps  # transformers' default: evaluate as often as it logs
         for name in ("logging_steps", "eval_steps", "save_steps"):
             value = getattr(self, name)
             strategy = getattr(self, name.replace("_steps", "_strategy"))
-            if strategy == "steps" and not (isinstance(value, (int, float)) and value > 0):
+            if strategy == "steps" and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                            and value > 0):
                 raise ValueError(f"{name} must be > 0 when {name.replace('_steps', '_strategy')}='steps', got {value!r}.")
             if isinstance(value, float) and value > 1 and not value.is_integer():
                 raise ValueError(
@@ -186,7 +225,7 @@ class TrainingArguments:
             if self.metric_for_best_model is None:
                 self.metric_for_best_model = "loss"
         if self.metric_for_best_model is not None and self.greater_is_better is None:
-            self.greater_is_better = self.metric_for_best_model.removeprefix("eval_") not in ("loss",)
+            self.greater_is_better = not self.metric_for_best_model.endswith("loss")  # transformers' rule
 
     def _check_precision(self) -> None:
         if self.bf16 and self.fp16:
@@ -198,16 +237,141 @@ class TrainingArguments:
             )
 
     def _check_report_to(self) -> None:
-        report = [self.report_to] if isinstance(self.report_to, str) else list(self.report_to or ["none"])
+        """``"none"`` (the default) becomes ``[]`` as in transformers; integrations are refused by name."""
+        report = [self.report_to] if isinstance(self.report_to, str) else list(self.report_to or [])
         for name in report:
             if name not in REPORTERS:
                 raise ValueError(f"report_to {name!r} is not supported; choose from {list(REPORTERS)}.")
-        if any(name not in ("none",) for name in report):
+        if any(name != "none" for name in report):
             raise ValueError(
                 f"report_to={self.report_to!r}: hfexplain writes its logs to trainer.state.log_history and the "
                 "progress bar only; use report_to='none' and read state.log_history (or add a callback)."
             )
-        self.report_to = report
+        self.report_to = []
+
+    def _check_hub(self) -> None:
+        strategy = getattr(self.hub_strategy, "value", self.hub_strategy)
+        if strategy not in HUB_STRATEGIES:
+            raise ValueError(f"hub_strategy must be one of {list(HUB_STRATEGIES)}, got {strategy!r}.")
+        self.hub_strategy = strategy
+        if self.hub_model_id is not None and (not isinstance(self.hub_model_id, str) or not self.hub_model_id
+                                              or self.hub_model_id.count("/") > 1):
+            raise ValueError(
+                f"hub_model_id must be a repository name ('my-model') or 'namespace/my-model', got "
+                f"{self.hub_model_id!r}."
+            )
+
+    # -- transformers' grouped setters ----------------------------------------------------------
+    # Same names, arguments and defaults as transformers.TrainingArguments.set_*; each sets the
+    # fields, runs the checks of __post_init__ again and returns the arguments (so calls chain).
+
+    def _refuse(self, helper: str, **unsupported) -> None:
+        for name, (value, default) in unsupported.items():
+            if value != default:
+                raise ValueError(
+                    f"{helper}({name}={value!r}) is not implemented in hfexplain's Trainer; leave {name} at "
+                    f"{default!r}."
+                )
+
+    def _recheck(self) -> TrainingArguments:
+        self.__post_init__()
+        return self
+
+    def set_training(self, learning_rate: float = 5e-5, batch_size: int = 8, weight_decay: float = 0,
+                     num_epochs: float = 3, max_steps: int = -1, gradient_accumulation_steps: int = 1, seed: int = 42,
+                     activation_checkpointing: bool = False, gradient_checkpointing: bool | None = None
+                     ) -> TrainingArguments:
+        """The basic training arguments; sets ``do_train=True``."""
+        self._refuse("set_training", activation_checkpointing=(activation_checkpointing, False),
+                     gradient_checkpointing=(gradient_checkpointing or False, False))
+        self.do_train = True
+        self.learning_rate, self.per_device_train_batch_size, self.weight_decay = learning_rate, batch_size, weight_decay
+        self.num_train_epochs, self.max_steps = num_epochs, max_steps
+        self.gradient_accumulation_steps, self.seed = gradient_accumulation_steps, seed
+        return self._recheck()
+
+    def set_evaluate(self, strategy: str = "no", steps: int = 500, batch_size: int = 8,
+                     accumulation_steps: int | None = None, delay: float | None = None, loss_only: bool = False
+                     ) -> TrainingArguments:
+        """When to evaluate and with what batch size; ``do_eval`` follows the strategy."""
+        self._refuse("set_evaluate", accumulation_steps=(accumulation_steps, None), delay=(delay, None))
+        strategy = getattr(strategy, "value", strategy)
+        if strategy == "steps" and steps == 0:
+            raise ValueError("Setting `strategy` as 'steps' requires a positive value for `steps`.")
+        self.eval_strategy, self.eval_steps, self.per_device_eval_batch_size = strategy, steps, batch_size
+        self.do_eval = strategy != "no"
+        self.prediction_loss_only = loss_only
+        return self._recheck()
+
+    def set_testing(self, batch_size: int = 8, loss_only: bool = False) -> TrainingArguments:
+        """Arguments for ``predict`` on a held-out set; sets ``do_predict=True``."""
+        self.do_predict = True
+        self.per_device_eval_batch_size, self.prediction_loss_only = batch_size, loss_only
+        return self._recheck()
+
+    def set_save(self, strategy: str = "steps", steps: int = 500, total_limit: int | None = None,
+                 on_each_node: bool = False) -> TrainingArguments:
+        """When to write checkpoints and how many to keep."""
+        self._refuse("set_save", on_each_node=(on_each_node, False))
+        strategy = getattr(strategy, "value", strategy)
+        if strategy == "steps" and steps == 0:
+            raise ValueError("Setting `strategy` as 'steps' requires a positive value for `steps`.")
+        self.save_strategy, self.save_steps, self.save_total_limit = strategy, steps, total_limit
+        return self._recheck()
+
+    def set_logging(self, strategy: str = "steps", steps: int = 500, report_to: str | list[str] = "none",
+                    level: str = "passive", first_step: bool = False, nan_inf_filter: bool = False,
+                    on_each_node: bool = False, replica_level: str = "passive") -> TrainingArguments:
+        """When to log; hfexplain logs to ``state.log_history`` and the progress bar (``report_to='none'``)."""
+        self._refuse("set_logging", level=(level, "passive"), nan_inf_filter=(nan_inf_filter, False),
+                     on_each_node=(on_each_node, False), replica_level=(replica_level, "passive"))
+        strategy = getattr(strategy, "value", strategy)
+        if strategy == "steps" and steps == 0:
+            raise ValueError("Setting `strategy` as 'steps' requires a positive value for `steps`.")
+        self.logging_strategy, self.logging_steps, self.report_to = strategy, steps, report_to
+        self.logging_first_step = first_step
+        return self._recheck()
+
+    def set_push_to_hub(self, model_id: str, strategy: str = "every_save", token: str | None = None,
+                        private_repo: bool | None = None, always_push: bool = False, revision: str | None = None
+                        ) -> TrainingArguments:
+        """Push to the Hub repository ``model_id`` (``hub_strategy`` = ``strategy``); sets ``push_to_hub=True``."""
+        self.push_to_hub, self.hub_model_id, self.hub_strategy = True, model_id, strategy
+        self.hub_token, self.hub_private_repo = token, private_repo
+        self.hub_always_push, self.hub_revision = always_push, revision
+        return self._recheck()
+
+    def set_optimizer(self, name: str = "adamw_torch", learning_rate: float = 5e-5, weight_decay: float = 0,
+                      beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, args: str | None = None
+                      ) -> TrainingArguments:
+        """The optimizer and its hyper-parameters (hfexplain builds ``torch.optim.AdamW``, fused or not)."""
+        self._refuse("set_optimizer", args=(args, None))
+        self.optim = getattr(name, "value", name)
+        self.learning_rate, self.weight_decay = learning_rate, weight_decay
+        self.adam_beta1, self.adam_beta2, self.adam_epsilon = beta1, beta2, epsilon
+        return self._recheck()
+
+    def set_lr_scheduler(self, name: str = "linear", num_epochs: float = 3.0, max_steps: int = -1,
+                         warmup_steps: float = 0) -> TrainingArguments:
+        """The learning-rate schedule and the length of training it spans."""
+        self.lr_scheduler_type = getattr(name, "value", name)
+        self.num_train_epochs, self.max_steps, self.warmup_steps = num_epochs, max_steps, warmup_steps
+        return self._recheck()
+
+    def set_dataloader(self, train_batch_size: int = 8, eval_batch_size: int = 8, drop_last: bool = False,
+                       num_workers: int = 0, pin_memory: bool = True, persistent_workers: bool = False,
+                       prefetch_factor: int | None = None, multiprocessing_context: str | None = None,
+                       in_order: bool = True, auto_find_batch_size: bool = False, ignore_data_skip: bool = False,
+                       sampler_seed: int | None = None) -> TrainingArguments:
+        """Batch sizes, workers and the shuffling seed (``data_seed``) of the data loaders."""
+        self._refuse("set_dataloader", persistent_workers=(persistent_workers, False),
+                     prefetch_factor=(prefetch_factor, None), multiprocessing_context=(multiprocessing_context, None),
+                     in_order=(in_order, True), auto_find_batch_size=(auto_find_batch_size, False),
+                     ignore_data_skip=(ignore_data_skip, False))
+        # pin_memory only speeds up copies to a GPU; hfexplain's loaders do not pin, whatever it says
+        self.per_device_train_batch_size, self.per_device_eval_batch_size = train_batch_size, eval_batch_size
+        self.dataloader_drop_last, self.dataloader_num_workers, self.data_seed = drop_last, num_workers, sampler_seed
+        return self._recheck()
 
     # -- derived values --------------------------------------------------------------------------
     @property
@@ -247,7 +411,11 @@ class TrainingArguments:
         return int(self.warmup_steps)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as a dict; a Hub token is written as ``"<HUB_TOKEN>"`` (checkpoints must not hold it)."""
+        values = dataclasses.asdict(self)
+        if values["hub_token"] is not None:
+            values["hub_token"] = "<HUB_TOKEN>"
+        return values
 
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

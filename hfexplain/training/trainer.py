@@ -5,7 +5,7 @@ One optimizer step is
 1. take ``per_device_train_batch_size`` examples in a seeded order, collate them into
    tensors, run ``model(**batch)``: the model computes its own loss from ``labels``;
 2. ``loss.backward()``; repeat ``gradient_accumulation_steps`` times, adding up gradients;
-3. clip the gradient norm to ``max_grad_norm``, ``optimizer.step()`` (AdamW),
+3. clip the gradient norm to ``max_grad_norm``, ``optimizer.step()`` (AdamW, fused by default),
    ``scheduler.step()`` (warmup then decay), ``optimizer.zero_grad()``;
 4. let the callbacks decide whether to log, evaluate, save a checkpoint or stop.
 
@@ -15,8 +15,9 @@ Everything around that loop is about doing it *safely* and *repeatably*:
   ``seed + e`` (what ``DistributedSampler`` does), so it never depends on what ran before.
   A checkpoint ``checkpoint-N/`` holds the model (``save_pretrained``), the optimizer and
   scheduler states, the random generators' states and ``trainer_state.json``. Resuming loads
-  them all and skips the batches already seen in the current epoch, so the run continues
-  bit for bit as if it had never stopped.
+  them all and skips the batches already seen in the current epoch (the generators are set
+  back once the epoch's loader has drawn its seed, as transformers does), so the run
+  continues bit for bit as if it had never stopped.
 * **Atomic checkpoints.** A checkpoint is written into ``tmp-checkpoint-N/``, every file is
   flushed to disk (fsync), and only then is the folder renamed to ``checkpoint-N/`` (a rename
   is atomic). A crash mid-save leaves a ``tmp-`` folder that nothing ever loads.
@@ -26,6 +27,52 @@ Everything around that loop is about doing it *safely* and *repeatably*:
 * **Several processes.** Under ``torchrun --nproc_per_node=K`` each process trains on its own
   ``1/K`` slice of every epoch (``DistributedSampler``), ``DistributedDataParallel`` averages
   the gradients, and only process 0 writes checkpoints and logs.
+
+The same run as transformers' Trainer
+-------------------------------------
+On one process, with the same model, data, seed and arguments, this Trainer takes
+``transformers.Trainer``'s steps (tests/test_trainer_parity.py: logged losses and weights
+within 1e-5 over 30 steps, with and without gradient accumulation, dropout on or off):
+
+* ``set_seed(args.seed)`` in ``__init__``; the order of epoch ``e`` is ``randperm`` seeded with
+  ``seed + e`` (accelerate's ``SeedableRandomSampler``); every pass over a ``DataLoader``
+  draws one number from torch's global generator (its workers' base seed), and batches are
+  collated one ahead of use, so dropout and a masking collator see the same random stream;
+* gradient accumulation divides by ``num_items_in_batch``: a token-mean loss (causal and
+  masked LM, token classification, seq2seq) counts the label tokens (not -100) of all the
+  step's micro-batches, ``labels[..., 1:]`` for a causal LM; other losses are averaged over
+  micro-batches;
+* the loss logged is the mean per optimizer step since the last log, unrounded; the learning
+  rate logged is the one the step used; ``train()`` returns ``train_runtime``,
+  ``train_samples_per_second``, ``train_steps_per_second``, ``train_loss`` and ``epoch`` (the
+  final log also holds ``total_flos``); ``evaluate()`` adds ``epoch`` and, when it runs before
+  any training, ``eval_model_preparation_time``; ``model.config.use_cache`` is
+  ``args.use_cache`` (False) while training.
+
+Differences from transformers' Trainer (deliberate)
+---------------------------------------------------
+* **GPT-2's token count.** transformers 5.23 shifts labels before counting only for models whose
+  class name contains ``ForCausalLM``; ``GPT2LMHeadModel`` is counted unshifted, so its logged
+  loss and gradient come out ``(n - 1) / n`` of the mean over the n - 1 predicted tokens (31/32
+  for blocks of 32). hfexplain counts the predicted tokens for every causal LM.
+* **Accumulating a loss that ignores the count.** transformers 5.23 passes ``num_items_in_batch``
+  to every model whose ``forward`` takes ``**kwargs`` and then skips dividing by the
+  accumulation steps, even when the model's loss ignores it (BERT's heads compute a plain
+  mean: ``BertForSequenceClassification``, ``BertForMaskedLM``): with
+  ``gradient_accumulation_steps=k`` its loss and gradient are k times the mean. hfexplain
+  divides a masked-LM loss by the step's token count and averages a classifier's
+  micro-batch means. (With ``k=1`` both agree, masks and dropout included.)
+* **use_cache.** transformers sets ``model.config.use_cache = args.use_cache`` in ``__init__`` and
+  leaves it; hfexplain sets it for ``train()`` and restores it afterwards, so ``generate`` after
+  training keeps its KV cache.
+* **A NaN or inf loss** stops training with an error naming the last good checkpoint
+  (transformers logs the average of the previous losses instead and carries on).
+* ``on_log`` callbacks receive the log entry with ``step`` in it (the dashboard plots by it).
+* **push_to_hub** creates the repository in ``__init__`` (offline: an error before anything is
+  written) and uploads synchronously after each save (``hub_strategy``) and in ``save_model``
+  / ``push_to_hub``; no model card is drafted.
+* **Several processes** shard each epoch with ``DistributedSampler`` (transformers shards
+  batches with accelerate); reporting integrations (``report_to``) are refused by name.
 """
 from __future__ import annotations
 
@@ -179,6 +226,60 @@ def _concat(arrays: list[np.ndarray], padding_index: int = -100) -> np.ndarray:
 
 _OUTPUT_FIELDS_NOT_PREDICTIONS = ("loss", "hidden_states", "attentions", "past_key_values")
 
+# Tasks whose loss is a mean over label tokens (not -100), and the shift of their labels: a causal
+# LM predicts labels[t + 1] at t, so labels[..., 0] is never a target (transformers' counting rule).
+_TOKEN_MEAN_TASKS = {"causal-lm": 1, "masked-lm": 0, "token-classification": 0, "seq2seq-lm": 0,
+                     "speech-seq2seq": 0}
+
+
+def _items_rule(model: nn.Module) -> int | None:
+    """The label shift of ``model``'s token-mean loss (1 or 0), or None when its loss is not one.
+
+    Read from the registry: the task a hfexplain class is declared for. A model that is not
+    registered (any ``nn.Module``) has its micro-batch losses averaged.
+    """
+    from ..models import FAMILIES
+
+    name = type(model).__name__
+    for family in FAMILIES.values():
+        for task, class_name in family.models.items():
+            if class_name == name:
+                return _TOKEN_MEAN_TASKS.get(task)
+    return None
+
+
+def _items_in(labels, shift: int) -> int | None:
+    """Label tokens a token-mean loss averages over: entries of ``labels[..., shift:]`` that are not -100."""
+    if not isinstance(labels, torch.Tensor) or labels.dim() == 0:
+        return None
+    return int(labels[..., shift:].ne(-100).sum())
+
+
+def _look_ahead(loader):
+    """Iterate ``loader`` one batch ahead, as accelerate's loader does in transformers' Trainer.
+
+    The next batch is collated before the current one is handed out, so a collator that draws
+    random numbers (masking) draws them at the same moments as there.
+    """
+    iterator = iter(loader)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    for following in iterator:
+        yield current
+        current = following
+    yield current
+
+
+def _speed_metrics(prefix: str, runtime: float, samples: float, steps: int) -> dict[str, float]:
+    """``<prefix>_runtime`` (s, 4 decimals), ``_samples_per_second`` and ``_steps_per_second`` (3 decimals)."""
+    return {
+        f"{prefix}_runtime": round(runtime, 4),
+        f"{prefix}_samples_per_second": round(samples / max(runtime, 1e-9), 3),
+        f"{prefix}_steps_per_second": round(steps / max(runtime, 1e-9), 3),
+    }
+
 
 class Trainer:
     """Train, evaluate and predict with a hfexplain (or any ``nn.Module``) model.
@@ -215,6 +316,10 @@ class Trainer:
         self.args = args if args is not None else TrainingArguments("trainer_output")
         if not isinstance(self.args, TrainingArguments):
             raise TypeError(f"args must be a TrainingArguments, got {type(self.args).__name__}.")
+        # Seeded here, as transformers does: everything random from now on (the loaders' base seeds,
+        # dropout, a masking collator) draws from this one global stream, in the same order.
+        set_seed(self.args.seed)
+        self.hub_model_id = self._init_hub_repo() if self.args.push_to_hub else None
         if self.args.eval_strategy != "no" and eval_dataset is None:
             raise ValueError(
                 f"eval_strategy={self.args.eval_strategy!r} asks for evaluations, but no eval_dataset was given. "
@@ -235,13 +340,90 @@ class Trainer:
         self.eval_dataset = self._remove_unused_columns(eval_dataset)
         self.optimizer, self.lr_scheduler = optimizers
         self.scaler = None
-        self.state = TrainerState(is_local_process_zero=self.args.local_process_index == 0,
-                                  is_world_process_zero=self.args.process_index == 0)
+        self.state = TrainerState(epoch=0.0, is_local_process_zero=self.args.local_process_index == 0,
+                                  is_world_process_zero=self.args.process_index == 0)  # epoch 0, as transformers
         self.control = TrainerControl()
         self.callback_handler = CallbackHandler([DefaultFlowCallback(), ProgressCallback(), *(callbacks or [])])
         self.control = self.callback_handler.call_event("on_init_end", self.args, self.state, self.control)
         self._wrapped_model: nn.Module = self.model  # the DistributedDataParallel wrapper under torchrun
         self._last_grad_norm: float | None = None
+        self._last_learning_rate: float | None = None
+        self._trained = False  # evaluate() before any training reports eval_model_preparation_time
+        # How the model's loss averages, so accumulated micro-batches add up to the step's loss.
+        self._label_shift = _items_rule(_unwrap(model))
+
+    # -- the Hub ---------------------------------------------------------------------------------
+    def _init_hub_repo(self) -> str:
+        """Create (or find) the Hub repository ``push_to_hub`` uploads to; its id.
+
+        Called by ``__init__``, so a missing network, offline mode or a refused token fails
+        before any training and before anything is written.
+        """
+        import huggingface_hub
+        from huggingface_hub import constants
+
+        args = self.args
+        repo_id = args.hub_model_id or os.path.basename(os.path.abspath(args.output_dir))
+        if constants.HF_HUB_OFFLINE:
+            raise huggingface_hub.errors.OfflineModeIsEnabled(
+                f"push_to_hub=True needs the Hugging Face Hub to create {repo_id!r}, but offline mode is on "
+                "(HF_HUB_OFFLINE=1), so nothing was trained or written. Set push_to_hub=False and upload "
+                "output_dir later with huggingface_hub.upload_folder, or unset HF_HUB_OFFLINE (and log in with "
+                "`hf auth login` or pass hub_token)."
+            )
+        if args.process_index != 0:
+            return repo_id  # process 0 creates it
+        try:
+            url = huggingface_hub.create_repo(repo_id, token=args.hub_token, private=args.hub_private_repo,
+                                              exist_ok=True)
+        except Exception as error:  # noqa: BLE001 - re-raised with the repository and the fix
+            raise OSError(
+                f"push_to_hub=True could not create the Hub repository {repo_id!r} ({type(error).__name__}: "
+                f"{error}); nothing was trained. Check the network and the token (hub_token or `hf auth login`), "
+                "or set push_to_hub=False."
+            ) from error
+        return url.repo_id
+
+    def _upload(self, folder: str, message: str, path_in_repo: str | None = None,
+                allow_patterns: list[str] | None = None) -> None:
+        import huggingface_hub
+
+        huggingface_hub.upload_folder(
+            repo_id=self.hub_model_id, folder_path=folder, path_in_repo=path_in_repo, commit_message=message,
+            token=self.args.hub_token, revision=self.args.hub_revision, allow_patterns=allow_patterns,
+            ignore_patterns=[f"{PREFIX_CHECKPOINT_DIR}-*", f"tmp-{PREFIX_CHECKPOINT_DIR}-*", ".hfexplain-tmp*",
+                             ".write-test-*"] if path_in_repo is None else [".hfexplain-tmp*"],
+        )
+
+    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
+                    token: str | None = None, revision: str | None = None) -> None:
+        """Save the model (and tokenizer) into ``output_dir`` and upload it to ``hub_model_id``.
+
+        ``blocking`` is accepted for transformers' signature; hfexplain's uploads always block.
+        """
+        if token is not None:
+            self.args.hub_token = token
+        if revision is not None:
+            self.args.hub_revision = revision
+        if self.hub_model_id is None:
+            self.hub_model_id = self._init_hub_repo()
+        self.save_model(_internal_call=True)
+        if self.state.is_world_process_zero:
+            self._upload(self.args.output_dir, commit_message or "End of training")
+
+    def _push_from_checkpoint(self, checkpoint: str) -> None:
+        """After each save (hub_strategy != 'end'): the model files to the repository's root, and for
+        'checkpoint' / 'all_checkpoints' the whole folder as ``last-checkpoint/`` / ``checkpoint-N/``."""
+        strategy = self.args.hub_strategy
+        if not self.args.push_to_hub or strategy == "end" or not self.state.is_world_process_zero:
+            return
+        message = f"Training in progress, step {self.state.global_step}"
+        model_files = ["*.json", "*.safetensors", "*.txt", "*.model", "README.md"]
+        self._upload(checkpoint, message, path_in_repo=".", allow_patterns=model_files)
+        if strategy == "checkpoint":
+            self._upload(checkpoint, message, path_in_repo="last-checkpoint")
+        elif strategy == "all_checkpoints":
+            self._upload(checkpoint, message, path_in_repo=os.path.basename(checkpoint))
 
     # -- callbacks -------------------------------------------------------------------------------
     def add_callback(self, callback) -> None:
@@ -294,13 +476,16 @@ class Trainer:
         """The index batches this process trains on in ``epoch``, in order.
 
         A ``DistributedSampler`` with ``num_replicas`` = number of processes: it shuffles with
-        ``torch.randperm`` seeded by ``seed + epoch`` and gives process r every K-th index
-        starting at r. With one process it is just a seeded shuffle. No global random state
-        is touched, so the order is the same whether or not the run was resumed.
+        ``torch.randperm`` seeded by ``seed + epoch`` (``data_seed + epoch`` if set) and gives
+        process r every K-th index starting at r. With one process this is exactly the order of
+        transformers' sampler (accelerate's ``SeedableRandomSampler``: ``randperm`` seeded with
+        ``seed + epoch``). No global random state is touched, so the order is the same whether or
+        not the run was resumed.
         """
         sampler = torch.utils.data.DistributedSampler(
             dataset, num_replicas=self.args.world_size, rank=self.args.process_index, shuffle=True,
-            seed=self.args.seed, drop_last=self.args.dataloader_drop_last,
+            seed=self.args.seed if self.args.data_seed is None else self.args.data_seed,
+            drop_last=self.args.dataloader_drop_last,
         )
         sampler.set_epoch(epoch)
         indices = list(sampler)
@@ -311,11 +496,12 @@ class Trainer:
         return batches
 
     def _dataloader(self, dataset, batches) -> torch.utils.data.DataLoader:
-        # A private generator: creating the loader's iterator draws a seed from it instead of
-        # from torch's global generator (whose state the checkpoints capture).
+        # No private generator, as in transformers: starting an iteration over the loader draws its
+        # workers' base seed from torch's global generator (one draw per epoch, one per evaluation).
+        # Dropout then sees the same stream as in transformers, and a resumed run restores the
+        # stream after that draw (see train()).
         return torch.utils.data.DataLoader(
             dataset, batch_sampler=batches, collate_fn=self._collate, num_workers=self.args.dataloader_num_workers,
-            generator=torch.Generator().manual_seed(self.args.seed),
         )
 
     def get_eval_dataloader(self, eval_dataset=None) -> torch.utils.data.DataLoader:
@@ -342,7 +528,7 @@ class Trainer:
                       {"params": no_decay, "weight_decay": 0.0}]
             self.optimizer = torch.optim.AdamW(
                 groups, lr=self.args.learning_rate, betas=(self.args.adam_beta1, self.args.adam_beta2),
-                eps=self.args.adam_epsilon,
+                eps=self.args.adam_epsilon, fused=self.args.optim == "adamw_torch_fused" or None,
             )
         return self.optimizer
 
@@ -497,15 +683,27 @@ class Trainer:
         checkpoint = self._resolve_checkpoint(resume_from_checkpoint)
         self._check_output_dir()
         self._check_labels()
-        set_seed(args.seed)
         self._setup_distributed()
+        config = getattr(_unwrap(self.model), "config", None)
+        saved_use_cache = getattr(config, "use_cache", None)
+        if saved_use_cache is not None:
+            config.use_cache = args.use_cache  # a loss needs no KV cache; transformers sets it False too
+        try:
+            return self._train(checkpoint)
+        finally:
+            if saved_use_cache is not None:
+                config.use_cache = saved_use_cache  # generate() after training has its cache again
 
+    def _train(self, checkpoint: str | None) -> TrainOutput:
+        args = self.args
         batches_per_epoch = len(self._batches_of_epoch(self.train_dataset, 0))
         updates_per_epoch = max(1, math.ceil(batches_per_epoch / args.gradient_accumulation_steps))
         if args.max_steps > 0:
             max_steps = args.max_steps
+            train_samples = max_steps * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
         else:
             max_steps = math.ceil(args.num_train_epochs * updates_per_epoch)
+            train_samples = len(self.train_dataset) * args.num_train_epochs
         num_epochs = math.ceil(max_steps / updates_per_epoch)
 
         self.create_optimizer()
@@ -513,10 +711,11 @@ class Trainer:
         if args.fp16:
             self.scaler = torch.amp.GradScaler("cuda")
         self.state = TrainerState(
-            max_steps=max_steps, num_train_epochs=num_epochs, logging_steps=args.logging_steps,
+            epoch=0.0, max_steps=max_steps, num_train_epochs=num_epochs, logging_steps=args.logging_steps,
             eval_steps=args.eval_steps, save_steps=args.save_steps, train_batch_size=args.train_batch_size,
             is_local_process_zero=args.local_process_index == 0, is_world_process_zero=args.process_index == 0,
         )
+        rng_state = None
         if checkpoint is not None:
             self._load_checkpoint_into_model(checkpoint)
             self.optimizer.load_state_dict(torch.load(os.path.join(checkpoint, OPTIMIZER_NAME), weights_only=True))
@@ -527,91 +726,132 @@ class Trainer:
             for name in ("global_step", "epoch", "log_history", "best_metric", "best_global_step",
                          "best_model_checkpoint", "total_flos", "stateful_callbacks"):
                 setattr(self.state, name, getattr(saved, name))
+            rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
+            rng_state = torch.load(os.path.join(checkpoint, rng_name), weights_only=True)
         epochs_done, updates_done_in_epoch = divmod(self.state.global_step, updates_per_epoch)
 
         self.model.train()
+        self._trained = True
         self.control._new_training()
         self._event("on_train_begin")
-        if checkpoint is not None:
-            # Last of all, so nothing above (model building, collating) shifts the random streams.
-            rng_name = "rng_state.pth" if args.world_size == 1 else f"rng_state_{args.process_index}.pth"
-            _set_rng_state(torch.load(os.path.join(checkpoint, rng_name), weights_only=True))
 
         start_time = time.time()
         start_step = self.state.global_step
-        loss_since_log, steps_since_log, total_loss = 0.0, 0, 0.0
+        # Losses add up in float32 on the device, as in transformers (drained at each log).
+        self._loss_since_log = torch.zeros((), device=args.device)
+        self._total_loss, self._last_logged_step = 0.0, self.state.global_step
         for epoch in range(epochs_done, num_epochs):
             if self.control.should_training_stop:
                 break
             batches = self._batches_of_epoch(self.train_dataset, epoch)
+            steps_in_epoch = len(batches)  # micro-batches: the unit of state.epoch
             skip = updates_done_in_epoch * args.gradient_accumulation_steps if epoch == epochs_done else 0
+            micro_step = skip  # micro-batches of this epoch already trained on
             batches = batches[skip:]  # resuming mid-epoch: the skipped batches were trained on already
+            if rng_state is not None and skip == 0:
+                _set_rng_state(rng_state)  # resuming at an epoch boundary: before this epoch's loader draws
+                rng_state = None
             self.control._new_epoch()
             self._event("on_epoch_begin")
             # group the micro-batches into optimizer steps
             groups = [batches[i:i + args.gradient_accumulation_steps]
                       for i in range(0, len(batches), args.gradient_accumulation_steps)]
-            loader = iter(self._dataloader(self.train_dataset, batches))
+            loader = _look_ahead(self._dataloader(self.train_dataset, batches))
             for group in groups:
                 self._event("on_step_begin")
-                step_loss = self._optimizer_step([next(loader) for _ in group])
-                loss_since_log += step_loss
-                total_loss += step_loss
-                steps_since_log += 1
+                micro_batches = [next(loader) for _ in group]
+                if rng_state is not None:
+                    # Resuming mid-epoch: the streams continue from the checkpoint once the loader has
+                    # drawn its base seed and fetched this step's batches (transformers' order).
+                    _set_rng_state(rng_state)
+                    rng_state = None
+                self._optimizer_step(micro_batches)
+                micro_step += len(group)
                 self.state.global_step += 1
-                self.state.epoch = epoch + (self.state.global_step - epoch * updates_per_epoch) / updates_per_epoch
+                self.state.epoch = epoch + micro_step / steps_in_epoch
                 self.control._new_step()
                 self._event("on_step_end")
-                if self.control.should_log and steps_since_log:
-                    self._log_training(loss_since_log / steps_since_log)
-                    loss_since_log, steps_since_log = 0.0, 0
+                if self.control.should_log:
+                    self._log_training()
                 self._maybe_evaluate_and_save()
                 if self.control.should_training_stop or self.control.should_epoch_stop:
                     break
             self._event("on_epoch_end")
-            if self.control.should_log and steps_since_log:
-                self._log_training(loss_since_log / steps_since_log)
-                loss_since_log, steps_since_log = 0.0, 0
+            if self.control.should_log:
+                self._log_training()
             self._maybe_evaluate_and_save()
 
         runtime = time.time() - start_time
         steps_run = self.state.global_step - start_step
+        self._total_loss += self._loss_since_log.item()
+        train_loss = self._total_loss / max(steps_run, 0.001)
         if args.load_best_model_at_end and self.state.best_model_checkpoint is not None:
             self._barrier()
             self._load_checkpoint_into_model(self.state.best_model_checkpoint)
-        metrics = {
-            "train_runtime": round(runtime, 4),
-            "train_samples_per_second": round(steps_run * args.train_batch_size * args.gradient_accumulation_steps
-                                              * args.world_size / max(runtime, 1e-9), 3),
-            "train_steps_per_second": round(steps_run / max(runtime, 1e-9), 3),
-            "train_loss": total_loss / max(steps_run, 1),
-        }
-        self.log(dict(metrics))
+        metrics = _speed_metrics("train", runtime, train_samples * steps_run / max(max_steps, 1), steps_run)
+        metrics["total_flos"] = self.state.total_flos
+        metrics["train_loss"] = train_loss
+        self.log(metrics)  # adds "epoch" to metrics, as transformers' log does
+        metrics.pop("total_flos")  # in the log, not in what train() returns (transformers' progress callback pops it)
         self._event("on_train_end")
-        return TrainOutput(self.state.global_step, metrics["train_loss"], metrics)
+        return TrainOutput(self.state.global_step, train_loss, metrics)
+
+    def _count_items(self, micro_batches: list[dict]) -> int | None:
+        """``num_items_in_batch``: the label tokens the step's loss averages over, or None.
+
+        As transformers counts them: labels that are not -100, over ``labels[..., 1:]`` for a
+        causal LM (position 0 is never predicted), over all the step's micro-batches together.
+        None for losses that are not a mean over label tokens (a sentence label, CTC, a
+        regression): those micro-batch means are averaged instead.
+        """
+        if self._label_shift is None or not micro_batches or "labels" not in micro_batches[0]:
+            return None
+        counts = [_items_in(batch["labels"], self._label_shift) for batch in micro_batches]
+        return None if any(count is None for count in counts) else sum(counts)
 
     def _optimizer_step(self, micro_batches: list[dict]) -> float:
-        """Forward + backward on each micro-batch, then one clipped optimizer step; returns the mean loss."""
+        """Forward + backward on each micro-batch, then one clipped optimizer step; returns the step's loss.
+
+        Gradient accumulation: with ``num_items_in_batch`` = N label tokens in the whole step,
+        micro-batch i (n_i tokens, mean loss m_i) contributes ``m_i * n_i / N``, so the step's
+        gradient is that of the mean over all N tokens (transformers passes N to the model's
+        loss, which divides its sum by N). Without a token count each micro-batch contributes
+        ``m_i / k`` for k micro-batches.
+        """
         args, model = self.args, self._wrapped_model
-        total = 0.0
+        num_items = self._count_items(micro_batches)
+        pass_items = num_items is not None and "num_items_in_batch" in self._forward_arguments
+        distributed = isinstance(model, nn.parallel.DistributedDataParallel)
+        total = torch.zeros((), device=args.device)
         for index, batch in enumerate(micro_batches):
             batch = {name: value.to(args.device) if isinstance(value, torch.Tensor) else value
                      for name, value in batch.items()}
+            self.state.total_flos += float(self.floating_point_ops(batch))
+            items = _items_in(batch["labels"], self._label_shift) if num_items is not None else None
+            if items == 0 and not distributed:
+                continue  # nothing to predict in this micro-batch: it adds nothing to the step's loss
+            if pass_items:
+                batch["num_items_in_batch"] = torch.tensor(num_items, device=args.device)
             last = index == len(micro_batches) - 1
             # DDP averages gradients across processes on backward; between accumulation steps skip that.
-            sync = model.no_sync() if isinstance(model, nn.parallel.DistributedDataParallel) and not last \
-                else contextlib.nullcontext()
+            sync = model.no_sync() if distributed and not last else contextlib.nullcontext()
             with sync:
                 with self._autocast():
                     loss = self.compute_loss(model, batch)
                 if not torch.isfinite(loss.detach()):
                     self._stop_on_bad_loss(float(loss.detach()))
-                loss = loss / len(micro_batches)  # the step's gradient is the mean over its micro-batches
+                if pass_items:
+                    pass  # the model already divided its sum by num_items_in_batch
+                elif num_items is not None:
+                    loss = loss * (items / num_items)  # its mean over n_i tokens -> its share of the step's mean
+                else:
+                    loss = loss / len(micro_batches)  # the step's gradient is the mean over its micro-batches
                 if self.scaler is not None:
                     self.scaler.scale(loss).backward()
                 else:
                     loss.backward()
-            total += float(loss.detach())
+            total += loss.detach().float()
+        self._loss_since_log += total
 
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -623,10 +863,19 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
+        self._last_learning_rate = self.lr_scheduler.get_last_lr()[0]  # the rate this step used
         self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self._last_grad_norm = grad_norm
-        return total
+        return float(total)
+
+    def floating_point_ops(self, inputs: dict) -> int:
+        """Forward + backward operations of one batch: 6 x tokens x non-embedding parameters (transformers)."""
+        model = _unwrap(self.model)
+        main_input = getattr(model, "main_input_name", "input_ids")
+        if main_input in inputs and callable(getattr(model, "num_parameters", None)):
+            return 6 * inputs[main_input].numel() * model.num_parameters(exclude_embeddings=True)
+        return 0
 
     def _stop_on_bad_loss(self, value: float) -> None:
         last = get_last_checkpoint(self.args.output_dir)
@@ -638,11 +887,19 @@ class Trainer:
             "NaN/inf labels, or use bf16 instead of fp16; then resume_from_checkpoint from that folder."
         )
 
-    def _log_training(self, mean_loss: float) -> None:
-        logs = {"loss": round(mean_loss, 4)}
+    def _log_training(self) -> None:
+        """Log the mean loss per optimizer step since the last log (unrounded), grad norm and rate."""
+        steps = self.state.global_step - self._last_logged_step
+        if steps <= 0:
+            return
+        loss = self._loss_since_log.item()
+        self._loss_since_log.zero_()
+        self._total_loss += loss
+        self._last_logged_step = self.state.global_step
+        logs = {"loss": loss / steps}
         if self._last_grad_norm is not None:
             logs["grad_norm"] = self._last_grad_norm
-        logs["learning_rate"] = self.lr_scheduler.get_last_lr()[0]
+        logs["learning_rate"] = self._last_learning_rate
         self.log(logs)
 
     def _maybe_evaluate_and_save(self) -> None:
@@ -670,12 +927,16 @@ class Trainer:
             self.state.best_global_step = self.state.global_step
 
     def log(self, logs: dict[str, float]) -> None:
-        """Add ``epoch`` and ``step`` to ``logs``, append to ``state.log_history`` and fire ``on_log``."""
+        """Add ``epoch`` to ``logs``; append it with ``step`` to ``state.log_history``; fire ``on_log``.
+
+        As in transformers, ``logs`` itself gains ``epoch`` (so the metrics train() and evaluate()
+        return carry it). ``on_log`` receives the entry with ``step`` too (the dashboard plots by it).
+        """
         if self.state.epoch is not None:
             logs["epoch"] = self.state.epoch
-        logs["step"] = self.state.global_step
-        self.state.log_history.append(logs)
-        self._event("on_log", logs=logs)
+        entry = {**logs, "step": self.state.global_step}
+        self.state.log_history.append(entry)
+        self._event("on_log", logs=entry)
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
@@ -713,6 +974,7 @@ class Trainer:
                 hub.write_text_atomically(os.path.join(temporary, TRAINING_ARGS_NAME), args.to_json_string() + "\n")
                 self.state.save_to_json(os.path.join(temporary, TRAINER_STATE_NAME))
             self._rotate_checkpoints()
+            self._push_from_checkpoint(final)
         self._barrier()
         self._event("on_save")
 
@@ -733,14 +995,18 @@ class Trainer:
         for path in deletable[:max(excess, 0)]:
             shutil.rmtree(path, ignore_errors=True)
 
-    def save_model(self, output_dir: str | None = None) -> None:
-        """Save the model (and tokenizer) with ``save_pretrained`` into ``output_dir``."""
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the model (and tokenizer) with ``save_pretrained`` into ``output_dir``.
+
+        With ``push_to_hub=True`` this also uploads them, as in transformers.
+        """
         output_dir = output_dir or self.args.output_dir
-        if not self.state.is_world_process_zero:
-            return
-        _unwrap(self.model).save_pretrained(output_dir)
-        if callable(getattr(self.processing_class, "save_pretrained", None)):
-            self.processing_class.save_pretrained(output_dir)
+        if self.state.is_world_process_zero:
+            _unwrap(self.model).save_pretrained(output_dir)
+            if callable(getattr(self.processing_class, "save_pretrained", None)):
+                self.processing_class.save_pretrained(output_dir)
+        if self.args.push_to_hub and not _internal_call:
+            self.push_to_hub(commit_message="Model save")
 
     # -- evaluation and prediction --------------------------------------------------------------------
     def prediction_step(self, model: nn.Module, inputs: dict):
@@ -761,11 +1027,15 @@ class Trainer:
         return loss, predictions, labels
 
     def _prediction_loop(self, dataset, prefix: str) -> PredictionOutput:
+        start = time.time()
         dataloader = self.get_eval_dataloader(dataset)
         model = _unwrap(self.model)
+        if not self._trained and not hasattr(self, "model_preparation_time"):
+            # transformers times preparing the model when evaluation comes before training; ours
+            # needs no preparation (no accelerate wrapper), so this is the time to reach it
+            self.model_preparation_time = round(time.time() - start, 4)
         was_training = model.training
         model.eval()
-        start = time.time()
         loss_sum, count, predictions, labels = 0.0, 0, [], []
         try:
             for batch in dataloader:
@@ -774,6 +1044,8 @@ class Trainer:
                 if loss is not None:
                     loss_sum += float(loss) * size  # batch means weighted by batch size
                     count += size
+                if self.args.prediction_loss_only:
+                    continue  # only the loss: no logits kept, no compute_metrics (transformers' option)
                 predictions.append(batch_predictions)
                 if batch_labels is not None:
                     labels.append(batch_labels)
@@ -795,9 +1067,9 @@ class Trainer:
         if self.compute_metrics is not None and all_labels is not None:
             for key, value in self.compute_metrics(EvalPrediction(all_predictions, all_labels)).items():
                 metrics[key if key.startswith(f"{prefix}_") else f"{prefix}_{key}"] = float(value)
-        metrics[f"{prefix}_runtime"] = round(runtime, 4)
-        metrics[f"{prefix}_samples_per_second"] = round(len(dataset) / max(runtime, 1e-9), 3)
-        metrics[f"{prefix}_steps_per_second"] = round(len(dataloader) / max(runtime, 1e-9), 3)
+        if hasattr(self, "model_preparation_time"):
+            metrics[f"{prefix}_model_preparation_time"] = self.model_preparation_time
+        metrics.update(_speed_metrics(prefix, runtime, len(dataset), len(dataloader)))
         return PredictionOutput(all_predictions, all_labels, metrics)
 
     def evaluate(self, eval_dataset=None, metric_key_prefix: str = "eval") -> dict[str, float]:
@@ -806,7 +1078,7 @@ class Trainer:
         if dataset is None:
             raise ValueError("evaluate() needs an eval_dataset: pass one to the Trainer or to evaluate().")
         output = self._prediction_loop(self._remove_unused_columns(dataset), metric_key_prefix)
-        self.log(dict(output.metrics))
+        self.log(output.metrics)  # adds "epoch" during training, as in transformers
         self._event("on_evaluate", metrics=output.metrics)
         return output.metrics
 

@@ -107,7 +107,8 @@ def eval_loss(model):
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        loss = model(**default_data_collator(eval_dataset)).loss
+        loader = torch.utils.data.DataLoader(eval_dataset, batch_size=8, collate_fn=default_data_collator)
+        loss = model(**next(iter(loader))).loss  # the two held-out blocks, one batch
     model.train(was_training)
     return round(loss.item(), 4)
 
@@ -182,9 +183,13 @@ One **optimizer step**: a batch → forward (the model computes its loss from `l
 `optimizer.step()` → `scheduler.step()` → `zero_grad()`.
 
 The data order of epoch `e` is a shuffle drawn from a generator seeded with `seed + e`.
-That is what `torch.utils.data.DistributedSampler` does, and what the Trainer uses (with
-one process), so the order never depends on what ran before. Dropout is random too:
-`set_seed` seeds it.
+That is what `torch.utils.data.DistributedSampler` does, what the Trainer uses (with one
+process) and what transformers' Trainer uses, so the order never depends on what ran
+before. Dropout is random too: `set_seed` seeds it. One more draw from that generator
+is easy to miss: every time a pass over a `DataLoader` begins, it takes one number from
+torch's generator (a seed for its worker processes). The Trainer (like transformers')
+batches through `DataLoader`s, so the hand loop does too: the dropout masks then come
+out of the generator in the same order.
 """)
 
 code("loop-by-hand", r"""
@@ -192,15 +197,17 @@ STEPS, WARMUP, LR, BATCH, SEED, EVAL_EVERY = 24, 4, 1e-3, 4, 0, 6
 
 model = AutoModelForCausalLM.from_pretrained(path)
 set_seed(SEED)  # python, numpy and torch generators: dropout masks are now reproducible
-optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0)
+# fused=True: one kernel updates every weight (the Trainer's default, optim="adamw_torch_fused", as transformers')
+optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.0, fused=True)
 scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: linear_schedule(step, WARMUP, STEPS))
 model.train()  # dropout on
 
 hand_losses, hand_evals, step, epoch = [], [], 0, 0
 while step < STEPS:
     order = torch.randperm(len(train_dataset), generator=torch.Generator().manual_seed(SEED + epoch)).tolist()
-    for start in range(0, len(order), BATCH):
-        batch = default_data_collator([train_dataset[i] for i in order[start:start + BATCH]])
+    batches = [order[start:start + BATCH] for start in range(0, len(order), BATCH)]
+    loader = torch.utils.data.DataLoader(train_dataset, batch_sampler=batches, collate_fn=default_data_collator)
+    for batch in loader:  # the first batch draws the loader's seed from torch's generator
         loss = model(**batch).loss  # input_ids, labels: (batch, 32) -> a scalar
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
@@ -208,7 +215,7 @@ while step < STEPS:
         scheduler.step()
         optimizer.zero_grad()
         step += 1
-        hand_losses.append(round(loss.item(), 4))
+        hand_losses.append(loss.item())
         if step % EVAL_EVERY == 0:
             hand_evals.append(eval_loss(model))
         if step == STEPS:
@@ -216,7 +223,7 @@ while step < STEPS:
     epoch += 1
 
 hand_weights = {name: tensor.clone() for name, tensor in model.state_dict().items()}
-print("train loss per step:", hand_losses)
+print("train loss per step:", [round(loss, 4) for loss in hand_losses])
 print("eval loss every 6 steps:", hand_evals)
 """)
 
@@ -244,23 +251,29 @@ _ = trainer.train()
 
 trainer_losses = [logs["loss"] for logs in trainer.state.log_history if "loss" in logs]
 trainer_evals = [round(logs["eval_loss"], 4) for logs in trainer.state.log_history if "eval_loss" in logs]
-print("train loss per step:", trainer_losses)
-print("same training losses as the hand loop:", trainer_losses == hand_losses)
+print("train loss per step:", [round(loss, 4) for loss in trainer_losses])
+print("same training losses as the hand loop:", trainer_losses == hand_losses)  # exactly, not rounded
 print("same eval losses:", trainer_evals == hand_evals)
 same = all(torch.equal(tensor, hand_weights[name]) for name, tensor in model.state_dict().items())
 print("final weights bitwise equal:", same)
 """)
 
 md("bit-for-bit-note", r"""
-Bit for bit, because the Trainer does exactly our steps in the same order: `set_seed`,
-the same shuffle per epoch, AdamW (it puts biases and layer norms in a group without
-weight decay; with `weight_decay=0` that changes nothing), the same schedule, clipping,
-then `scheduler.step()`. Change one thing on either side (the seed, the batch size,
+Bit for bit, because the Trainer does exactly our steps in the same order: `set_seed`
+(when the Trainer is built), the same shuffle per epoch, one loader seed per pass over the
+data and per evaluation, AdamW (it puts biases and layer norms in a group without weight
+decay; with `weight_decay=0` that changes nothing), the same schedule, clipping, then
+`scheduler.step()`. Change one thing on either side (the seed, the batch size,
 `max_grad_norm`) and the curves part.
 
-An honest caveat: transformers' own `Trainer` draws its data order with a different
-sampler, so on the same arguments it gives a curve of the same shape, not these exact
-numbers. Within hfexplain, hand loop and Trainer are the same computation.
+transformers' own `Trainer` takes the same steps in the same order: the same shuffle
+(`randperm` seeded with `seed + epoch`), seeded when it is built, one loader seed per
+pass. `tests/test_trainer_parity.py` runs both on a tiny Llama and a tiny BERT with
+dropout and finds the logged losses and final weights within 1e-5, with and without
+gradient accumulation. On *this* GPT-2, transformers 5.23 would log each loss as 31/32 of
+ours: it divides GPT-2's summed loss by all 32 labels of a block, though the first is
+never predicted (it applies the shift only to classes named `...ForCausalLM`). hfexplain
+counts the 31 predicted tokens, so its loss is the true mean.
 
 ## 6. What a checkpoint holds
 
@@ -346,7 +359,8 @@ md("summary", r"""
   `scheduler.step()` → `zero_grad()`; the **linear schedule** warms up from 0 and decays
   to exactly 0 at the last step.
 * `Trainer` + `TrainingArguments` is that loop with names for every knob; seeded the
-  same way, it reproduces a hand-written loop **bit for bit**.
+  same way (including the one seed a `DataLoader` draws per pass), it reproduces a
+  hand-written loop **bit for bit**, and transformers' `Trainer` within 1e-5.
 * `checkpoint-N/` holds the model, optimizer, scheduler, random states and
   `trainer_state.json`; resuming from it gives **identical weights** to a run that never
   stopped.
