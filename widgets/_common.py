@@ -43,6 +43,8 @@ try:
 except ImportError as error:  # pragma: no cover
     raise ImportError(f"hfexplain.widgets needs anywidget for plotly's FigureWidget. {_INSTALL_HINT}") from error
 
+from ._browser import DASHBOARD_CLASS, SliderKeys  # noqa: E402  (needs anywidget, checked above)
+
 __all__ = ["ipywidgets", "go", "Dashboard", "Notice", "guarded", "escape", "plotly_text", "write_html_page",
            "STYLE_CSS"]
 
@@ -180,6 +182,10 @@ class Dashboard:
         """
         for figure in self._figures():
             figure._repr_mimebundle_()
+        if self._root is not None and DASHBOARD_CLASS not in self._root._dom_classes:  # once per layout
+            # arrow keys reach the sliders in every frontend (Notebook 7 too): see _browser.py
+            self._root.add_class(DASHBOARD_CLASS)
+            self._root.children = (*self._root.children, SliderKeys())
         return self._root
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):

@@ -58,6 +58,7 @@ import warnings
 import numpy as np
 import torch
 
+from ._browser import RedrawPacer, from_browser
 from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, plotly_text, styled, typed_array
 
 # The head view draws, for each query, at most this many links, and none weaker than this.
@@ -67,6 +68,8 @@ HEAD_VIEW_MIN_WEIGHT = 0.05
 LINK_BINS = ((0.05, 0.2, 0.15, 1.0), (0.2, 0.4, 0.3, 1.5), (0.4, 0.7, 0.55, 2.5), (0.7, 1.01, 0.85, 3.5))
 # Beyond this many tokens the head view hides the token text (hover still shows it).
 HEAD_VIEW_MAX_LABELS = 100
+# Beyond this many tokens the heatmap's axes carry no token labels (hover still shows them).
+TICK_LABELS_MAX = 64
 DECIMALS = 3
 FIGURE_WIDTH = 960
 
@@ -561,6 +564,8 @@ class AttentionDashboard(Dashboard):
             self.picture_trace, self.picture_heatmap = traces[6 + len(LINK_BINS)], traces[7 + len(LINK_BINS)]
             self.picture_heatmap.on_click(self._on_picture_click)
 
+        # a drag or a held key on the layer / head slider: the browser draws the latest value, none queue up
+        self._pacer = RedrawPacer(self.figure, self._paced_selection)
         self.heatmap.on_hover(self._on_heatmap_hover)
         self.query_tokens.on_hover(self._on_token_hover)
         self.key_tokens.on_hover(self._on_token_hover)
@@ -696,7 +701,11 @@ class AttentionDashboard(Dashboard):
     @guarded
     def _on_select(self, change) -> None:
         if not self._quiet:
-            self._draw_selection()
+            self._pacer.request(browser=from_browser(change["owner"]))
+
+    @guarded
+    def _paced_selection(self) -> None:
+        self._draw_selection()
 
     @guarded
     def _on_query(self, change) -> None:
@@ -970,8 +979,10 @@ class AttentionDashboard(Dashboard):
         # plotly_text: a raw "</s>" or "<s>" would be read as an HTML tag and vanish
         self.heatmap.update(x=[plotly_text(label) for label in self.key_labels],
                             y=[plotly_text(label) for label in self.query_labels])
-        layout.xaxis.showticklabels = count <= 200
-        layout.yaxis.showticklabels = count <= 200
+        # one label per row: beyond TICK_LABELS_MAX rows they overlap (hover names the tokens), and
+        # plotly.js measures and places every label again on each redraw (the slowest part of one)
+        layout.xaxis.showticklabels = layout.xaxis.automargin = count <= TICK_LABELS_MAX
+        layout.yaxis.showticklabels = layout.yaxis.automargin = count <= TICK_LABELS_MAX
         layout.yaxis2.range = [count - 0.5, -0.5]  # the heatmap's rows, top to bottom
         for trace, column, tokens, labels in ((self.query_tokens, 0, queries, self.query_labels),
                                               (self.key_tokens, 1, keys, self.key_labels)):

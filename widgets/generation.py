@@ -28,8 +28,9 @@ import torch
 from hfexplain.generation import GenerationConfig, LogitsProcessorList, build_logits_processors
 from hfexplain.layers import KVCache
 
+from ._browser import RedrawPacer, from_browser
 from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, plotly_text, styled
-from .attention import max_positions
+from .attention import TICK_LABELS_MAX, max_positions
 
 
 def model_generation_problem(model) -> str | None:
@@ -180,6 +181,8 @@ class GenerationExplorer(Dashboard):
             )
         self._root.add_class("hfx-generation-explorer")
 
+        # a drag or a held key on a slider: the browser draws the latest settings, none queue up
+        self._pacer = RedrawPacer(self.figure, self._paced_draw)
         self.prompt_box.observe(self._on_prompt, names="value")
         for control in (self.temperature, self.top_k, self.top_p, self.decoding):
             control.observe(self._on_settings, names="value")
@@ -256,6 +259,10 @@ class GenerationExplorer(Dashboard):
 
     @guarded
     def _on_settings(self, change) -> None:
+        self._pacer.request(browser=from_browser(change["owner"]))
+
+    @guarded
+    def _paced_draw(self) -> None:
         self._draw()
 
     @guarded
@@ -438,6 +445,9 @@ class GenerationExplorer(Dashboard):
                                    x=[plotly_text(label) for label in self._labels_for_positions()],
                                    y=list(range(layers)))
             layout = self.figure.layout
+            # a label per cached position until they would overlap (hover names them): plotly.js
+            # measures and places every label again on each redraw
+            layout.xaxis2.showticklabels = layout.xaxis2.automargin = len(self.cache_added_at) <= TICK_LABELS_MAX
             layout.height = plot + layout.margin.t + layout.margin.b
             layout.yaxis.domain = [(grid + gap) / plot, 1]
             layout.yaxis2.domain = [0, grid / plot]
