@@ -113,10 +113,13 @@ def test_dataset_builders_and_collator():
     assert set(example) == {"image", "caption", "boxes", "boxes_xyxy", "class_labels"}
     assert example["caption"] == make_scenes(2, seed=2)[1].caption()
     torch = pytest.importorskip("torch")
-    batch = detection_collator([{"pixel_values": torch.zeros(3, 8, 8), "boxes": e["boxes"],
-                                 "class_labels": e["class_labels"]} for e in (dataset[0], dataset[1])])
+    batch = detection_collator([{"pixel_values": torch.zeros(3, 8, 8), "labels": {
+        "boxes": e["boxes"], "class_labels": e["class_labels"]}} for e in (dataset[0], dataset[1])])
     assert batch["pixel_values"].shape == (2, 3, 8, 8)
     assert [len(t["class_labels"]) for t in batch["labels"]] == [len(dataset.scenes[i].shapes) for i in (0, 1)]
+    with pytest.raises(KeyError, match="a 'labels' dict .* example 0 has \\['boxes', 'pixel_values'\\]"):
+        detection_collator([{"pixel_values": torch.zeros(3, 8, 8), "boxes": dataset[0]["boxes"]}])
+    assert torch.equal(batch["labels"][1]["boxes"], torch.from_numpy(example["boxes"]))
     pytest.importorskip("datasets")
     table = to_hf_dataset(dataset.scenes)
     assert table.num_rows == 4 and table[1]["caption"] == example["caption"]

@@ -309,19 +309,21 @@ def to_hf_dataset(scenes: Sequence[Scene]):
 
 
 def detection_collator(features: Sequence[dict]) -> dict:
-    """Examples with ``pixel_values`` (c, h, w) and ``boxes`` / ``class_labels`` -> a batch for
-    ``YolosForObjectDetection``: ``pixel_values`` (b, c, h, w) stacked, ``labels`` a list of b dicts
-    (objects per image differ, so they are not stacked)."""
+    """Examples ``{"pixel_values": (c, h, w), "labels": {"class_labels": (n,), "boxes": (n, 4)}}`` (the
+    layout transformers' detection tutorials use) -> a batch for ``YolosForObjectDetection``:
+    ``pixel_values`` (b, c, h, w) stacked, ``labels`` a list of b dicts (images hold different numbers
+    of objects, so they are not stacked). Give it to the Trainer as ``data_collator``."""
     import torch
 
-    missing = [key for key in ("pixel_values", "boxes", "class_labels") if key not in features[0]]
-    if missing:
-        raise KeyError(f"detection_collator needs pixel_values, boxes and class_labels in each example; "
-                       f"missing {missing}.")
+    for index, feature in enumerate(features):
+        if "pixel_values" not in feature or not isinstance(feature.get("labels"), dict):
+            raise KeyError(f"detection_collator needs 'pixel_values' and a 'labels' dict ({{'class_labels', "
+                           f"'boxes'}}) in each example; example {index} has {sorted(feature)}.")
     return {
         "pixel_values": torch.stack([torch.as_tensor(f["pixel_values"]) for f in features]),
-        "labels": [{"class_labels": torch.as_tensor(f["class_labels"], dtype=torch.int64),
-                    "boxes": torch.as_tensor(f["boxes"], dtype=torch.float32).reshape(-1, 4)} for f in features],
+        "labels": [{"class_labels": torch.as_tensor(f["labels"]["class_labels"], dtype=torch.int64),
+                    "boxes": torch.as_tensor(f["labels"]["boxes"], dtype=torch.float32).reshape(-1, 4)}
+                   for f in features],
     }
 
 
