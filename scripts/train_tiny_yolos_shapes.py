@@ -39,7 +39,7 @@ DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hf
 IMAGE_SIZE = 64
 TRAIN_DATA_SEED, TEST_DATA_SEED = 0, 1
 # The runs scored on the held-out scenes while this script was written (the card says so too).
-TRIALS = """Runs scored on the held-out scenes while the script was written, all seed 0, hidden 64, 3 layers,
+TRIALS = """Scored on the held-out scenes while the script was written, all seed 0, hidden 64, 3 layers,
 8 detection tokens: (1) YOLOS's zero-initialised [CLS], detection tokens and positions, 3000 steps,
 12,000 scenes: the loss stalled at 4.27, mAP@0.5 0.010; (2) the same with a std-0.02 start
 (DeiT's), 800 steps, 6,000 scenes: loss 4.30, mAP 0.005; (3) a std-1.0 start, 2500 steps, 8,000
