@@ -303,6 +303,8 @@ def solution_next_token_text(logits, tokenizer):
 def test_accepts_the_next_token_solution(tok):
     result = check_next_token_text(solution_next_token_text, tok)
     assert result.passed, str(result)
+    # the token it names comes from the checker's own logits, not the model's: it says so
+    assert "made-up logits (seeded random numbers, not the model's)" in str(result)
 
 
 def test_accepts_a_transformers_tokenizer(bpe):

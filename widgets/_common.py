@@ -21,6 +21,7 @@ Three rules every dashboard follows:
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import html
 import os
@@ -34,19 +35,20 @@ try:
     import ipywidgets
 except ImportError as error:  # pragma: no cover - exercised only without the extras
     raise ImportError(f"hfexplain.widgets needs ipywidgets. {_INSTALL_HINT}") from error
+import traitlets  # installed with ipywidgets
 try:
     import plotly.graph_objects as go
 except ImportError as error:  # pragma: no cover
     raise ImportError(f"hfexplain.widgets needs plotly. {_INSTALL_HINT}") from error
 try:
-    import anywidget  # noqa: F401  (plotly's FigureWidget is an anywidget)
+    import anywidget  # plotly's FigureWidget is an anywidget; so is our SubmitText
 except ImportError as error:  # pragma: no cover
     raise ImportError(f"hfexplain.widgets needs anywidget for plotly's FigureWidget. {_INSTALL_HINT}") from error
 
 from ._browser import DASHBOARD_CLASS, SliderKeys  # noqa: E402  (needs anywidget, checked above)
 
 __all__ = ["ipywidgets", "go", "Dashboard", "Notice", "guarded", "escape", "plotly_text", "write_html_page",
-           "STYLE_CSS"]
+           "STYLE_CSS", "sync_figure_state", "SubmitText", "ENTER_HINT"]
 
 # Pastel colours for token chips; a token and the characters it covers share one colour.
 PALETTE = (
@@ -77,6 +79,7 @@ STYLE_CSS = """
 .hfx-source { font-family: monospace; font-size: 13px; white-space: pre-wrap; word-break: break-all;
               border: 1px solid #ddd; padding: 4px 6px; border-radius: 4px; line-height: 1.7; }
 .hfx-counts { font-size: 13px; color: #333; margin: 2px 0; }
+.hfx-token-counts { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .hfx-panel-title { font-weight: bold; font-size: 14px; margin: 4px 0 2px 0; }
 .hfx-merge-step { font-family: monospace; font-size: 13px; }
 .hfx-merge-step .hfx-new { outline: 2px solid #e07000; }
@@ -311,3 +314,68 @@ class CountingComm:
 
     def close(self, *args, **kwargs) -> None:
         pass
+
+
+def sync_figure_state(figure: go.FigureWidget) -> None:
+    """Make a FigureWidget's synced state (``_widget_data`` / ``_widget_layout``) hold its current traces and layout.
+
+    plotly sends each change as a one-off message (restyle, relayout) that only plotly's own
+    code in the browser applies. The browser loads that code (a 4.7 MiB bundle) *after* the
+    widget appears; messages that arrive before it is loaded are lost, and the figure is drawn
+    from the state synced last. A dashboard updated straight after it is shown (a training run
+    in the next cell) would then stay empty. Setting the state as well (what plotly does when a
+    figure is displayed) costs one more message, and any view drawn later starts from the truth.
+    """
+    figure._widget_layout = copy.deepcopy(figure._layout_obj._props)
+    figure._widget_data = copy.deepcopy(figure._data)
+
+
+_SUBMIT_TEXT_ESM = """
+function render({ model, el }) {
+  const box = document.createElement("textarea");
+  box.className = "hfx-submit-text widget-input";
+  box.placeholder = model.get("placeholder");
+  box.value = model.get("value");
+  box.spellcheck = false;
+  box.style.cssText = "width: 100%; height: 100%; box-sizing: border-box; resize: vertical; font: inherit;" +
+    "padding: 4px 6px; border: 1px solid #9e9e9e; border-radius: 2px;";
+  const submit = () => {
+    if (box.value !== model.get("value")) {
+      model.set("value", box.value);
+      model.save_changes();
+    }
+  };
+  box.addEventListener("keydown", (event) => {
+    event.stopPropagation();  // typing here must not reach the notebook's shortcuts (Shift+Enter runs a cell)
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();  // Enter submits; Shift+Enter types a new line
+      submit();
+    }
+  });
+  box.addEventListener("blur", submit);
+  const onValue = () => { if (box.value !== model.get("value")) box.value = model.get("value"); };
+  const onPlaceholder = () => { box.placeholder = model.get("placeholder"); };
+  model.on("change:value", onValue);
+  model.on("change:placeholder", onPlaceholder);
+  el.appendChild(box);
+  return () => { model.off("change:value", onValue); model.off("change:placeholder", onPlaceholder); };
+}
+export default { render };
+"""
+
+
+class SubmitText(anywidget.AnyWidget):
+    """A text box whose ``value`` changes when the reader presses **Enter** (or leaves the box).
+
+    ``ipywidgets.Textarea(continuous_update=False)`` only sends its text when it loses focus,
+    and Enter types a new line into the text (a ``"\\n"`` token in a prompt). Here Enter
+    submits and **Shift+Enter** types a new line, for the texts where one matters (a code
+    prompt). Set ``value`` from Python as on any widget; observers see each submitted text once.
+    """
+
+    _esm = _SUBMIT_TEXT_ESM
+    value = traitlets.Unicode("").tag(sync=True)
+    placeholder = traitlets.Unicode("").tag(sync=True)
+
+
+ENTER_HINT = "press Enter to run it (Shift+Enter: a new line)"

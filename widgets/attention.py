@@ -59,7 +59,8 @@ import numpy as np
 import torch
 
 from ._browser import RedrawPacer, from_browser
-from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, plotly_text, styled, typed_array
+from ._common import (ENTER_HINT, Dashboard, SubmitText, escape, figure_widget, guarded, ipywidgets, plotly_text, styled,
+                      typed_array)
 
 # The head view draws, for each query, at most this many links, and none weaker than this.
 HEAD_VIEW_TOP_K = 6
@@ -346,7 +347,7 @@ class AttentionDashboard(Dashboard):
     Args:
         model: an hfexplain model (any family with ``pattern`` hook points: GPT-2, BERT, LLaMA...).
         tokenizer: its tokenizer.
-        text: the text to look at (edit it in the text box; press Enter or leave the box to rerun).
+        text: the text to look at (edit it in the text box and press Enter to rerun; Shift+Enter types a new line).
         layer, head: where to start.
         max_tokens: show at most this many tokens (default: what the model takes).
         thumbnail: side of each model-view thumbnail, in cells.
@@ -468,10 +469,9 @@ class AttentionDashboard(Dashboard):
         self._quiet = False
         self._picture_sent = False  # whether the figure holds the current picture (sent once per image)
 
-        self.text_box = ipywidgets.Textarea(
+        self.text_box = SubmitText(
             value=text,
-            placeholder="Type some text, then press Enter or click elsewhere…",
-            continuous_update=False,
+            placeholder=f"Type some text, then {ENTER_HINT}…",
             layout=ipywidgets.Layout(width="100%", height="60px"),
         )
         self.text_box.add_class("hfx-attention-input")

@@ -21,6 +21,7 @@ The explorer shows each piece of that loop:
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -29,7 +30,7 @@ from hfexplain.generation import GenerationConfig, LogitsProcessorList, build_lo
 from hfexplain.layers import KVCache
 
 from ._browser import RedrawPacer, from_browser
-from ._common import Dashboard, escape, figure_widget, guarded, ipywidgets, plotly_text, styled
+from ._common import ENTER_HINT, Dashboard, SubmitText, escape, figure_widget, guarded, ipywidgets, plotly_text, styled
 from .attention import TICK_LABELS_MAX, max_positions
 
 
@@ -59,13 +60,31 @@ def logits_processors(temperature: float, top_k: int, top_p: float) -> LogitsPro
     return build_logits_processors(config, prompt_length=0)
 
 
+TICK_CHARACTERS = 14  # longest tick label drawn under a rotated axis; the hover shows the whole token
+COLORBAR_TICK_PX = 22  # pixels of colour bar per tick label
+
+
+def tick_label(label: str) -> str:
+    """A token label short enough to draw rotated under an axis, its spaces kept visible (as plotly draws it).
+
+    SVG text collapses runs of spaces (an indentation token ``'        '`` would shrink to
+    ``' '``), so they become no-break spaces; a label longer than ``TICK_CHARACTERS`` keeps
+    its start and an ellipsis, so it is never cut off at the figure's edge.
+    """
+    if len(label) > TICK_CHARACTERS:
+        closing = label[-1] if label[-1] in "'\"" else ""
+        label = label[: TICK_CHARACTERS - 1 - len(closing)] + "…" + closing
+    return plotly_text(label).replace(" ", "\u00a0")
+
+
 class GenerationExplorer(Dashboard):
     """Step through generation with ``model`` from ``prompt``.
 
     Args:
         model: a causal language model (``GPT2LMHeadModel``, ``LlamaForCausalLM``...).
         tokenizer: its tokenizer.
-        prompt: where to start (edit it in the box; the explorer restarts from it).
+        prompt: where to start (edit it in the box and press Enter: the explorer restarts from it; Shift+Enter
+            types a new line into the prompt).
         top_n: how many tokens the bar chart shows.
         temperature, top_k, top_p, do_sample, seed: starting settings (sliders and toggles).
 
@@ -110,10 +129,9 @@ class GenerationExplorer(Dashboard):
         self.chosen: list[tuple[int, float]] = []  # (token id, its probability) of each step
         self._generator = torch.Generator().manual_seed(seed)
 
-        self.prompt_box = ipywidgets.Textarea(
+        self.prompt_box = SubmitText(
             value=prompt,
-            placeholder="Type a prompt, then press Enter or click elsewhere…",
-            continuous_update=False,
+            placeholder=f"Type a prompt, then {ENTER_HINT}…",
             layout=ipywidgets.Layout(width="100%", height="50px"),
         )
         self.prompt_box.add_class("hfx-prompt-input")
@@ -432,22 +450,27 @@ class GenerationExplorer(Dashboard):
 
         model_probs, processed = self.distribution()
         top = torch.topk(self.logits, min(self.top_n, self.logits.numel())).indices.tolist()  # same order for both
-        labels = [plotly_text(label) for label in self._labels(top)]  # as plotly draws them literally
+        raw_labels, raw_positions = self._labels(top), self._labels_for_positions()
+        labels = [plotly_text(label) for label in raw_labels]  # as plotly draws them literally
         kept = int((processed > 0).sum())
         layers = len(self.past_key_values) if self.past_key_values is not None else 0
         self._kv_html.value = styled(f'<div class="hfx-kv">{escape(self._kv_summary())}</div>')
-        bars, gap, grid = 300, 170, max(60, 28 * layers + 30)  # pixel heights of the two plots and between
+        bars, gap, grid = 300, 170, max(110, 28 * layers + 30)  # pixel heights of the two plots and between
         plot = bars + gap + grid
         with self.figure.batch_update():  # one message
             self.model_bars.update(x=labels, y=[round(float(model_probs[i]), 4) for i in top])
             self.processed_bars.update(x=labels, y=[round(float(processed[i]), 4) for i in top])
-            self.cache_view.update(z=[list(self.cache_added_at) for _ in range(layers)],
-                                   x=[plotly_text(label) for label in self._labels_for_positions()],
+            positions = [plotly_text(label) for label in raw_positions]
+            self.cache_view.update(z=[list(self.cache_added_at) for _ in range(layers)], x=positions,
                                    y=list(range(layers)))
             layout = self.figure.layout
             # a label per cached position until they would overlap (hover names them): plotly.js
             # measures and places every label again on each redraw
             layout.xaxis2.showticklabels = layout.xaxis2.automargin = len(self.cache_added_at) <= TICK_LABELS_MAX
+            layout.xaxis.update(tickvals=labels, ticktext=[tick_label(label) for label in raw_labels])
+            layout.xaxis2.update(tickvals=positions, ticktext=[tick_label(label) for label in raw_positions])
+            steps, room = max(self.cache_added_at) + 1, max(2, grid // COLORBAR_TICK_PX)  # tick labels that fit
+            self.cache_view.colorbar.dtick = max(1, math.ceil(steps / room))
             layout.height = plot + layout.margin.t + layout.margin.b
             layout.yaxis.domain = [(grid + gap) / plot, 1]
             layout.yaxis2.domain = [0, grid / plot]

@@ -348,9 +348,12 @@ def source_html(tokenized: TokenizedText, limit: int = MAX_CHIPS) -> str:
     return "".join(parts)
 
 
-def counts_text(tokenized: TokenizedText) -> str:
+def counts_text(tokenized: TokenizedText, short: bool = False) -> str:
+    """"36 characters · 11 tokens (2 special) · 3.27 characters per token" (``short``: "... · 3.27 chars/token",
+    to stay on one line in a narrow panel)."""
     per_token = tokenized.chars_per_token
-    ratio = f"{per_token:.2f} characters per token" if per_token is not None else "no characters per token yet"
+    unit = "chars/token" if short else "characters per token"
+    ratio = f"{per_token:.2f} {unit}" if per_token is not None else f"no {unit} yet"
     return (
         f"{len(tokenized.text)} characters · {len(tokenized.ids)} tokens "
         f"({tokenized.num_special} special) · {ratio}"
@@ -508,7 +511,8 @@ class TokenizerDashboard(Dashboard):
             badge = f" · {view.model_type}" if view.model_type else ""
             title.value = styled(
                 f'<div class="hfx-panel-title">{escape(view.name)}<span class="hfx-muted">{escape(badge)}</span></div>'
-                f'<div class="hfx-counts">{escape(counts_text(result))}</div>'
+                f'<div class="hfx-counts hfx-token-counts" title="{escape(counts_text(result))}">'
+                f'{escape(counts_text(result, short=True))}</div>'
             )
             chips.value = styled(chips_html(result))
             legend = ""

@@ -213,7 +213,8 @@ def next_token_text(logits, tokenizer):
     next_id = int(logits[0, -1].argmax())  # last position, most likely vocabulary entry
     return tokenizer.decode([next_id])
 
-check_next_token_text(next_token_text, tokenizer)
+print(check_next_token_text(next_token_text, tokenizer))
+print("the model's own guess after the prompt:", repr(next_token_text(logits, tokenizer)))
 """)
 
 md("step-again", r"""

@@ -408,7 +408,8 @@ Numbers are one way to read attention; a picture is faster. The dashboard runs t
 on your text and shows, for one layer and head, the pattern as a heatmap (row = the token
 that looks, column = the token looked at), a "head view" linking each token to the tokens
 it attends to, and a small map of every layer × head (click one to zoom in). Move the
-sliders, hover the heatmap, edit the text and press Enter.
+sliders, hover the heatmap, edit the text and press Enter to run it again (Shift+Enter types
+a new line).
 
 Where widgets do not render, the text under it says the same: for each token, the token
 it attends to most in the chosen head.

@@ -598,6 +598,8 @@ by position and layer by layer. Things to try:
 * Switch to **sample**, set temperature 1.5 and top-p 1: watch the text fall apart; then
   top-p 0.5.
 * Restart with the same seed: the same "random" text comes back.
+* Edit the prompt and press Enter: the explorer starts again from it (Shift+Enter types a
+  new line into the prompt, for code).
 
 Where widgets do not render, the text below it says the same.
 """)

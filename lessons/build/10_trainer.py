@@ -330,6 +330,11 @@ The dashboard is a Trainer **callback**: every time the Trainer logs (`on_log`),
 the numbers to a plotly figure that redraws in place: the training and evaluation loss
 on top, the learning rate (warmup ramp, then decay) below. Show it, then train in the
 next cell and watch it move.
+
+This run is over in a few seconds, so once it ends the dashboard can play it back: press
+▶ to replay it one logged step at a time (the axes stay put while the curves grow), or drag
+the slider to any step. Run the training cell again and the new run starts afresh, the one
+before kept as a faded line.
 """)
 
 code("dashboard", r"""
@@ -342,7 +347,7 @@ dashboard
 code("dashboard-run", r"""
 live_args = TrainingArguments(
     output_dir=tempfile.mkdtemp(), max_steps=STEPS, per_device_train_batch_size=BATCH, learning_rate=LR,
-    warmup_steps=WARMUP, seed=SEED, logging_steps=2, eval_strategy="steps", eval_steps=EVAL_EVERY,
+    warmup_steps=WARMUP, seed=SEED, logging_steps=1, eval_strategy="steps", eval_steps=EVAL_EVERY,
     save_strategy="no", disable_tqdm=True,
 )
 live = Trainer(AutoModelForCausalLM.from_pretrained(path), live_args, train_dataset=train_dataset,
