@@ -184,20 +184,24 @@ def test_kv_cache_one_token_at_a_time_equals_full_forward(name, workdir):
         incremental = torch.cat(steps, dim=1)  # (1, SEQ, v)
         assert cache.get_seq_length() == SEQ
 
-        if name == "dynamic":
-            # Dynamic RoPE re-stretches its frequencies as the length grows while the cached keys
-            # keep their old rotation, so step by step differs from one full pass, in transformers
-            # too: compare with transformers fed the same way.
-            out = reference(input_ids[:, :prefix], use_cache=True)
-            hf_cache, expected = out.past_key_values, [out.logits]
-            for position in range(prefix, SEQ):
-                out = reference(input_ids[:, position : position + 1], past_key_values=hf_cache, use_cache=True)
-                expected.append(out.logits)
-            assert_close(incremental, torch.cat(expected, dim=1), what="incremental vs transformers incremental")
-        else:
+        # transformers fed the same way, one token at a time
+        out = reference(input_ids[:, :prefix], use_cache=True)
+        hf_cache, expected = out.past_key_values, [out.logits]
+        for position in range(prefix, SEQ):
+            out = reference(input_ids[:, position : position + 1], past_key_values=hf_cache, use_cache=True)
+            expected.append(out.logits)
+        hf_incremental = torch.cat(expected, dim=1)  # (1, SEQ, v)
+        assert_close(incremental, hf_incremental, what="incremental vs transformers incremental")
+        if name != "dynamic":
+            # Dynamic RoPE re-stretches its frequencies as the length grows while the cached keys keep
+            # their old rotation, so step by step differs from one full pass, in transformers too.
+            # Elsewhere one full pass must agree with the cached steps up to fp32 rounding: the two sum
+            # in different orders, and transformers' own two paths differ by up to ~8e-6 on these
+            # logits (|logit| ~6) with one thread on an AMD EPYC. Ours may differ by that plus ATOL.
             full = ours(input_ids, use_cache=False)
             assert full.past_key_values is None
-            assert_close(incremental, full.logits, what="incremental vs full forward")
+            hf_noise = (hf_incremental - reference(input_ids, use_cache=False).logits).abs().max().item()
+            assert_close(incremental, full.logits, atol=hf_noise + ATOL, what="incremental vs full forward")
             assert_close(incremental, reference(input_ids).logits, what="incremental vs transformers")
 
 
