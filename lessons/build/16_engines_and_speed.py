@@ -711,8 +711,8 @@ expected = bert(torch.from_numpy(bert_ids), attention_mask=torch.from_numpy(bert
 real = bert_mask == 1  # padded positions are never read
 print("your six layers vs BertModel on", x.shape, f"max abs diff {np.abs(x[real] - expected[real]).max():.1e}")
 vectors = embed(x, bert_mask)
-print(f"cosine({sentences[-2]!r}, {sentences[-1]!r}) = {vectors[-2] @ vectors[-1]:.4f}")
-print(f"cosine({sentences[-2]!r}, {sentences[2]!r}) = {vectors[-2] @ vectors[2]:.4f}")
+print(f"cosine({sentences[-2]!r}, {sentences[-1]!r}) = {vectors[-2] @ vectors[-1]:.3f}")
+print(f"cosine({sentences[-2]!r}, {sentences[2]!r}) = {vectors[-2] @ vectors[2]:.3f}")
 """)
 
 # ----------------------------------------------------------------------------------------------
