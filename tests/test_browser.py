@@ -131,6 +131,11 @@ def _drive(page, port: int, frontend: str) -> None:
     offsite = []  # every request that leaves 127.0.0.1: there must be none
     page.on("request", lambda request: None if request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
             else offsite.append(request.url))
+    # The largest message the page sends to the kernel. plotly's FigureWidget sends changed traces back
+    # after each redraw; a heatmap z sent as plotly's binary 2-D spec came back as rows x the whole
+    # array (tens of MB here, 512 MB for a 512-token dashboard: see widgets/_common.py typed_array).
+    sent = [0]
+    page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(len(payload))))
     page.goto(jb.notebook_url(frontend, port, NOTEBOOK.name), timeout=KERNEL_TIMEOUT_MS)
     jb.wait_idle(page)
     jb.run_all_cells(page)
@@ -178,7 +183,7 @@ def _drive(page, port: int, frontend: str) -> None:
     print(f"{frontend}: layer slider key press -> redrawn heatmap: {', '.join(f'{ms:.0f}' for ms in latencies)} ms")
 
     if frontend == "notebook":  # the shorter check: the rest is the same JavaScript as in JupyterLab
-        return _finish(page, frontend, offsite)
+        return _finish(page, frontend, offsite, sent)
 
     # hovering a cell highlights its row and column (two frames drawn after a round trip to Python)
     shapes = f"document.querySelectorAll('{ATTENTION} .shapelayer path').length"
@@ -221,11 +226,13 @@ def _drive(page, port: int, frontend: str) -> None:
     assert picture.locator(".x4y4 .hm image").first.get_attribute("href") != grid_before
     picture.screenshot(path=_shot(frontend, "06_attention_on_an_image.png"))
 
-    _finish(page, frontend, offsite)
+    _finish(page, frontend, offsite, sent)
 
 
-def _finish(page, frontend: str, offsite: list) -> None:
+def _finish(page, frontend: str, offsite: list, sent: list) -> None:
     page.screenshot(path=_shot(frontend, "07_final.png"), full_page=True)
     assert "Error displaying widget" not in page.content()
     assert page.locator(".hfx-notice-error").count() == 0
     assert offsite == [], f"the page tried to load from the network: {offsite[:5]}"
+    print(f"{frontend}: largest message from the page to the kernel: {max(sent):,} bytes")
+    assert max(sent) < 1_000_000, f"the page sent the kernel a {max(sent):,}-byte message (plotly echoing a trace?)"

@@ -247,31 +247,40 @@ def write_html_page(path: str | os.PathLike, title: str, sections: Iterable, sum
     return path
 
 
-def typed_array(values, decimals: int | None = None) -> dict:
-    """A 2-D float array as plotly's binary "typed array" spec: ``{"dtype": "f4", "bdata": ..., "shape": ...}``.
+def typed_array(values, decimals: int | None = None) -> np.ndarray:
+    """A 2-D float array as a heatmap's ``z``: rounded float64 (short JSON numbers), NaN as ``None``.
 
-    plotly.js decodes it straight into a ``Float32Array``. For a 512 x 512 pattern that is
-    1 MiB of base64 instead of 262,144 JSON numbers that Python must walk (ipywidgets looks
-    for binary buffers in every nested list) and the browser must parse: the update is
-    several times faster on both sides. ``decimals`` rounds first (hover shows what was
-    rounded); NaN cells stay NaN and plotly leaves them blank.
+    It goes to the browser as JSON numbers, not as one of plotly's binary "typed array" specs
+    (``{"dtype": "f4", "bdata": ...}``), which would be smaller: plotly.js decodes a 2-D spec
+    into row *views* of one buffer, and after every redraw the FigureWidget sends its changed
+    traces back to Python, where ipywidgets serialises each view as its whole buffer, rows x
+    the whole array: 8 MB from the browser on every layer change of a 128-token dashboard,
+    115 MB when it is first drawn, and past Chromium's 512 MiB limit at 512 tokens (which
+    killed the browser test's driver). Plain numbers are not sent back at all. The price is
+    on the Python side: ~15 ms per update at 128 tokens, ~145 ms at 512 (was 8 / 21).
+    ``decimals`` rounds first (hover shows what was rounded); NaN cells are sent as ``null``
+    and plotly leaves them blank.
     """
     array = np.asarray(values, dtype=np.float64)
-    if decimals is not None:
-        array = np.round(array, decimals)
-    array = np.ascontiguousarray(array, dtype="<f4")
     if array.ndim != 2:
         raise ValueError(f"typed_array takes a 2-D array (rows, columns), got shape {array.shape}")
-    return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii"),
-            "shape": f"{array.shape[0]}, {array.shape[1]}"}
+    if decimals is not None:
+        array = np.round(array, decimals)
+    missing = np.isnan(array)
+    if missing.any():
+        array = array.astype(object)
+        array[missing] = None
+    return array
 
 
 def from_typed_array(spec) -> np.ndarray:
-    """Decode what ``typed_array`` made (or a plain nested list) back into a float array."""
+    """What a heatmap's ``z`` holds (``typed_array``'s array, nested lists, or plotly's binary
+    ``{"dtype", "bdata", "shape"}`` spec) as a float array, ``None`` cells as NaN."""
     if isinstance(spec, dict) and "bdata" in spec:
         shape = tuple(int(part) for part in str(spec["shape"]).split(","))
         return np.frombuffer(base64.b64decode(spec["bdata"]), dtype="<f4").reshape(shape).astype(np.float64)
-    return np.asarray(spec, dtype=np.float64)
+    array = np.array(spec, dtype=object)
+    return np.where(array == None, np.nan, array).astype(np.float64)  # noqa: E711 (elementwise)
 
 
 def figure_widget(**layout) -> go.FigureWidget:
