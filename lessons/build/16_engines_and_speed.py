@@ -571,23 +571,25 @@ figure
 """)
 
 md("speed-reading", r"""
-Your tables are your machine's. What the runs made while writing this lesson measured (a busy
-2-core machine, one thread each, eight runs; `benchmarks/engines.py` repeats it with more
+Your tables are your machine's. What the runs made while writing this lesson measured (busy
+2-core machines of two kinds, one thread each, nine runs; `benchmarks/engines.py` repeats it with more
 repeats and more modes, `benchmarks/results/engines-latest.md`):
 
-* **Slower than fp32, in every run.** The **NumPy** engine: about 3-4x fp32's time on GPT-2
-  (about 2x on MiniLM in the benchmark). Every operation is a separate pass over memory that
-  allocates a fresh array, and the exact GELU is several of them. **`torch.compile`** came out
-  *slower* too, 1.07x (GPT-2) and 1.19x (MiniLM) in the benchmark, after its long compile:
+* **Slower than fp32, in every run.** The **NumPy** engine: 1.4x to 4x fp32's time on GPT-2,
+  depending on the machine (about 2x on MiniLM in the benchmark). Every operation is a separate pass
+  over memory that allocates a fresh array, and the exact GELU is several of them. **`torch.compile`**
+  came out *slower* too, 1.07x (GPT-2) and 1.19x (MiniLM) in the benchmark, after its long compile:
   PyTorch's CPU kernels for these shapes are already tuned, and at one thread little is left to fuse.
-* **It depends on the run.** On the tiny GPT-2, **bf16** and **int8** landed anywhere between
-  about 0.6x and 1.1x of fp32: at 128 wide, converting and quantising activations costs about what the
-  smaller products save, and a busy machine's noise decides. A CPU without native bf16
-  arithmetic converts rather than computes.
+* **It depends on the CPU.** **bf16** is fast only where the CPU does bfloat16 arithmetic itself:
+  on such a machine it landed between 0.6x and 1.1x of fp32 on the tiny GPT-2 and at 0.60-0.72x on
+  MiniLM; on one without it (the AMD EPYC this lesson was last run on), every product converts
+  back and forth, and bf16 took 6x (MiniLM) to 13x (GPT-2) fp32's time. **int8** on the tiny GPT-2:
+  0.6x to 1.1x: at 128 wide, quantising activations costs about what the smaller products save,
+  and a busy machine's noise decides.
 * **Faster, in every run.** **ONNX Runtime** and **JAX** on the tiny GPT-2 (roughly 0.25-0.9x): one
   precompiled graph instead of ~100 Python-level calls. On MiniLM, where the arithmetic
-  dominates, **int8** (0.44-0.57x) and **bf16** (0.60-0.72x).
-* **Quality.** The engines compute what PyTorch computes, to 1e-5: the same perplexity. bf16
+  dominates, **int8** (0.44-0.63x).
+* **Quality.** The engines compute what PyTorch computes, to about 1e-5: the same perplexity. bf16
   moves the logits by ~0.1 and the perplexity by a few hundredths; int8 moves them most (~0.3)
   and costs MiniLM 5 % of its cosine to fp32's embedding (6 % on the benchmark's 64 longer
   sentences), a real change for a search index; bf16 keeps 0.99996.
@@ -722,7 +724,7 @@ md("summary", r"""
 * A checkpoint is **named arrays + a config**; `safetensors.numpy.load_file` opens it without
   torch. The names say where each array goes; GPT-2's `Conv1D` stores (in, out), `nn.Linear`
   (out, in).
-* GPT-2's whole forward pass is ~20 lines of NumPy, and gives PyTorch's logits to 1e-5 and its
+* GPT-2's whole forward pass is ~20 lines of NumPy, and gives PyTorch's logits to about 1e-5 and its
   greedy tokens. The same lines in `jax.numpy` under `jax.jit` are traced once per input shape and
   compiled by XLA: a slow first call, fast later ones.
 * **ONNX** writes the forward pass down as a graph of standard operators with dynamic axes;
