@@ -575,7 +575,7 @@ Your tables are your machine's. What the runs made while writing this lesson mea
 2-core machines of two kinds, one thread each, nine runs; `benchmarks/engines.py` repeats it with more
 repeats and more modes, `benchmarks/results/engines-latest.md`):
 
-* **Slower than fp32, in every run.** The **NumPy** engine: 1.4x to 4x fp32's time on GPT-2,
+* **Slower than fp32, in every run.** The **NumPy** engine: 1.04x to 4x fp32's time on GPT-2,
   depending on the machine (about 2x on MiniLM in the benchmark). Every operation is a separate pass
   over memory that allocates a fresh array, and the exact GELU is several of them. **`torch.compile`**
   came out *slower* too, 1.07x (GPT-2) and 1.19x (MiniLM) in the benchmark, after its long compile:
