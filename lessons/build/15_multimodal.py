@@ -114,7 +114,7 @@ def add_scene(figure, scene, row, col):
 
 def add_box(figure, box, row, col, color, text=None, dash=None):
     '''A corner box (x0, y0, x1, y1) in pixels, x1 / y1 exclusive (pixel j spans j .. j + 1).'''
-    x0, y0, x1, y1 = [float(v) for v in box]
+    x0, y0, x1, y1 = [round(float(v), 2) for v in box]  # rounded: the figure is compared between runs
     figure.add_shape(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, line=dict(color=color, width=2, dash=dash),
                      row=row, col=col)
     if text:
@@ -528,8 +528,8 @@ SPOTLIGHT = [[0, "rgba(20, 20, 30, 0.8)"], [1, "rgba(20, 20, 30, 0)"]]  # patche
 figure = make_subplots(rows=1, cols=cols, subplot_titles=[f"{w!r}" for w in written_words], horizontal_spacing=0.01)
 for index in range(cols):
     add_scene(figure, scene, 1, index + 1)
-    on_patches = looked[index, 1:].reshape(grid_side, grid_side)  # (8, 8), [CLS] left out
-    figure.add_trace(go.Heatmap(z=on_patches.numpy().round(3), x0=4, dx=8, y0=4, dy=8, zmin=0,
+    on_patches = looked[index, 1:].reshape(grid_side, grid_side).numpy().round(3)  # (8, 8), [CLS] left out
+    figure.add_trace(go.Heatmap(z=on_patches, x0=4, dx=8, y0=4, dy=8, zmin=0,
                                 zmax=float(on_patches.max()), colorscale=SPOTLIGHT, showscale=False,
                                 hovertemplate="attention %{z}<extra></extra>"), row=1, col=index + 1)
 pixel_axes(figure, cols)
@@ -557,11 +557,11 @@ print(f"{'(area)':>10}  {areas}   (what attention spread evenly over the patches
 """)
 
 md("cross-many-intro", r"""
-Read the table row by row. When the decoder writes a **kind word**, most of its attention sits on
-the shape it is naming, far above that shape's share of the area ("square": 0.40 on the small
-green square, whose patches are 6 % of the picture; "circle": 0.44 on the blue circle). Words
-that name no shape ("to", "the", "of") spread out more. The numbers are a mean over the layers'
-and heads' patterns, and [CLS] takes a part of some rows.
+Read the table row by row. When the decoder writes a **kind word**, a large part of its attention
+sits on the shape it is naming, far above that shape's share of the area ("square": 0.40 on the
+small green square, whose patches are 6 % of the picture; "circle": 0.44 on the blue circle,
+whose patches are 22 %). The numbers are a mean over the layers' and heads' patterns; [CLS]
+takes a good part of a few rows ("small", "large"), and the other words look at both shapes.
 
 One scene is an anecdote. Over the new scenes with two shapes, feed the **true** caption
 (teacher forcing: the decoder's input is what it should have written) and, for each kind word
