@@ -47,7 +47,7 @@ What is real here, and what is not:
 
 * **tiny-yolos-shapes** (0.14M parameters), trained by `scripts/train_tiny_yolos_shapes.py`. Its card
   says **mAP@0.5 0.529** on 500 held-out scenes: a real detector, and a weak one. It misses shapes and
-  sometimes calls a square a circle; you will see both below.
+  sometimes calls a circle a square; you will see both below.
 * **tiny-blip-shapes** (0.31M parameters), trained by `scripts/train_tiny_blip_shapes.py` on the same
   world. Its card, on 500 held-out scenes: the whole caption exactly right **37.8 %** of the time
   (98 % for one shape, 21 % for two, 2 % for three), each shape's colour 97 %, kind 90 %, size 91 %,
@@ -63,7 +63,8 @@ What is real here, and what is not:
    transformers' logits.
 4. See the decoder's cross-attention over the image patches, token by token: does "circle" look at
    the circle?
-5. Edit a scene (move the circle, change its colour) and watch the caption and the boxes follow.
+5. Edit a scene (move the circle, change its colour) and see what in the caption and the boxes
+   follows, and what does not.
 6. Write `attention_share` yourself: how much of a token's attention lands on a shape's box.
 """)
 
