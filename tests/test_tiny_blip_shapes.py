@@ -208,6 +208,7 @@ def test_same_seed_gives_bitwise_identical_weights(tmp_path, script):
     (["--patch-size", "7"], "must divide the image size 64"),
     (["--warmup", "50", "--steps", "10"], "--warmup 50 must be between 0 and --steps 10"),
     (["--dropout", "1.5"], "--dropout must be in"),
+    (["--vision-hidden-size", "30", "--heads", "2"], "sincos needs --vision-hidden-size divisible by 4"),
 ])
 def test_bad_arguments_are_refused_before_anything_is_written(arguments, message, tmp_path, capsys, script):
     out = tmp_path / "out"
