@@ -46,7 +46,8 @@ What is real here, and what is not:
   scikit-learn's 8x8 handwritten digits (their cards: 99.0 % held-out accuracy; 87.9-96.3 % zero-shot
   on held-out caption templates).
 * **DeiT** and **YOLOS** below are **tiny random** models (seeded): their shapes are the real
-  models', their numbers mean nothing. No trained detector installs offline yet (lesson 15 trains one).
+  models', their numbers mean nothing. No detector trained on photographs installs offline (the shipped
+  tiny-yolos-shapes knows only lesson 15's world of drawn shapes).
 * The photos are scikit-image's bundled ones: Chelsea the cat and the coffee cup (CC0), three
   CC0 textures (brick, grass, gravel).
 
@@ -558,8 +559,9 @@ class scores (the labels plus a last "no object" class) and a box `(cx, cy, w, h
 [0, 1] of the image. Training matches each real object to one token; the others learn to
 say "no object".
 
-**No trained detector installs offline yet, so the model below has random weights: its boxes
-mean nothing.** (Lesson 15 trains one on a synthetic world of shapes.) What is real is the
+**No detector trained on photographs installs offline, so the model below has random weights: its
+boxes mean nothing.** (The trained tiny-yolos-shapes knows only drawn shapes: lesson 15 uses it on
+its synthetic world.) What is real is the
 wiring: the tokens, the heads and the post-processing, the same as transformers'.
 """)
 
@@ -617,7 +619,7 @@ for score, label, (x0, y0, x1, y1) in zip(ours["scores"], ours["labels"], ours["
                           xanchor="left", yanchor="bottom", font=dict(color="white", size=11), bgcolor=color)
 figure.update_xaxes(showticklabels=False, range=[0, coffee.width])
 figure.update_yaxes(showticklabels=False, range=[coffee.height, 0], scaleanchor="x")
-figure.update_layout(title="a RANDOM tiny YOLOS: the boxes mean nothing yet (lesson 15 trains one)",
+figure.update_layout(title="a RANDOM tiny YOLOS: the boxes mean nothing (lesson 15 has a trained one, on shapes)",
                      width=640, height=460, margin=dict(l=10, r=10, t=40, b=10))
 figure
 """)
