@@ -133,7 +133,7 @@ def _drive(page, port: int, frontend: str) -> None:
             else offsite.append(request.url))
     # The largest message the page sends to the kernel. plotly's FigureWidget sends changed traces back
     # after each redraw; a heatmap z sent as plotly's binary 2-D spec came back as rows x the whole
-    # array (tens of MB here, 512 MB for a 512-token dashboard: see widgets/_common.py typed_array).
+    # array (tens of MB here, 512 MB for a 512-token dashboard: see widgets/_common.py heatmap_z).
     sent = [0]
     page.on("websocket", lambda socket: socket.on("framesent", lambda payload: sent.append(len(payload))))
     page.goto(jb.notebook_url(frontend, port, NOTEBOOK.name), timeout=KERNEL_TIMEOUT_MS)

@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+from training_scripts import load_script
 import torch
 
 from hfexplain import AutoProcessor, BlipForConditionalGeneration
@@ -33,11 +33,7 @@ MAX_NEW_TOKENS = 30  # the card's advice: a three-shape caption is longer than t
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_tiny_blip_shapes",
-                                                  ROOT / "scripts" / "train_tiny_blip_shapes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_tiny_blip_shapes")
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ What is checked, and against what (the scripts' full runs are in the cards; no f
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from training_scripts import load_script
 import torch
 
 from hfexplain.assets import tiny_clip_digits_path, tiny_vit_digits_path
@@ -28,13 +28,6 @@ from conftest import quiet_transformers
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from training_scripts import load_script
 import torch
 
 from hfexplain import AutoImageProcessor, AutoModelForObjectDetection
@@ -31,11 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_tiny_yolos_shapes",
-                                                  ROOT / "scripts" / "train_tiny_yolos_shapes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_tiny_yolos_shapes")
 
 
 @pytest.fixture(scope="module")

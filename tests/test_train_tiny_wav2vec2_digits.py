@@ -6,22 +6,14 @@ did not reach a useful held-out score), so there is no model to re-measure here.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "train_tiny_wav2vec2_digits.py"
+from training_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("train_tiny_wav2vec2_digits", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_tiny_wav2vec2_digits")
 
 
 def test_vocabulary_has_the_blank_first_and_every_letter_of_the_digit_words(script):

@@ -292,7 +292,7 @@ def test_gpt2_heatmap_matches_transformers_attentions(gpt2, bpe_tok, tmp_path):
         dash.layer_slider.value = layer
         dash.head_slider.value = head
         trace = dash.heatmap
-        # plain numbers (a binary 2-D spec comes back from the browser rows x its size: see typed_array)
+        # plain numbers (a binary 2-D spec comes back from the browser rows x its size: see heatmap_z)
         assert not isinstance(trace.z, dict) and np.asarray(trace.z).dtype == np.float64
         z = from_typed_array(trace.z)
         assert z.shape == (len(tokens), len(tokens))

@@ -247,7 +247,7 @@ def write_html_page(path: str | os.PathLike, title: str, sections: Iterable, sum
     return path
 
 
-def typed_array(values, decimals: int | None = None) -> np.ndarray:
+def heatmap_z(values, decimals: int | None = None) -> np.ndarray:
     """A 2-D float array as a heatmap's ``z``: rounded float64 (short JSON numbers), NaN as ``None``.
 
     It goes to the browser as JSON numbers, not as one of plotly's binary "typed array" specs
@@ -263,7 +263,7 @@ def typed_array(values, decimals: int | None = None) -> np.ndarray:
     """
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 2:
-        raise ValueError(f"typed_array takes a 2-D array (rows, columns), got shape {array.shape}")
+        raise ValueError(f"heatmap_z takes a 2-D array (rows, columns), got shape {array.shape}")
     if decimals is not None:
         array = np.round(array, decimals)
     missing = np.isnan(array)
@@ -274,7 +274,7 @@ def typed_array(values, decimals: int | None = None) -> np.ndarray:
 
 
 def from_typed_array(spec) -> np.ndarray:
-    """What a heatmap's ``z`` holds (``typed_array``'s array, nested lists, or plotly's binary
+    """What a heatmap's ``z`` holds (``heatmap_z``'s array, nested lists, or plotly's binary
     ``{"dtype", "bdata", "shape"}`` spec) as a float array, ``None`` cells as NaN."""
     if isinstance(spec, dict) and "bdata" in spec:
         shape = tuple(int(part) for part in str(spec["shape"]).split(","))

@@ -60,7 +60,7 @@ import torch
 
 from ._browser import RedrawPacer, from_browser
 from ._common import (ENTER_HINT, Dashboard, SubmitText, escape, figure_widget, guarded, ipywidgets, plotly_text, styled,
-                      typed_array)
+                      heatmap_z)
 
 # The head view draws, for each query, at most this many links, and none weaker than this.
 HEAD_VIEW_TOP_K = 6
@@ -996,7 +996,7 @@ class AttentionDashboard(Dashboard):
         self._pitch = pitch
         size = pitch - 1
         centers = [index * pitch + (size - 1) / 2 for index in range(max(self.num_layers, self.num_heads))]
-        self.model_view.z = typed_array(grid, DECIMALS)
+        self.model_view.z = heatmap_z(grid, DECIMALS)
         self.figure.layout.xaxis3.update(
             tickvals=centers[: self.num_heads], ticktext=[str(head) for head in range(self.num_heads)],
             range=[-0.5, self.num_heads * pitch - 1.5],
@@ -1012,7 +1012,7 @@ class AttentionDashboard(Dashboard):
             return
         pattern = np.round(self.pattern().double().numpy(), DECIMALS)  # (q, k), what the browser gets
         with self.figure.batch_update():
-            self.heatmap.z = typed_array(pattern)
+            self.heatmap.z = heatmap_z(pattern)
             shown = "" if self.stack is None else f" ({self._view_label()})"
             self.figure.layout.annotations[0].text = f"layer {self.layer}, head {self.head}: attention pattern{shown}"
             self.figure.layout.annotations[1].text = f"head view: layer {self.layer}, head {self.head}"
@@ -1027,7 +1027,7 @@ class AttentionDashboard(Dashboard):
     def _draw_query_map(self) -> None:
         """The query's row over the patch grid (a few hundred numbers: the only thing a query change sends)."""
         grid = np.round(self.query_map().double().numpy(), GRID_DECIMALS)  # (rows, columns)
-        self.picture_heatmap.z = typed_array(grid)
+        self.picture_heatmap.z = heatmap_z(grid)
         self.picture_heatmap.zmax = max(float(grid.max()), 1e-6)  # the map's own range: weights are ~1 / patches
         label = self.image_tokens[self.query]
         rows, columns = self.grid
